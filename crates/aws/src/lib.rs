@@ -1,0 +1,18 @@
+//! hookbridge-aws: the core's ports implemented with the AWS SDK.
+
+pub mod certificates;
+pub mod clock;
+pub mod dynamodb;
+pub mod eventbridge;
+pub mod http;
+pub mod replay;
+pub mod retry;
+pub mod sns;
+pub mod ssm;
+pub mod webhook_target;
+
+pub use clock::{ManualClock, SystemClock};
+pub use dynamodb::DynamoDbEventStore;
+pub use eventbridge::EventBridgePublisher;
+pub use retry::RetryPolicy;
+pub use ssm::{SecretsSettings, SsmSecretStore};

@@ -1,0 +1,502 @@
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::*;
+use crate::config::Sources;
+use crate::envelope::Envelope;
+use crate::verify::{github, hmac_header, standard, stripe};
+use sha2::{Digest, Sha256};
+
+const NOW: u64 = 1_764_000_000;
+const CORRELATION: &str = "00000000-0000-4000-8000-000000000001";
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(NOW * 1000 + 123)
+}
+
+fn sources() -> Sources {
+    Sources::from_json(
+        r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},"standard":{"kind":"standard"},
+            "moneybutton":{"kind":"moneybutton"},
+            "shopify":{"kind":"hmac","header":"X-Shopify-Hmac-Sha256","encoding":"base64",
+                       "id_header":"X-Shopify-Webhook-Id","type_header":"X-Shopify-Topic"},
+            "generic":{"kind":"hmac","header":"X-Signature","prefix":"sha256="}}"#,
+    )
+    .unwrap()
+}
+
+fn run(
+    source: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    secret: &str,
+) -> Result<Prepared, IngestError> {
+    let sources = sources();
+    let webhook = Webhook {
+        source,
+        config: sources.get(source).unwrap(),
+        headers,
+        body,
+    };
+    prepare(&webhook, &SecretSet::parse(secret), now(), CORRELATION)
+}
+
+fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            (
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn envelope(prepared: &Prepared) -> Envelope {
+    serde_json::from_str(&prepared.bus_event.detail).unwrap()
+}
+
+const STRIPE_SECRET: &str = "whsec_test";
+
+fn stripe_run(body: &[u8]) -> Result<Prepared, IngestError> {
+    let signature = stripe::sign(STRIPE_SECRET, NOW as i64, body);
+    run(
+        "stripe",
+        &header_map(&[("stripe-signature", &signature)]),
+        body,
+        STRIPE_SECRET,
+    )
+}
+
+const STRIPE_BODY: &str = r#"{"id":"evt_1","object":"event","type":"payment_intent.succeeded","created":1763999999,"data":{"object":{"id":"pi_1","amount":12345678901234567890}}}"#;
+
+#[test]
+fn stripe_event_becomes_a_bus_event() {
+    let prepared = stripe_run(STRIPE_BODY.as_bytes()).unwrap();
+    assert_eq!(prepared.event_id, "evt_1");
+    assert_eq!(prepared.bus_event.source, "hookbridge.stripe");
+    assert_eq!(prepared.bus_event.detail_type, "payment_intent.succeeded");
+    let envelope = envelope(&prepared);
+    assert_eq!(envelope.id, "evt_1");
+    assert_eq!(envelope.source, "stripe");
+    assert_eq!(envelope.event_type, "payment_intent.succeeded");
+    assert_eq!(envelope.received_at, "2025-11-24T16:00:00.123Z");
+    assert_eq!(
+        envelope.occurred_at.as_deref(),
+        Some("2025-11-24T15:59:59Z")
+    );
+    assert_eq!(envelope.correlation_id, CORRELATION);
+    assert_eq!(
+        envelope.payload.get(),
+        STRIPE_BODY,
+        "payload kept byte for byte"
+    );
+}
+
+#[test]
+fn stripe_without_id_or_type_is_a_bad_request() {
+    for (body, field) in [
+        (r#"{"type":"x","created":1}"#, "id"),
+        (r#"{"id":"evt_1","created":1}"#, "type"),
+    ] {
+        let error = stripe_run(body.as_bytes()).unwrap_err();
+        assert_eq!(error.status(), 400);
+        assert_eq!(error.code(), "missing_field");
+        assert!(error.to_string().contains(field), "{error}");
+    }
+}
+
+#[test]
+fn wrong_field_types_and_duplicate_keys_are_bad_requests() {
+    for body in [
+        r#"{"id":5,"type":"x"}"#,
+        r#"{"id":"evt_1","type":"x","created":"yesterday"}"#,
+        r#"{"id":"evt_1","id":"evt_2","type":"x"}"#,
+        r#"{"id":"","type":"x"}"#,
+        r#"{"id":"evt\n1","type":"x"}"#,
+        r#"{"id":"evt_1","type":"x","created":-1}"#,
+    ] {
+        let error = stripe_run(body.as_bytes()).unwrap_err();
+        assert_eq!(
+            (error.status(), error.code()),
+            (400, "invalid_field"),
+            "{body}: {error}"
+        );
+    }
+}
+
+#[test]
+fn overlong_type_is_refused_since_the_bus_caps_detail_type() {
+    let body = format!(r#"{{"id":"evt_1","type":"{}"}}"#, "t".repeat(129));
+    assert_eq!(
+        stripe_run(body.as_bytes()).unwrap_err().code(),
+        "invalid_field"
+    );
+    let body = format!(r#"{{"id":"evt_1","type":"{}"}}"#, "t".repeat(128));
+    assert!(stripe_run(body.as_bytes()).is_ok());
+}
+
+#[test]
+fn bodies_that_are_not_json_objects_are_bad_requests() {
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let deep_object = format!(
+        r#"{{"id":"e","type":"t","x":{}1{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let cases: [&[u8]; 8] = [
+        b"",
+        b"not json",
+        b"{\"id\":\"evt_1\",",
+        b"\xff\xfe{}",
+        b"[1,2]",
+        b"\"text\"",
+        deep.as_bytes(),
+        deep_object.as_bytes(),
+    ];
+    for body in cases {
+        let error = stripe_run(body).unwrap_err();
+        assert_eq!(
+            (error.status(), error.code()),
+            (400, "invalid_json"),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn nesting_up_to_the_limit_is_accepted_and_brackets_in_strings_do_not_count() {
+    let nested = |depth: usize| {
+        format!(
+            r#"{{"id":"e","type":"t","s":"[[[{{\"","x":{}1{}}}"#,
+            "[".repeat(depth - 1),
+            "]".repeat(depth - 1)
+        )
+    };
+    assert!(stripe_run(nested(MAX_NESTING).as_bytes()).is_ok());
+    assert_eq!(
+        stripe_run(nested(MAX_NESTING + 1).as_bytes())
+            .unwrap_err()
+            .code(),
+        "invalid_json"
+    );
+}
+
+#[test]
+fn signature_is_checked_before_the_body_is_parsed() {
+    let headers = header_map(&[("stripe-signature", "t=1,v1=00")]);
+    let error = run("stripe", &headers, b"not json", STRIPE_SECRET).unwrap_err();
+    assert_eq!(error.status(), 401);
+}
+
+#[test]
+fn verification_failures_are_unauthorized_with_their_code() {
+    let body = STRIPE_BODY.as_bytes();
+    let cases = [
+        (header_map(&[]), "signature_missing"),
+        (
+            header_map(&[("stripe-signature", "garbage")]),
+            "signature_malformed",
+        ),
+        (
+            header_map(&[(
+                "stripe-signature",
+                &stripe::sign("whsec_other", NOW as i64, body),
+            )]),
+            "signature_mismatch",
+        ),
+        (
+            header_map(&[(
+                "stripe-signature",
+                &stripe::sign(STRIPE_SECRET, NOW as i64 - 301, body),
+            )]),
+            "timestamp_out_of_tolerance",
+        ),
+    ];
+    for (headers, code) in cases {
+        let error = run("stripe", &headers, body, STRIPE_SECRET).unwrap_err();
+        assert_eq!((error.status(), error.code()), (401, code));
+    }
+}
+
+#[test]
+fn oversized_body_is_refused_before_verification() {
+    let body = vec![b' '; MAX_ENTRY_SIZE + 1];
+    let error = run("stripe", &header_map(&[]), &body, STRIPE_SECRET).unwrap_err();
+    assert_eq!((error.status(), error.code()), (413, "payload_too_large"));
+}
+
+#[test]
+fn event_that_outgrows_the_bus_with_its_envelope_is_refused() {
+    let filler = MAX_ENTRY_SIZE - 100;
+    let body = format!(
+        r#"{{"id":"evt_1","type":"t","pad":"{}"}}"#,
+        "x".repeat(filler)
+    );
+    assert!(body.len() <= MAX_ENTRY_SIZE);
+    let error = stripe_run(body.as_bytes()).unwrap_err();
+    assert_eq!(error.status(), 413);
+    let fits = format!(
+        r#"{{"id":"evt_1","type":"t","pad":"{}"}}"#,
+        "x".repeat(filler - 400)
+    );
+    let prepared = stripe_run(fits.as_bytes()).unwrap();
+    assert!(entry_size(&prepared.bus_event) <= MAX_ENTRY_SIZE);
+}
+
+#[test]
+fn github_type_combines_event_header_and_action() {
+    let body = br#"{"action":"opened","number":1}"#;
+    let headers = header_map(&[
+        ("x-hub-signature-256", &github::sign("gh", body)),
+        ("x-github-event", "pull_request"),
+        ("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+    ]);
+    let prepared = run("github", &headers, body, "gh").unwrap();
+    assert_eq!(prepared.event_type, "pull_request.opened");
+    assert_eq!(prepared.event_id, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+    assert_eq!(envelope(&prepared).occurred_at, None);
+}
+
+#[test]
+fn github_without_action_or_delivery_uses_event_and_body_digest() {
+    let body = br#"{"zen":"Keep it logically awesome."}"#;
+    let headers = header_map(&[
+        ("x-hub-signature-256", &github::sign("gh", body)),
+        ("x-github-event", "ping"),
+    ]);
+    let prepared = run("github", &headers, body, "gh").unwrap();
+    assert_eq!(prepared.event_type, "ping");
+    assert_eq!(prepared.event_id, hex::encode(Sha256::digest(body)));
+}
+
+#[test]
+fn github_without_event_header_is_a_bad_request() {
+    let body = br#"{"action":"opened"}"#;
+    let headers = header_map(&[("x-hub-signature-256", &github::sign("gh", body))]);
+    let error = run("github", &headers, body, "gh").unwrap_err();
+    assert_eq!((error.status(), error.code()), (400, "missing_field"));
+}
+
+const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn standard_headers(body: &[u8]) -> http::HeaderMap {
+    let signature = standard::sign(
+        &crate::secret::Secret::new(STANDARD_SECRET),
+        "msg_1",
+        NOW as i64,
+        body,
+    )
+    .unwrap();
+    header_map(&[
+        ("webhook-id", "msg_1"),
+        ("webhook-timestamp", &NOW.to_string()),
+        ("webhook-signature", &signature),
+    ])
+}
+
+#[test]
+fn standard_webhook_takes_id_from_header_and_type_from_payload() {
+    let body = br#"{"type":"invoice.paid","timestamp":"2025-11-24T15:59:58.500+00:00","data":{"id":"inv_1"}}"#;
+    let prepared = run("standard", &standard_headers(body), body, STANDARD_SECRET).unwrap();
+    assert_eq!(prepared.event_id, "msg_1");
+    assert_eq!(prepared.event_type, "invoice.paid");
+    assert_eq!(
+        envelope(&prepared).occurred_at.as_deref(),
+        Some("2025-11-24T15:59:58.500Z")
+    );
+}
+
+#[test]
+fn standard_webhook_without_payload_time_uses_the_signed_timestamp() {
+    let body = br#"{"type":"invoice.paid"}"#;
+    let prepared = run("standard", &standard_headers(body), body, STANDARD_SECRET).unwrap();
+    assert_eq!(
+        envelope(&prepared).occurred_at.as_deref(),
+        Some("2025-11-24T16:00:00Z")
+    );
+}
+
+#[test]
+fn standard_webhook_without_type_or_with_bad_time_is_a_bad_request() {
+    for (body, code) in [
+        (&br#"{"data":{}}"#[..], "missing_field"),
+        (&br#"{"type":"t","timestamp":"soon"}"#[..], "invalid_field"),
+    ] {
+        let error = run("standard", &standard_headers(body), body, STANDARD_SECRET).unwrap_err();
+        assert_eq!((error.status(), error.code()), (400, code));
+    }
+}
+
+#[test]
+fn unusable_configured_secret_is_unavailable_not_unauthorized() {
+    let body = br#"{"type":"t"}"#;
+    let error = run("standard", &standard_headers(body), body, "whsec_!!!").unwrap_err();
+    assert_eq!((error.status(), error.code()), (503, "secret_invalid"));
+}
+
+#[test]
+fn hmac_source_reads_id_and_type_from_configured_headers() {
+    let body = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;
+    let sources = sources();
+    let SourceKind::Hmac(scheme) = &sources.get("shopify").unwrap().kind else {
+        unreachable!()
+    };
+    let headers = header_map(&[
+        (
+            "x-shopify-hmac-sha256",
+            &hmac_header::sign(scheme, "shp", body),
+        ),
+        ("x-shopify-topic", "orders/create"),
+        (
+            "x-shopify-webhook-id",
+            "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        ),
+    ]);
+    let prepared = run("shopify", &headers, body, "shp").unwrap();
+    assert_eq!(prepared.event_type, "orders/create");
+    assert_eq!(prepared.event_id, "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043");
+    assert_eq!(
+        envelope(&prepared).payload.get(),
+        std::str::from_utf8(body).unwrap()
+    );
+}
+
+#[test]
+fn hmac_source_falls_back_to_type_pointer_and_body_digest() {
+    let body = br#"{"type":"thing.happened"}"#;
+    let sources = sources();
+    let SourceKind::Hmac(scheme) = &sources.get("generic").unwrap().kind else {
+        unreachable!()
+    };
+    let headers = header_map(&[("x-signature", &hmac_header::sign(scheme, "k", body))]);
+    let prepared = run("generic", &headers, body, "k").unwrap();
+    assert_eq!(prepared.event_type, "thing.happened");
+    assert_eq!(prepared.event_id, hex::encode(Sha256::digest(body)));
+    let untyped = br#"{"kind":"thing"}"#;
+    let headers = header_map(&[("x-signature", &hmac_header::sign(scheme, "k", untyped))]);
+    assert_eq!(
+        run("generic", &headers, untyped, "k").unwrap_err().code(),
+        "missing_field"
+    );
+}
+
+const MB_BODY: &str = r#"{"secret":"mb-secret","payment":{"id":"5432","status":"COMPLETED","amount":"1.5","satoshis":12345678901234567890,"buttonData":"{\"é\":1}","updatedAt":"2019-02-04T17:13:02.113Z"},"extra":[1,2]}"#;
+
+#[test]
+fn money_button_secret_verifies_and_is_removed_from_the_payload() {
+    let prepared = run(
+        "moneybutton",
+        &header_map(&[]),
+        MB_BODY.as_bytes(),
+        "mb-secret",
+    )
+    .unwrap();
+    assert_eq!(prepared.event_type, "payment.completed");
+    assert_eq!(prepared.event_id, "5432:completed");
+    assert!(!prepared.bus_event.detail.contains("mb-secret"));
+    let envelope = envelope(&prepared);
+    assert_eq!(
+        envelope.payload.get(),
+        r#"{"payment":{"id":"5432","status":"COMPLETED","amount":"1.5","satoshis":12345678901234567890,"buttonData":"{\"é\":1}","updatedAt":"2019-02-04T17:13:02.113Z"},"extra":[1,2]}"#
+    );
+    assert_eq!(
+        envelope.occurred_at.as_deref(),
+        Some("2019-02-04T17:13:02.113Z")
+    );
+}
+
+#[test]
+fn money_button_wrong_secret_is_unauthorized() {
+    let error = run("moneybutton", &header_map(&[]), MB_BODY.as_bytes(), "other").unwrap_err();
+    assert_eq!((error.status(), error.code()), (401, "signature_mismatch"));
+}
+
+#[test]
+fn money_button_missing_secret_or_payment_is_a_bad_request() {
+    for (body, code) in [
+        (
+            r#"{"payment":{"id":"1","status":"PENDING"}}"#,
+            "missing_field",
+        ),
+        (
+            r#"{"secret":"","payment":{"id":"1","status":"PENDING"}}"#,
+            "missing_field",
+        ),
+        (r#"{"secret":"mb-secret"}"#, "missing_field"),
+        (
+            r#"{"secret":7,"payment":{"id":"1","status":"PENDING"}}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"secret":"mb-secret","secret":"x","payment":{"id":"1","status":"PENDING"}}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"secret":"mb-secret","payment":{"status":"PENDING"}}"#,
+            "missing_field",
+        ),
+        (
+            r#"{"secret":"mb-secret","payment":{"id":"1"}}"#,
+            "missing_field",
+        ),
+        (
+            r#"{"secret":"mb-secret","payment":{"id":"1","status":"done!"}}"#,
+            "invalid_field",
+        ),
+        (r#"{"secret":"mb-secret","payment":[]}"#, "invalid_field"),
+    ] {
+        let error = run(
+            "moneybutton",
+            &header_map(&[]),
+            body.as_bytes(),
+            "mb-secret",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (error.status(), error.code()),
+            (400, code),
+            "{body}: {error}"
+        );
+    }
+}
+
+#[test]
+fn money_button_numeric_payment_id_is_accepted() {
+    let body = br#"{"secret":"mb-secret","payment":{"id":77,"status":"RECEIVED"}}"#;
+    let prepared = run("moneybutton", &header_map(&[]), body, "mb-secret").unwrap();
+    assert_eq!(prepared.event_id, "77:received");
+    assert_eq!(
+        envelope(&prepared).payload.get(),
+        r#"{"payment":{"id":77,"status":"RECEIVED"}}"#
+    );
+}
+
+#[test]
+fn error_messages_never_echo_secrets_or_signatures() {
+    let body = STRIPE_BODY.as_bytes();
+    let signature = stripe::sign("whsec_other", NOW as i64, body);
+    let error = run(
+        "stripe",
+        &header_map(&[("stripe-signature", &signature)]),
+        body,
+        STRIPE_SECRET,
+    )
+    .unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(
+        !text.contains(STRIPE_SECRET) && !text.contains(&signature[13..]),
+        "{text}"
+    );
+    let error = run("moneybutton", &header_map(&[]), MB_BODY.as_bytes(), "other").unwrap_err();
+    assert!(!format!("{error} {error:?}").contains("mb-secret"));
+}
+
+#[test]
+fn statuses_follow_the_contract() {
+    assert_eq!(IngestError::UnknownSource("x".into()).status(), 404);
+    assert_eq!(IngestError::MethodNotAllowed.status(), 405);
+    assert_eq!(IngestError::SecretsUnavailable.status(), 503);
+    assert_eq!(IngestError::BusUnavailable.status(), 503);
+}

@@ -1,0 +1,686 @@
+//! Consume's rules: which provider object an event is about, in which order
+//! events of one object supersede each other, and how long an event is kept.
+//!
+//! Webhooks arrive duplicated and out of order. The consumer stores one record
+//! per event id (a duplicate changes nothing) and one projection per provider
+//! object holding the latest state. "Latest" is decided by an [`OrderKey`]
+//! computed from the event alone, so every delivery order ends in the same
+//! projection and a store can enforce it with a single comparison.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use crate::config::{SourceConfig, SourceKind};
+use crate::envelope::Envelope;
+
+/// How the events of one source map to provider objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectionRule {
+    /// Stripe: the object is `data.object.id` (e.g. a payment intent).
+    Stripe,
+    /// GitHub: the repository (`repository.full_name`) and the event kind
+    /// (`X-GitHub-Event`, the event type before its `.action`).
+    Github,
+    /// Money Button: the object is `payment.id`; for equal times the payment
+    /// status decides.
+    Moneybutton,
+    /// Standard Webhooks and hmac sources: the configured `object_pointer`
+    /// (RFC 6901 JSON pointer) names the object id in the payload.
+    Pointer(String),
+}
+
+impl ProjectionRule {
+    /// The rule for a configured source; `None` for a standard or hmac
+    /// source without an `object_pointer`, whose events are recorded only.
+    pub fn for_source(config: &SourceConfig) -> Option<Self> {
+        match &config.kind {
+            SourceKind::Stripe { .. } => Some(Self::Stripe),
+            SourceKind::Github => Some(Self::Github),
+            SourceKind::MoneyButton => Some(Self::Moneybutton),
+            SourceKind::Standard { .. } | SourceKind::Hmac(_) => {
+                config.object_pointer.clone().map(Self::Pointer)
+            }
+        }
+    }
+}
+
+/// The projection an event belongs to and its place in that object's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Projection {
+    /// The provider object's id within its source, e.g. `pi_3MtwBw`.
+    pub object_id: String,
+    pub order_key: OrderKey,
+}
+
+/// The position of an event in its object's history, as one string whose
+/// byte order is the supersede order: `<seconds>.<nanos>#<rank>#<event id>`
+/// with fixed-width numbers. A store compares it with a single `<`, so an
+/// older (or the same) event never overwrites a newer one.
+///
+/// Components, most significant first: when the provider says the event
+/// happened (`occurred_at`, Stripe `created`; `received_at` when the provider
+/// gives no time), the status rank (Money Button: PENDING < RECEIVED <
+/// COMPLETED < FAILED = DOUBLE_SPENT, the terminal states; 0 elsewhere), then
+/// the event id, a deterministic last resort for events that tie on both.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OrderKey(String);
+
+impl OrderKey {
+    fn new(at: SystemTime, rank: u8, event_id: &str) -> Result<Self, ProjectionError> {
+        let since_epoch = at
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| ProjectionError::BeforeEpoch)?;
+        // 12 digits of seconds cover every RFC 3339 year (up to 9999).
+        Ok(Self(format!(
+            "{:012}.{:09}#{rank}#{event_id}",
+            since_epoch.as_secs(),
+            since_epoch.subsec_nanos()
+        )))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrderKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why an envelope cannot be recorded: its times are not what ingest writes.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProjectionError {
+    #[error("`{field}` is not an RFC 3339 UTC time: {value:?}")]
+    InvalidTime { field: &'static str, value: String },
+    #[error("event time lies before 1970")]
+    BeforeEpoch,
+}
+
+/// Money Button payment statuses in the order a payment moves through them.
+/// FAILED and DOUBLE_SPENT are terminal, so they rank above every live state.
+fn moneybutton_rank(status: &str) -> u8 {
+    match status.to_ascii_uppercase().as_str() {
+        "PENDING" => 1,
+        "RECEIVED" => 2,
+        "COMPLETED" => 3,
+        "FAILED" | "DOUBLE_SPENT" => 4,
+        _ => 0,
+    }
+}
+
+#[derive(Deserialize)]
+struct StripePayload<'a> {
+    #[serde(borrow)]
+    data: Option<StripeData<'a>>,
+}
+
+#[derive(Deserialize)]
+struct StripeData<'a> {
+    #[serde(borrow)]
+    object: Option<IdOnly<'a>>,
+}
+
+#[derive(Deserialize)]
+struct IdOnly<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct GithubPayload<'a> {
+    #[serde(borrow)]
+    repository: Option<GithubRepository<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GithubRepository<'a> {
+    #[serde(borrow)]
+    full_name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct MoneybuttonPayload<'a> {
+    #[serde(borrow)]
+    payment: Option<MoneybuttonPayment<'a>>,
+}
+
+#[derive(Deserialize)]
+struct MoneybuttonPayment<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+}
+
+/// The object id (if the payload names one) and the status rank.
+fn locate(rule: &ProjectionRule, envelope: &Envelope) -> Option<(String, u8)> {
+    let payload = envelope.payload.get();
+    // A payload whose shape differs from the provider's documented one names
+    // no object: the event is still recorded, just not projected.
+    match rule {
+        ProjectionRule::Stripe => {
+            let parsed: StripePayload<'_> = serde_json::from_str(payload).ok()?;
+            let id = parsed.data?.object?.id?;
+            Some((id.into_owned(), 0))
+        }
+        ProjectionRule::Github => {
+            let parsed: GithubPayload<'_> = serde_json::from_str(payload).ok()?;
+            let repository = parsed.repository?.full_name?;
+            let kind = envelope
+                .event_type
+                .split_once('.')
+                .map_or(envelope.event_type.as_str(), |(kind, _action)| kind);
+            Some((format!("{repository}#{kind}"), 0))
+        }
+        ProjectionRule::Moneybutton => {
+            let payment = serde_json::from_str::<MoneybuttonPayload<'_>>(payload)
+                .ok()?
+                .payment?;
+            let rank = payment.status.as_deref().map_or(0, moneybutton_rank);
+            Some((payment.id?.into_owned(), rank))
+        }
+        ProjectionRule::Pointer(pointer) => {
+            let value: serde_json::Value = serde_json::from_str(payload).ok()?;
+            match value.pointer(pointer)? {
+                serde_json::Value::String(id) => Some((id.clone(), 0)),
+                serde_json::Value::Number(id) => Some((id.to_string(), 0)),
+                _ => None,
+            }
+        }
+    }
+}
+
+fn parse_time(field: &'static str, value: &str) -> Result<SystemTime, ProjectionError> {
+    humantime::parse_rfc3339(value).map_err(|_| ProjectionError::InvalidTime {
+        field,
+        value: value.to_owned(),
+    })
+}
+
+/// The projection of `envelope` under `rule`, or `None` when its payload
+/// names no object. Errors only when the envelope's times are malformed.
+pub fn project(
+    rule: &ProjectionRule,
+    envelope: &Envelope,
+) -> Result<Option<Projection>, ProjectionError> {
+    let Some((object_id, rank)) = locate(rule, envelope) else {
+        return Ok(None);
+    };
+    let at = match &envelope.occurred_at {
+        Some(occurred_at) => parse_time("occurred_at", occurred_at)?,
+        None => parse_time("received_at", &envelope.received_at)?,
+    };
+    Ok(Some(Projection {
+        order_key: OrderKey::new(at, rank, &envelope.id)?,
+        object_id,
+    }))
+}
+
+/// Everything a store writes for one event.
+#[derive(Debug, Clone)]
+pub struct EventRecord<'a> {
+    pub envelope: &'a Envelope,
+    /// When the event record may be deleted, in seconds since the Unix epoch
+    /// (the store's TTL attribute). Projections do not expire.
+    pub expires_at: u64,
+    pub projection: Option<Projection>,
+}
+
+impl<'a> EventRecord<'a> {
+    /// Builds the record of `envelope`: its projection under `rule` (none
+    /// when the source has no rule) and an expiry `retention` after it was
+    /// received. The expiry comes from the event, not a clock, so a replay
+    /// of the same event computes the same record.
+    pub fn new(
+        envelope: &'a Envelope,
+        rule: Option<&ProjectionRule>,
+        retention: Duration,
+    ) -> Result<Self, ProjectionError> {
+        let received_at = parse_time("received_at", &envelope.received_at)?;
+        let expires_at = (received_at + retention)
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| ProjectionError::BeforeEpoch)?
+            .as_secs();
+        let projection = match rule {
+            Some(rule) => project(rule, envelope)?,
+            None => None,
+        };
+        Ok(Self {
+            envelope,
+            expires_at,
+            projection,
+        })
+    }
+}
+
+/// What recording one event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// First time this event id was seen: its record is stored.
+    Recorded(ProjectionChange),
+    /// The event id was already recorded: nothing changed.
+    Duplicate,
+}
+
+/// What a newly recorded event did to its object's projection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectionChange {
+    /// The projection now holds this event.
+    Updated,
+    /// The projection already holds a newer event: left as it was.
+    Superseded,
+    /// The event names no object.
+    NotProjected,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventStoreError {
+    /// The store refused the write for good (e.g. the table does not exist,
+    /// the item is invalid): retries will not help, the event belongs in the
+    /// dead-letter queue.
+    #[error("event store rejected the write: {0}")]
+    Rejected(String),
+    /// Throttled, conflicting or failing: a retry may succeed.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Stores events exactly once and keeps each object's projection at its
+/// newest event.
+///
+/// Contract: the event record and the projection change happen together or
+/// not at all; a duplicate event id changes nothing; a projection is replaced
+/// only by an event whose [`OrderKey`] is greater than the one it holds.
+pub trait EventStore: Send + Sync {
+    fn record(
+        &self,
+        record: &EventRecord<'_>,
+    ) -> impl Future<Output = Result<RecordOutcome, EventStoreError>> + Send;
+}
+
+/// An object's projection as held by [`MemoryEventStore`].
+#[derive(Debug, Clone)]
+pub struct StoredProjection {
+    pub order_key: OrderKey,
+    pub envelope: Envelope,
+}
+
+#[derive(Debug, Default)]
+struct MemoryTables {
+    /// (source, event id) -> expiry.
+    events: HashMap<(String, String), u64>,
+    /// (source, object id) -> latest event.
+    projections: HashMap<(String, String), StoredProjection>,
+}
+
+/// An [`EventStore`] in memory with the same rules as the DynamoDB one: for
+/// local runs, handler tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct MemoryEventStore {
+    tables: Mutex<MemoryTables>,
+}
+
+impl MemoryEventStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The projection of one object, if any event named it.
+    pub fn projection(&self, source: &str, object_id: &str) -> Option<StoredProjection> {
+        self.lock()
+            .projections
+            .get(&(source.to_owned(), object_id.to_owned()))
+            .cloned()
+    }
+
+    /// How many distinct events are recorded.
+    pub fn event_count(&self) -> usize {
+        self.lock().events.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryTables> {
+        // A panic elsewhere cannot leave the maps half-updated: every write
+        // below is a single insert.
+        self.tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl EventStore for MemoryEventStore {
+    async fn record(&self, record: &EventRecord<'_>) -> Result<RecordOutcome, EventStoreError> {
+        let envelope = record.envelope;
+        let mut tables = self.lock();
+        let event_key = (envelope.source.clone(), envelope.id.clone());
+        if tables.events.contains_key(&event_key) {
+            return Ok(RecordOutcome::Duplicate);
+        }
+        tables.events.insert(event_key, record.expires_at);
+        let Some(projection) = &record.projection else {
+            return Ok(RecordOutcome::Recorded(ProjectionChange::NotProjected));
+        };
+        let object_key = (envelope.source.clone(), projection.object_id.clone());
+        let newer = tables
+            .projections
+            .get(&object_key)
+            .is_none_or(|held| held.order_key < projection.order_key);
+        if !newer {
+            return Ok(RecordOutcome::Recorded(ProjectionChange::Superseded));
+        }
+        tables.projections.insert(
+            object_key,
+            StoredProjection {
+                order_key: projection.order_key.clone(),
+                envelope: envelope.clone(),
+            },
+        );
+        Ok(RecordOutcome::Recorded(ProjectionChange::Updated))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::value::RawValue;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn envelope(id: &str, event_type: &str, occurred_at: Option<&str>, payload: &str) -> Envelope {
+        Envelope {
+            id: id.to_owned(),
+            source: "src".to_owned(),
+            event_type: event_type.to_owned(),
+            received_at: "2026-11-24T00:00:00.123Z".to_owned(),
+            occurred_at: occurred_at.map(str::to_owned),
+            correlation_id: "corr".to_owned(),
+            payload: RawValue::from_string(payload.to_owned()).unwrap(),
+        }
+    }
+
+    fn moneybutton(id: &str, status: &str, at: &str) -> Envelope {
+        envelope(
+            id,
+            &format!("payment.{}", status.to_ascii_lowercase()),
+            Some(at),
+            &format!(r#"{{"payment":{{"id":"pay_1","status":"{status}"}}}}"#),
+        )
+    }
+
+    fn key(rule: &ProjectionRule, envelope: &Envelope) -> OrderKey {
+        project(rule, envelope).unwrap().unwrap().order_key
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        // The memory store never awaits anything, so one poll completes it.
+        let mut future = std::pin::pin!(future);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(output) => output,
+            std::task::Poll::Pending => panic!("memory store future was pending"),
+        }
+    }
+
+    #[test]
+    fn stripe_object_is_data_object_id() {
+        let event = envelope(
+            "evt_1",
+            "payment_intent.succeeded",
+            Some("2026-11-23T23:59:59Z"),
+            r#"{"id":"evt_1","data":{"object":{"id":"pi_1","amount":100}}}"#,
+        );
+        let projection = project(&ProjectionRule::Stripe, &event).unwrap().unwrap();
+        assert_eq!(projection.object_id, "pi_1");
+        assert_eq!(
+            projection.order_key.as_str(),
+            "001795478399.000000000#0#evt_1"
+        );
+    }
+
+    #[test]
+    fn github_object_is_repository_and_event_kind() {
+        let event = envelope(
+            "d1",
+            "pull_request.opened",
+            None,
+            r#"{"action":"opened","repository":{"full_name":"octo/hello","id":1}}"#,
+        );
+        let projection = project(&ProjectionRule::Github, &event).unwrap().unwrap();
+        assert_eq!(projection.object_id, "octo/hello#pull_request");
+        let push = envelope(
+            "d2",
+            "push",
+            None,
+            r#"{"repository":{"full_name":"octo/hello"}}"#,
+        );
+        let projection = project(&ProjectionRule::Github, &push).unwrap().unwrap();
+        assert_eq!(projection.object_id, "octo/hello#push");
+    }
+
+    #[test]
+    fn github_without_occurred_at_orders_by_received_at() {
+        let event = envelope("d1", "push", None, r#"{"repository":{"full_name":"o/r"}}"#);
+        assert_eq!(
+            key(&ProjectionRule::Github, &event).as_str(),
+            "001795478400.123000000#0#d1"
+        );
+    }
+
+    #[test]
+    fn moneybutton_object_is_payment_id() {
+        let event = moneybutton("pay_1-COMPLETED", "COMPLETED", "2026-11-24T00:00:00Z");
+        let projection = project(&ProjectionRule::Moneybutton, &event)
+            .unwrap()
+            .unwrap();
+        assert_eq!(projection.object_id, "pay_1");
+        assert!(projection.order_key.as_str().contains("#3#"));
+    }
+
+    #[test]
+    fn moneybutton_status_breaks_ties_and_terminal_states_rank_highest() {
+        let at = "2026-11-24T00:00:00Z";
+        let rule = ProjectionRule::Moneybutton;
+        // Ids chosen in the opposite order of the statuses, so only the rank
+        // can explain the result.
+        let pending = key(&rule, &moneybutton("z", "PENDING", at));
+        let received = key(&rule, &moneybutton("y", "RECEIVED", at));
+        let completed = key(&rule, &moneybutton("x", "COMPLETED", at));
+        let failed = key(&rule, &moneybutton("w", "FAILED", at));
+        let double_spent = key(&rule, &moneybutton("v", "DOUBLE_SPENT", at));
+        assert!(pending < received);
+        assert!(received < completed);
+        assert!(completed < failed);
+        assert!(completed < double_spent);
+    }
+
+    #[test]
+    fn later_time_wins_over_higher_rank() {
+        let rule = ProjectionRule::Moneybutton;
+        let completed = key(
+            &rule,
+            &moneybutton("a", "COMPLETED", "2026-11-24T00:00:00Z"),
+        );
+        let pending = key(&rule, &moneybutton("b", "PENDING", "2026-11-24T00:00:01Z"));
+        assert!(completed < pending);
+    }
+
+    #[test]
+    fn sub_second_precision_orders_correctly() {
+        let rule = ProjectionRule::Stripe;
+        let payload = r#"{"data":{"object":{"id":"pi"}}}"#;
+        let early = envelope("b", "t", Some("2026-11-24T00:00:00.9Z"), payload);
+        let late = envelope("a", "t", Some("2026-11-24T00:00:01.05Z"), payload);
+        assert!(key(&rule, &early) < key(&rule, &late));
+    }
+
+    #[test]
+    fn event_id_is_the_last_tiebreak() {
+        let rule = ProjectionRule::Stripe;
+        let payload = r#"{"data":{"object":{"id":"pi"}}}"#;
+        let at = Some("2026-11-24T00:00:00Z");
+        assert!(
+            key(&rule, &envelope("evt_a", "t", at, payload))
+                < key(&rule, &envelope("evt_b", "t", at, payload))
+        );
+    }
+
+    #[test]
+    fn pointer_accepts_string_and_number_ids() {
+        let rule = ProjectionRule::Pointer("/order/id".to_owned());
+        let text = envelope("1", "t", None, r#"{"order":{"id":"ord_9"}}"#);
+        let number = envelope("2", "t", None, r#"{"order":{"id":12345678901234}}"#);
+        assert_eq!(project(&rule, &text).unwrap().unwrap().object_id, "ord_9");
+        assert_eq!(
+            project(&rule, &number).unwrap().unwrap().object_id,
+            "12345678901234"
+        );
+    }
+
+    #[test]
+    fn payload_without_an_object_id_is_not_projected() {
+        let cases = [
+            (ProjectionRule::Stripe, r#"{"data":{}}"#),
+            (ProjectionRule::Stripe, r#"{"data":{"object":{"id":7}}}"#),
+            (ProjectionRule::Stripe, r#"[1,2]"#),
+            (ProjectionRule::Github, r#"{"organization":{}}"#),
+            (
+                ProjectionRule::Moneybutton,
+                r#"{"payment":{"status":"PENDING"}}"#,
+            ),
+            (
+                ProjectionRule::Pointer("/id".to_owned()),
+                r#"{"id":{"nested":1}}"#,
+            ),
+            (ProjectionRule::Pointer("/id".to_owned()), r#"{"other":1}"#),
+        ];
+        for (rule, payload) in cases {
+            let event = envelope("e", "t", None, payload);
+            assert_eq!(project(&rule, &event), Ok(None), "{rule:?} {payload}");
+        }
+    }
+
+    #[test]
+    fn malformed_times_are_errors() {
+        let payload = r#"{"data":{"object":{"id":"pi"}}}"#;
+        let event = envelope("e", "t", Some("yesterday"), payload);
+        assert_eq!(
+            project(&ProjectionRule::Stripe, &event),
+            Err(ProjectionError::InvalidTime {
+                field: "occurred_at",
+                value: "yesterday".to_owned()
+            })
+        );
+        let mut event = envelope("e", "t", None, payload);
+        event.received_at = "2026-11-24 00:00".to_owned();
+        assert!(matches!(
+            EventRecord::new(&event, None, DAY),
+            Err(ProjectionError::InvalidTime {
+                field: "received_at",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn record_expires_retention_after_received_at() {
+        let event = envelope("e", "t", None, "{}");
+        let record = EventRecord::new(&event, None, 30 * DAY).unwrap();
+        // 2026-11-24T00:00:00.123Z is 1795478400 s; fractions are dropped.
+        assert_eq!(record.expires_at, 1_795_478_400 + 30 * 86_400);
+        assert_eq!(record.projection, None);
+    }
+
+    #[test]
+    fn memory_store_counts_duplicates_and_keeps_the_newest() {
+        let store = MemoryEventStore::new();
+        let rule = ProjectionRule::Moneybutton;
+        let completed = moneybutton("c", "COMPLETED", "2026-11-24T00:00:02Z");
+        let pending = moneybutton("p", "PENDING", "2026-11-24T00:00:01Z");
+        let record = |e| EventRecord::new(e, Some(&rule), DAY).unwrap();
+        assert_eq!(
+            block_on(store.record(&record(&completed))).unwrap(),
+            RecordOutcome::Recorded(ProjectionChange::Updated)
+        );
+        assert_eq!(
+            block_on(store.record(&record(&completed))).unwrap(),
+            RecordOutcome::Duplicate
+        );
+        assert_eq!(
+            block_on(store.record(&record(&pending))).unwrap(),
+            RecordOutcome::Recorded(ProjectionChange::Superseded)
+        );
+        assert_eq!(store.event_count(), 2);
+        let held = store.projection("src", "pay_1").unwrap();
+        assert_eq!(held.envelope.id, "c");
+    }
+
+    /// Events of one Money Button payment with colliding times, so times,
+    /// ranks and ids all take part in the order.
+    fn payment_events() -> Vec<Envelope> {
+        let statuses = ["PENDING", "RECEIVED", "COMPLETED", "FAILED", "DOUBLE_SPENT"];
+        let times = [
+            "2026-11-24T00:00:00Z",
+            "2026-11-24T00:00:00Z",
+            "2026-11-24T00:00:01Z",
+        ];
+        let mut events = Vec::new();
+        for (i, status) in statuses.iter().enumerate() {
+            for (j, at) in times.iter().enumerate() {
+                events.push(moneybutton(&format!("e{i}{j}"), status, at));
+            }
+        }
+        events
+    }
+
+    proptest! {
+        /// Whatever the delivery order and however often an event repeats,
+        /// the projection ends at the event with the greatest order key.
+        #[test]
+        fn projection_is_the_same_for_every_delivery_order(
+            deliveries in proptest::collection::vec(0usize..15, 1..40)
+                .prop_shuffle()
+        ) {
+            let events = payment_events();
+            let rule = ProjectionRule::Moneybutton;
+            let store = MemoryEventStore::new();
+            for &index in &deliveries {
+                let record = EventRecord::new(&events[index], Some(&rule), DAY).unwrap();
+                block_on(store.record(&record)).unwrap();
+            }
+            let newest = deliveries
+                .iter()
+                .map(|&index| &events[index])
+                .max_by_key(|event| key(&rule, event))
+                .unwrap();
+            let held = store.projection("src", "pay_1").unwrap();
+            prop_assert_eq!(&held.envelope.id, &newest.id);
+            let mut distinct = deliveries.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            prop_assert_eq!(store.event_count(), distinct.len());
+        }
+
+        /// The string order of keys is the order of their components.
+        #[test]
+        fn order_key_compares_like_its_components(
+            a in (0u64..253_402_300_799, 0u32..1_000_000_000, 0u8..5, "[a-z0-9_#-]{1,12}"),
+            b in (0u64..253_402_300_799, 0u32..1_000_000_000, 0u8..5, "[a-z0-9_#-]{1,12}"),
+        ) {
+            let to_key = |(secs, nanos, rank, id): &(u64, u32, u8, String)| {
+                OrderKey::new(UNIX_EPOCH + Duration::new(*secs, *nanos), *rank, id).unwrap()
+            };
+            let components = |(secs, nanos, rank, id): &(u64, u32, u8, String)| {
+                (*secs, *nanos, *rank, id.clone())
+            };
+            prop_assert_eq!(to_key(&a).cmp(&to_key(&b)), components(&a).cmp(&components(&b)));
+        }
+    }
+}

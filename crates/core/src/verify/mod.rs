@@ -1,0 +1,161 @@
+//! Signature verification, one scheme per source kind.
+//!
+//! Every verifier takes the exact raw body bytes, all currently valid secrets
+//! (any one may match, for rotation) and, where the scheme is timed, `now`.
+//! MACs are compared in constant time; errors never carry a secret or a
+//! signature.
+
+pub mod github;
+pub mod hmac_header;
+pub mod moneybutton;
+pub mod standard;
+pub mod stripe;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// Why a webhook failed verification. Every variant but
+/// [`VerifyError::InvalidSecret`] is the sender's fault and maps to 401; an
+/// unusable configured secret is ours, and must not make providers give up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the `{0}` header is missing")]
+    MissingHeader(String),
+    #[error("the `{0}` header is malformed")]
+    MalformedHeader(String),
+    #[error("no signature with the expected scheme")]
+    NoExpectedScheme,
+    #[error("no signature matches")]
+    NoMatch,
+    #[error("timestamp is outside the {tolerance_seconds} s tolerance")]
+    OutsideTolerance { tolerance_seconds: u64 },
+    #[error("the shared secret in the body is missing")]
+    MissingBodySecret,
+    #[error("no secret is configured for this source")]
+    NoSecrets,
+    #[error("a configured secret is not in the scheme's format")]
+    InvalidSecret,
+}
+
+impl VerifyError {
+    /// The stable, snake_case code of the public error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingHeader(_) | Self::MissingBodySecret => "signature_missing",
+            Self::MalformedHeader(_) => "signature_malformed",
+            Self::NoExpectedScheme | Self::NoMatch | Self::NoSecrets => "signature_mismatch",
+            Self::OutsideTolerance { .. } => "timestamp_out_of_tolerance",
+            Self::InvalidSecret => "secret_invalid",
+        }
+    }
+}
+
+/// HMAC-SHA256 keyed with `key` over the concatenation of `parts`.
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Whether a signed unix timestamp lies within `tolerance` of `now`, either
+/// way. Compared at full precision, so `now - tolerance - 1 ms` is too old.
+pub(crate) fn within_tolerance(signed_at: i64, now: SystemTime, tolerance: Duration) -> bool {
+    let Ok(signed_at) = u64::try_from(signed_at) else {
+        return false;
+    };
+    let signed_at = UNIX_EPOCH + Duration::from_secs(signed_at);
+    match now.duration_since(signed_at) {
+        Ok(age) => age <= tolerance,
+        Err(ahead) => ahead.duration() <= tolerance,
+    }
+}
+
+/// The single value of a header, treating an absent or blank header as
+/// missing and a repeated or non-text one as malformed: a repeated signature
+/// header has no unambiguous meaning.
+pub(crate) fn single_header<'a>(
+    headers: &'a http::HeaderMap,
+    name: &str,
+) -> Result<&'a str, VerifyError> {
+    let mut values = headers.get_all(name).iter();
+    let value = values
+        .next()
+        .ok_or_else(|| VerifyError::MissingHeader(name.into()))?;
+    if values.next().is_some() {
+        return Err(VerifyError::MalformedHeader(name.into()));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| VerifyError::MalformedHeader(name.into()))?
+        .trim();
+    if value.is_empty() {
+        return Err(VerifyError::MissingHeader(name.into()));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerance_applies_in_both_directions() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let tolerance = Duration::from_secs(300);
+        assert!(within_tolerance(1_000_000 - 300, now, tolerance));
+        assert!(within_tolerance(1_000_000 + 300, now, tolerance));
+        assert!(!within_tolerance(1_000_000 - 301, now, tolerance));
+        assert!(!within_tolerance(1_000_000 + 301, now, tolerance));
+    }
+
+    #[test]
+    fn tolerance_is_checked_below_the_second() {
+        let now = UNIX_EPOCH + Duration::from_millis(1_000_300_001);
+        assert!(!within_tolerance(1_000_000, now, Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn negative_timestamps_are_never_within_tolerance() {
+        assert!(!within_tolerance(-1, UNIX_EPOCH, Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn repeated_header_is_malformed() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-sig", "a".parse().unwrap());
+        headers.append("x-sig", "b".parse().unwrap());
+        assert_eq!(
+            single_header(&headers, "x-sig"),
+            Err(VerifyError::MalformedHeader("x-sig".into()))
+        );
+    }
+
+    #[test]
+    fn blank_header_is_missing() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-sig", " ".parse().unwrap());
+        assert_eq!(
+            single_header(&headers, "x-sig"),
+            Err(VerifyError::MissingHeader("x-sig".into()))
+        );
+    }
+
+    #[test]
+    fn non_text_header_is_malformed() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "x-sig",
+            http::HeaderValue::from_bytes(&[0xff, 0xfe]).unwrap(),
+        );
+        assert_eq!(
+            single_header(&headers, "x-sig"),
+            Err(VerifyError::MalformedHeader("x-sig".into()))
+        );
+    }
+}

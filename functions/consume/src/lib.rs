@@ -1,0 +1,533 @@
+//! consume: every event on the bus recorded exactly once, with one projection
+//! per provider object that only moves forward.
+//!
+//! EventBridge invokes the function asynchronously with an event whose
+//! `detail` is the envelope. The handler is generic over the core's
+//! [`EventStore`], so it is tested in memory and against DynamoDB alike.
+//! Every failure is an `Err`: Lambda retries it, then sends it to the
+//! dead-letter queue. Nothing is dropped silently.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hookbridge_core::config::{ConfigError, Sources};
+use hookbridge_core::envelope::Envelope;
+use hookbridge_core::projection::{
+    EventRecord, EventStore, EventStoreError, ProjectionChange, ProjectionError, ProjectionRule,
+    RecordOutcome,
+};
+use lambda_runtime::Diagnostic;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tracing::Instrument;
+
+/// How long event items are kept when `RETENTION_DAYS` is not set.
+pub const DEFAULT_RETENTION_DAYS: u64 = 30;
+/// Upper bound on `RETENTION_DAYS`: ten years.
+const MAX_RETENTION_DAYS: u64 = 3_650;
+const SECONDS_PER_DAY: u64 = 86_400;
+
+/// What the function is configured with, read once at cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The DynamoDB table (`TABLE_NAME`).
+    pub table_name: String,
+    /// Projection rule per configured source; sources without one (standard
+    /// or hmac without `object_pointer`) are recorded only.
+    pub rules: HashMap<String, ProjectionRule>,
+    /// How long event items live (`RETENTION_DAYS`).
+    pub retention: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error(
+        "RETENTION_DAYS must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, got {0:?}"
+    )]
+    InvalidRetention(String),
+    #[error(transparent)]
+    Sources(#[from] ConfigError),
+}
+
+impl Settings {
+    /// Reads `TABLE_NAME`, `HOOKBRIDGE_SOURCES` and `RETENTION_DAYS` through
+    /// `var` (the process environment in `main`, a map in tests).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let table_name = var("TABLE_NAME")
+            .filter(|name| !name.is_empty())
+            .ok_or(SettingsError::Missing("TABLE_NAME"))?;
+        let sources =
+            var("HOOKBRIDGE_SOURCES").ok_or(SettingsError::Missing("HOOKBRIDGE_SOURCES"))?;
+        let sources = Sources::from_json(&sources)?;
+        let retention_days = match var("RETENTION_DAYS") {
+            None => DEFAULT_RETENTION_DAYS,
+            Some(days) => days
+                .trim()
+                .parse()
+                .ok()
+                .filter(|days| (1..=MAX_RETENTION_DAYS).contains(days))
+                .ok_or(SettingsError::InvalidRetention(days))?,
+        };
+        Ok(Self {
+            table_name,
+            rules: sources
+                .iter()
+                .filter_map(|(name, config)| {
+                    ProjectionRule::for_source(config).map(|rule| (name.to_owned(), rule))
+                })
+                .collect(),
+            retention: Duration::from_secs(retention_days * SECONDS_PER_DAY),
+        })
+    }
+}
+
+/// The EventBridge event as delivered to a Lambda target. Only what
+/// identifies it and its detail are read.
+#[derive(Debug, Deserialize)]
+struct BusEvent<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(rename = "detail-type", borrow)]
+    detail_type: Cow<'a, str>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(borrow)]
+    detail: &'a RawValue,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("invocation is not an EventBridge event: {0}")]
+    NotABusEvent(serde_json::Error),
+    #[error("bus event {bus_event_id} carries no valid envelope: {reason}")]
+    InvalidEnvelope {
+        bus_event_id: String,
+        reason: String,
+    },
+    #[error(
+        "bus event {bus_event_id} has source {bus_source} but its envelope names source {envelope_source}"
+    )]
+    SourceMismatch {
+        bus_event_id: String,
+        bus_source: String,
+        envelope_source: String,
+    },
+    #[error("event {event_id}: {source}")]
+    InvalidTime {
+        event_id: String,
+        source: ProjectionError,
+    },
+    #[error("event {event_id} not recorded: {source}")]
+    Store {
+        event_id: String,
+        source: EventStoreError,
+    },
+}
+
+impl ConsumeError {
+    /// A stable name for logs and the Lambda error type.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotABusEvent(_) => "not_a_bus_event",
+            Self::InvalidEnvelope { .. } => "invalid_envelope",
+            Self::SourceMismatch { .. } => "source_mismatch",
+            Self::InvalidTime { .. } => "invalid_time",
+            Self::Store {
+                source: EventStoreError::Rejected(_),
+                ..
+            } => "store_rejected",
+            Self::Store {
+                source: EventStoreError::Unavailable(_),
+                ..
+            } => "store_unavailable",
+        }
+    }
+}
+
+impl From<ConsumeError> for Diagnostic {
+    fn from(error: ConsumeError) -> Self {
+        Diagnostic {
+            error_type: error.code().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// What happened to one bus event; the function's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Consumed {
+    pub event_id: String,
+    pub source: String,
+    pub outcome: Outcome,
+    /// The provider object the event is about, if it names one.
+    pub object_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Recorded; the object's projection now holds this event.
+    ProjectionUpdated,
+    /// Recorded; the object's projection already held a newer event.
+    ProjectionSuperseded,
+    /// Recorded; the event names no object.
+    NotProjected,
+    /// Already recorded: nothing changed.
+    Duplicate,
+}
+
+impl From<RecordOutcome> for Outcome {
+    fn from(outcome: RecordOutcome) -> Self {
+        match outcome {
+            RecordOutcome::Recorded(ProjectionChange::Updated) => Self::ProjectionUpdated,
+            RecordOutcome::Recorded(ProjectionChange::Superseded) => Self::ProjectionSuperseded,
+            RecordOutcome::Recorded(ProjectionChange::NotProjected) => Self::NotProjected,
+            RecordOutcome::Duplicate => Self::Duplicate,
+        }
+    }
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::ProjectionUpdated => "projection_updated",
+            Self::ProjectionSuperseded => "projection_superseded",
+            Self::NotProjected => "not_projected",
+            Self::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// The consume handler: settings and a store, built once per container.
+#[derive(Debug)]
+pub struct Consumer<S> {
+    store: S,
+    rules: HashMap<String, ProjectionRule>,
+    retention: Duration,
+}
+
+impl<S: EventStore> Consumer<S> {
+    pub fn new(store: S, settings: Settings) -> Self {
+        Self {
+            store,
+            rules: settings.rules,
+            retention: settings.retention,
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Records the EventBridge event `event` (its JSON text). Logs one line
+    /// with the outcome or the error, in a span naming the bus event and,
+    /// once parsed, the event id and correlation id.
+    pub async fn handle(&self, event: &str) -> Result<Consumed, ConsumeError> {
+        let bus_event: BusEvent<'_> = serde_json::from_str(event).map_err(|err| {
+            tracing::error!(code = "not_a_bus_event", error = %err, "invocation rejected");
+            ConsumeError::NotABusEvent(err)
+        })?;
+        let span = tracing::info_span!(
+            "consume",
+            bus_event_id = %bus_event.id,
+            bus_source = %bus_event.source,
+            detail_type = %bus_event.detail_type,
+            event_id = tracing::field::Empty,
+            correlation_id = tracing::field::Empty,
+        );
+        async {
+            let result = self.record(&bus_event).await;
+            match &result {
+                Ok(consumed) => tracing::info!(
+                    outcome = consumed.outcome.as_str(),
+                    object_id = consumed.object_id.as_deref(),
+                    "event consumed"
+                ),
+                Err(err) => tracing::error!(code = err.code(), error = %err, "event not recorded"),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn record(&self, bus_event: &BusEvent<'_>) -> Result<Consumed, ConsumeError> {
+        let envelope: Envelope = serde_json::from_str(bus_event.detail.get()).map_err(|err| {
+            ConsumeError::InvalidEnvelope {
+                bus_event_id: bus_event.id.clone().into_owned(),
+                reason: err.to_string(),
+            }
+        })?;
+        let span = tracing::Span::current();
+        span.record("event_id", envelope.id.as_str());
+        span.record("correlation_id", envelope.correlation_id.as_str());
+        if envelope.bus_source() != bus_event.source {
+            return Err(ConsumeError::SourceMismatch {
+                bus_event_id: bus_event.id.clone().into_owned(),
+                bus_source: bus_event.source.clone().into_owned(),
+                envelope_source: envelope.source,
+            });
+        }
+        // A source missing from the configuration has no rule: its events
+        // are still recorded, only not projected.
+        let rule = self.rules.get(&envelope.source);
+        let record = EventRecord::new(&envelope, rule, self.retention).map_err(|source| {
+            ConsumeError::InvalidTime {
+                event_id: envelope.id.clone(),
+                source,
+            }
+        })?;
+        let outcome = self
+            .store
+            .record(&record)
+            .await
+            .map_err(|source| ConsumeError::Store {
+                event_id: envelope.id.clone(),
+                source,
+            })?;
+        Ok(Consumed {
+            outcome: outcome.into(),
+            object_id: record.projection.map(|projection| projection.object_id),
+            event_id: envelope.id,
+            source: envelope.source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookbridge_core::projection::MemoryEventStore;
+
+    const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
+        "moneybutton":{"kind":"moneybutton"},"standard":{"kind":"standard"},
+        "orders":{"kind":"hmac","header":"X-Sig","object_pointer":"/order/id"}}"#;
+    const STRIPE_SAMPLE: &str = include_str!("../../../events/consume-stripe.json");
+    const MONEYBUTTON_SAMPLE: &str = include_str!("../../../events/consume-moneybutton.json");
+    const GITHUB_SAMPLE: &str = include_str!("../../../events/consume-github.json");
+
+    fn settings_from(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::from_env(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    fn consumer<S: EventStore>(store: S) -> Consumer<S> {
+        let settings =
+            settings_from(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", SOURCES)]).unwrap();
+        Consumer::new(store, settings)
+    }
+
+    /// A bus event as EventBridge delivers it, around `detail`.
+    fn bus_event(source: &str, detail: &str) -> String {
+        format!(
+            r#"{{"version":"0","id":"bus-1","detail-type":"t","source":"hookbridge.{source}",
+            "account":"1","time":"2026-11-24T00:00:00Z","region":"us-east-1","resources":[],
+            "detail":{detail}}}"#
+        )
+    }
+
+    fn envelope(source: &str, id: &str, payload: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","source":"{source}","type":"t","received_at":"2026-11-24T00:00:00.000Z",
+            "occurred_at":null,"correlation_id":"c","payload":{payload}}}"#
+        )
+    }
+
+    struct FailingStore(fn() -> EventStoreError);
+
+    impl EventStore for FailingStore {
+        async fn record(&self, _: &EventRecord<'_>) -> Result<RecordOutcome, EventStoreError> {
+            Err((self.0)())
+        }
+    }
+
+    #[test]
+    fn settings_default_to_thirty_days_and_map_sources_to_rules() {
+        let settings =
+            settings_from(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", SOURCES)]).unwrap();
+        assert_eq!(settings.table_name, "events");
+        assert_eq!(settings.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(settings.rules.get("stripe"), Some(&ProjectionRule::Stripe));
+        assert_eq!(
+            settings.rules.get("orders"),
+            Some(&ProjectionRule::Pointer("/order/id".to_owned()))
+        );
+        // Standard without object_pointer: recorded, not projected.
+        assert_eq!(settings.rules.get("standard"), None);
+    }
+
+    #[test]
+    fn settings_read_retention_days() {
+        let settings = settings_from(&[
+            ("TABLE_NAME", "events"),
+            ("HOOKBRIDGE_SOURCES", SOURCES),
+            ("RETENTION_DAYS", "7"),
+        ])
+        .unwrap();
+        assert_eq!(settings.retention, Duration::from_secs(7 * 86_400));
+    }
+
+    #[test]
+    fn settings_reject_what_is_missing_or_malformed() {
+        for days in ["0", "-1", "3651", "30d", ""] {
+            let result = settings_from(&[
+                ("TABLE_NAME", "events"),
+                ("HOOKBRIDGE_SOURCES", SOURCES),
+                ("RETENTION_DAYS", days),
+            ]);
+            assert!(
+                matches!(result, Err(SettingsError::InvalidRetention(_))),
+                "{days:?}"
+            );
+        }
+        assert!(matches!(
+            settings_from(&[("HOOKBRIDGE_SOURCES", SOURCES)]),
+            Err(SettingsError::Missing("TABLE_NAME"))
+        ));
+        assert!(matches!(
+            settings_from(&[("TABLE_NAME", "events")]),
+            Err(SettingsError::Missing("HOOKBRIDGE_SOURCES"))
+        ));
+        assert!(matches!(
+            settings_from(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", "[]")]),
+            Err(SettingsError::Sources(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn sample_events_are_recorded_and_projected() {
+        let consumer = consumer(MemoryEventStore::new());
+        let cases = [
+            (STRIPE_SAMPLE, "stripe", "pi_3QdevHookbridge0001"),
+            (MONEYBUTTON_SAMPLE, "moneybutton", "1040"),
+            (GITHUB_SAMPLE, "github", "hookbridge/demo#pull_request"),
+        ];
+        for (sample, source, object_id) in cases {
+            let consumed = consumer.handle(sample).await.unwrap();
+            assert_eq!(consumed.outcome, Outcome::ProjectionUpdated, "{source}");
+            assert_eq!(consumed.source, source);
+            assert_eq!(consumed.object_id.as_deref(), Some(object_id));
+            let held = consumer.store().projection(source, object_id).unwrap();
+            assert_eq!(held.envelope.id, consumed.event_id);
+        }
+        assert_eq!(consumer.store().event_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_repeated_event_is_a_duplicate() {
+        let consumer = consumer(MemoryEventStore::new());
+        assert_eq!(
+            consumer.handle(STRIPE_SAMPLE).await.unwrap().outcome,
+            Outcome::ProjectionUpdated
+        );
+        for _ in 0..4 {
+            assert_eq!(
+                consumer.handle(STRIPE_SAMPLE).await.unwrap().outcome,
+                Outcome::Duplicate
+            );
+        }
+        assert_eq!(consumer.store().event_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn events_without_an_object_or_rule_are_recorded_only() {
+        let consumer = consumer(MemoryEventStore::new());
+        let cases = [
+            ("standard", r#"{"type":"user.created","data":{"id":"u1"}}"#),
+            ("orders", r#"{"no_order":true}"#),
+            ("unconfigured", r#"{"anything":1}"#),
+        ];
+        for (index, (source, payload)) in cases.into_iter().enumerate() {
+            let event = bus_event(source, &envelope(source, &format!("e{index}"), payload));
+            let consumed = consumer.handle(&event).await.unwrap();
+            assert_eq!(consumed.outcome, Outcome::NotProjected, "{source}");
+            assert_eq!(consumed.object_id, None);
+        }
+        assert_eq!(consumer.store().event_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn pointer_sources_are_projected_by_their_object_pointer() {
+        let consumer = consumer(MemoryEventStore::new());
+        let event = bus_event(
+            "orders",
+            &envelope("orders", "e1", r#"{"order":{"id":"ord_7"}}"#),
+        );
+        let consumed = consumer.handle(&event).await.unwrap();
+        assert_eq!(consumed.object_id.as_deref(), Some("ord_7"));
+        assert!(consumer.store().projection("orders", "ord_7").is_some());
+    }
+
+    #[tokio::test]
+    async fn invocations_that_are_not_bus_events_are_errors() {
+        let consumer = consumer(MemoryEventStore::new());
+        for event in [
+            "not json",
+            "[]",
+            r#"{"id":"x","source":"hookbridge.stripe","detail":{}}"#,
+        ] {
+            let error = consumer.handle(event).await.unwrap_err();
+            assert_eq!(error.code(), "not_a_bus_event", "{event}");
+        }
+    }
+
+    #[tokio::test]
+    async fn details_that_are_not_envelopes_are_errors() {
+        let consumer = consumer(MemoryEventStore::new());
+        let missing_payload = r#"{"id":"e","source":"stripe","type":"t",
+            "received_at":"2026-11-24T00:00:00Z","occurred_at":null,"correlation_id":"c"}"#;
+        for detail in ["{}", "\"text\"", "null", missing_payload] {
+            let error = consumer
+                .handle(&bus_event("stripe", detail))
+                .await
+                .unwrap_err();
+            assert_eq!(error.code(), "invalid_envelope", "{detail}");
+            assert!(error.to_string().contains("bus-1"), "names the bus event");
+        }
+        assert_eq!(consumer.store().event_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_envelope_from_another_source_is_an_error() {
+        let consumer = consumer(MemoryEventStore::new());
+        let event = bus_event("stripe", &envelope("github", "e1", "{}"));
+        let error = consumer.handle(&event).await.unwrap_err();
+        assert_eq!(error.code(), "source_mismatch");
+        assert_eq!(consumer.store().event_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn malformed_times_are_errors() {
+        let consumer = consumer(MemoryEventStore::new());
+        let detail = envelope("stripe", "e1", "{}").replace("2026-11-24T00:00:00.000Z", "now");
+        let error = consumer
+            .handle(&bus_event("stripe", &detail))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "invalid_time");
+        assert_eq!(consumer.store().event_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn store_failures_are_errors_so_lambda_retries() {
+        let unavailable = consumer(FailingStore(|| {
+            EventStoreError::Unavailable("throttled".to_owned())
+        }));
+        let error = unavailable.handle(STRIPE_SAMPLE).await.unwrap_err();
+        assert_eq!(error.code(), "store_unavailable");
+        let rejected = consumer(FailingStore(|| {
+            EventStoreError::Rejected("no such table".to_owned())
+        }));
+        let error = rejected.handle(STRIPE_SAMPLE).await.unwrap_err();
+        assert_eq!(error.code(), "store_rejected");
+        let diagnostic = Diagnostic::from(error);
+        assert_eq!(diagnostic.error_type, "store_rejected");
+        assert!(diagnostic.error_message.contains("evt_3QdevHookbridge0001"));
+    }
+}

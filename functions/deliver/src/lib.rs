@@ -1,0 +1,382 @@
+//! deliver: the SNS HTTPS subscriber behind a Lambda function URL.
+//!
+//! SNS posts every message of the delivery topic here. A message counts only
+//! if its signature verifies and it comes from the configured topic; a
+//! subscription confirmation is confirmed on the spot; a notification carries
+//! an envelope (the EventBridge rule's `InputPath` is `$.detail`), whose
+//! payload is signed with the outbound secret and POSTed to the target. The
+//! status answered to SNS decides whether SNS retries:
+//!
+//! | outcome | status |
+//! | --- | --- |
+//! | delivered (target 2xx), confirmed, unsubscribe noted | 200 |
+//! | not an authentic message of the configured topic | 403 (not retried) |
+//! | verified notification that holds no envelope | 400 (not retried) |
+//! | target answered non-2xx, timed out or was unreachable | 502 (retried) |
+//! | confirmation request to SNS failed | 502 (retried) |
+//! | configuration missing, secret or certificate unavailable | 503 (retried) |
+
+use std::future::Future;
+use std::time::UNIX_EPOCH;
+
+use hookbridge_core::envelope::Envelope;
+use hookbridge_core::outbound::{OutboundWebhook, SignError, TargetError, WebhookTarget};
+use hookbridge_core::ports::{Clock, SecretStore, SecretStoreError};
+use hookbridge_core::sns::{
+    CertificateError, CertificateSource, MessageType, SnsError, SnsMessage, SubscriptionConfirmer,
+};
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+
+pub const TOPIC_ARN_VARIABLE: &str = "TOPIC_ARN";
+pub const TARGET_URL_VARIABLE: &str = "TARGET_URL";
+pub const OUTBOUND_SECRET_VARIABLE: &str = "OUTBOUND_SECRET_PARAMETER";
+
+/// What the function needs from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The only topic whose messages are accepted.
+    pub topic_arn: String,
+    pub target_url: String,
+    /// Full SSM name of the outbound signing secret.
+    pub outbound_secret_parameter: String,
+}
+
+/// The variables that are unset or blank.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("missing configuration: {}", .0.join(", "))]
+pub struct MissingSettings(pub Vec<&'static str>);
+
+impl Settings {
+    /// Reads the settings through `lookup` (the process environment in
+    /// production), naming every missing variable at once.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MissingSettings> {
+        let mut missing = Vec::new();
+        let mut read = |name: &'static str| {
+            let value = lookup(name).filter(|value| !value.trim().is_empty());
+            if value.is_none() {
+                missing.push(name);
+            }
+            value.unwrap_or_default()
+        };
+        let settings = Self {
+            topic_arn: read(TOPIC_ARN_VARIABLE),
+            target_url: read(TARGET_URL_VARIABLE),
+            outbound_secret_parameter: read(OUTBOUND_SECRET_VARIABLE),
+        };
+        if missing.is_empty() {
+            Ok(settings)
+        } else {
+            Err(MissingSettings(missing))
+        }
+    }
+}
+
+/// Why a message's origin could not be established.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unauthenticated {
+    /// The message is not SNS's: answered 403, never retried.
+    #[error("{0}")]
+    Rejected(String),
+    /// Proof could not be had right now (certificate unreachable): 503.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Establishes that a parsed message really comes from SNS.
+pub trait Authenticator: Send + Sync {
+    fn authenticate(
+        &self,
+        message: &SnsMessage,
+    ) -> impl Future<Output = Result<(), Unauthenticated>> + Send;
+}
+
+/// The production authenticator: the RSA signature, checked with the
+/// certificate at the message's (already vetted) `SigningCertURL`.
+#[derive(Debug)]
+pub struct SnsSignatures<S>(pub S);
+
+impl<S: CertificateSource> Authenticator for SnsSignatures<S> {
+    async fn authenticate(&self, message: &SnsMessage) -> Result<(), Unauthenticated> {
+        let certificate = self
+            .0
+            .certificate(message.signing_cert_url())
+            .await
+            .map_err(|error| match error {
+                CertificateError::Invalid(_) => Unauthenticated::Rejected(error.to_string()),
+                CertificateError::Unavailable(_) => Unauthenticated::Unavailable(error.to_string()),
+            })?;
+        message
+            .verify(&certificate)
+            .map_err(|error| Unauthenticated::Rejected(error.to_string()))
+    }
+}
+
+/// Accepts every message unverified, for an emulator that signs nothing
+/// (moto). Compiled only with the test-only `trust-emulator` feature and
+/// never used by the deliver binary.
+#[cfg(feature = "trust-emulator")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrustEmulator;
+
+#[cfg(feature = "trust-emulator")]
+impl Authenticator for TrustEmulator {
+    async fn authenticate(&self, _message: &SnsMessage) -> Result<(), Unauthenticated> {
+        Ok(())
+    }
+}
+
+/// Every way a request can end other than success, with its status.
+#[derive(Debug, thiserror::Error)]
+enum DeliverError {
+    #[error("{0}")]
+    Unconfigured(MissingSettings),
+    #[error("only POST is accepted")]
+    MethodNotAllowed,
+    #[error("not an acceptable SNS message: {0}")]
+    InvalidMessage(SnsError),
+    #[error("the message is not from the configured topic")]
+    ForeignTopic,
+    #[error("the message is not authentic: {0}")]
+    NotAuthentic(String),
+    #[error("the signing certificate is unavailable: {0}")]
+    CertificateUnavailable(String),
+    #[error("the subscription could not be confirmed: {0}")]
+    ConfirmationFailed(String),
+    #[error("the notification does not hold an envelope: {0}")]
+    InvalidEnvelope(String),
+    #[error("the outbound secret is unavailable: {0}")]
+    SecretUnavailable(SecretStoreError),
+    #[error("the outbound secret is unusable: {0}")]
+    SecretUnusable(SignError),
+    #[error("the target answered HTTP {0}")]
+    TargetStatus(u16),
+    #[error("{0}")]
+    TargetFailed(TargetError),
+}
+
+impl DeliverError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unconfigured(_)
+            | Self::CertificateUnavailable(_)
+            | Self::SecretUnavailable(_)
+            | Self::SecretUnusable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::InvalidMessage(_) | Self::ForeignTopic | Self::NotAuthentic(_) => {
+                StatusCode::FORBIDDEN
+            }
+            Self::InvalidEnvelope(_) => StatusCode::BAD_REQUEST,
+            Self::ConfirmationFailed(_) | Self::TargetStatus(_) | Self::TargetFailed(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Unconfigured(_) => "configuration_missing",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::InvalidMessage(_) => "invalid_sns_message",
+            Self::ForeignTopic => "topic_mismatch",
+            Self::NotAuthentic(_) => "signature_invalid",
+            Self::CertificateUnavailable(_) => "certificate_unavailable",
+            Self::ConfirmationFailed(_) => "confirmation_failed",
+            Self::InvalidEnvelope(_) => "invalid_envelope",
+            Self::SecretUnavailable(_) => "secret_unavailable",
+            Self::SecretUnusable(_) => "secret_invalid",
+            Self::TargetStatus(_) => "target_rejected",
+            Self::TargetFailed(TargetError::Timeout) => "target_timeout",
+            Self::TargetFailed(_) => "target_unreachable",
+        }
+    }
+}
+
+/// The handler, generic over its ports so tests run it without AWS.
+#[derive(Debug)]
+pub struct Deliver<A, C, T, S, K> {
+    settings: Result<Settings, MissingSettings>,
+    authenticator: A,
+    confirmer: C,
+    target: T,
+    secrets: S,
+    clock: K,
+}
+
+impl<A, C, T, S, K> Deliver<A, C, T, S, K>
+where
+    A: Authenticator,
+    C: SubscriptionConfirmer,
+    T: WebhookTarget,
+    S: SecretStore,
+    K: Clock,
+{
+    /// Missing settings do not stop the function: every request is then
+    /// answered 503, so SNS keeps the messages until it is configured.
+    pub fn new(
+        settings: Result<Settings, MissingSettings>,
+        authenticator: A,
+        confirmer: C,
+        target: T,
+        secrets: S,
+        clock: K,
+    ) -> Self {
+        Self {
+            settings,
+            authenticator,
+            confirmer,
+            target,
+            secrets,
+            clock,
+        }
+    }
+
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        match self.process(&request).await {
+            Ok(response) => response,
+            Err(error) => {
+                let status = error.status();
+                if status.is_server_error() {
+                    tracing::error!(status = status.as_u16(), code = error.code(), %error, "not delivered");
+                } else {
+                    tracing::warn!(status = status.as_u16(), code = error.code(), %error, "refused");
+                }
+                error_response(&error)
+            }
+        }
+    }
+
+    async fn process(&self, request: &Request) -> Result<Response<Body>, DeliverError> {
+        let settings = self
+            .settings
+            .as_ref()
+            .map_err(|missing| DeliverError::Unconfigured(missing.clone()))?;
+        if request.method() != Method::POST {
+            return Err(DeliverError::MethodNotAllowed);
+        }
+        let message = SnsMessage::parse(request.body()).map_err(DeliverError::InvalidMessage)?;
+        // Cheap before costly: a foreign topic needs no certificate fetch.
+        if message.topic_arn() != settings.topic_arn {
+            return Err(DeliverError::ForeignTopic);
+        }
+        self.authenticator
+            .authenticate(&message)
+            .await
+            .map_err(|error| match error {
+                Unauthenticated::Rejected(reason) => DeliverError::NotAuthentic(reason),
+                Unauthenticated::Unavailable(reason) => {
+                    DeliverError::CertificateUnavailable(reason)
+                }
+            })?;
+        match message.message_type() {
+            MessageType::SubscriptionConfirmation => self.confirm(&message).await,
+            MessageType::UnsubscribeConfirmation => {
+                tracing::warn!(
+                    sns_message_id = message.message_id(),
+                    topic_arn = message.topic_arn(),
+                    "the subscription was removed; deliveries stop until it is re-created"
+                );
+                Ok(ok_response(serde_json::json!({"status": "unsubscribed"})))
+            }
+            MessageType::Notification => self.deliver(settings, &message).await,
+        }
+    }
+
+    async fn confirm(&self, message: &SnsMessage) -> Result<Response<Body>, DeliverError> {
+        let subscribe_url = message
+            .subscribe_url()
+            .expect("a parsed confirmation always has a vetted SubscribeURL");
+        self.confirmer
+            .confirm(subscribe_url)
+            .await
+            .map_err(|error| DeliverError::ConfirmationFailed(error.to_string()))?;
+        tracing::info!(
+            sns_message_id = message.message_id(),
+            topic_arn = message.topic_arn(),
+            host = subscribe_url.host(),
+            "subscription confirmed"
+        );
+        Ok(ok_response(serde_json::json!({"status": "confirmed"})))
+    }
+
+    async fn deliver(
+        &self,
+        settings: &Settings,
+        message: &SnsMessage,
+    ) -> Result<Response<Body>, DeliverError> {
+        let envelope: Envelope = serde_json::from_str(message.message())
+            .map_err(|error| DeliverError::InvalidEnvelope(error.to_string()))?;
+        let secrets = self
+            .secrets
+            .secrets(&settings.outbound_secret_parameter)
+            .await
+            .map_err(DeliverError::SecretUnavailable)?;
+        let timestamp = self
+            .clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs()) as i64;
+        let webhook = OutboundWebhook::sign(envelope, &secrets, timestamp)
+            .map_err(DeliverError::SecretUnusable)?;
+        let outcome = self.target.post(&settings.target_url, &webhook).await;
+        let event_id = webhook.id();
+        let correlation_id = webhook.correlation_id();
+        let sns_message_id = message.message_id();
+        match outcome {
+            Ok(status) if (200..300).contains(&status) => {
+                tracing::info!(
+                    event_id,
+                    correlation_id,
+                    sns_message_id,
+                    target_status = status,
+                    "delivered"
+                );
+                Ok(ok_response(
+                    serde_json::json!({"status": "delivered", "id": event_id}),
+                ))
+            }
+            Ok(status) => {
+                tracing::warn!(
+                    event_id,
+                    correlation_id,
+                    sns_message_id,
+                    target_status = status,
+                    "target refused; SNS retries"
+                );
+                Err(DeliverError::TargetStatus(status))
+            }
+            Err(error) => {
+                tracing::warn!(event_id, correlation_id, sns_message_id, %error, "target failed; SNS retries");
+                Err(DeliverError::TargetFailed(error))
+            }
+        }
+    }
+}
+
+fn ok_response(body: serde_json::Value) -> Response<Body> {
+    json_response(StatusCode::OK, &body)
+}
+
+fn error_response(error: &DeliverError) -> Response<Body> {
+    let body = serde_json::json!({
+        "error": {"code": error.code(), "message": error.to_string()}
+    });
+    let mut response = json_response(error.status(), &body);
+    if matches!(error, DeliverError::MethodNotAllowed) {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    }
+    response
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("status and headers are valid")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+//! The ingest function: `POST /webhooks/{source}` → verified event on the bus.
+//!
+//! [`Ingest`] is generic over the core's ports, so the same handler runs in
+//! Lambda (SSM + EventBridge adapters), in the local dev server and in tests
+//! (in-memory ports). It answers 202 only once the bus has the event.
+
+use std::sync::Arc;
+
+use hookbridge_core::config::Sources;
+use hookbridge_core::ingest::{self, IngestError, Webhook};
+use hookbridge_core::ports::{Clock, EventPublisher, PublishError, SecretStore, SecretStoreError};
+use lambda_http::http::{HeaderMap, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use tracing::{error, info, warn};
+
+/// Route prefix of the webhook endpoint, for requests that carry no path
+/// parameters (Lambda function URLs, the local server).
+const ROUTE_PREFIX: &str = "/webhooks/";
+
+/// The header echoing the correlation id, so a sender can quote it.
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+
+/// What a 202 says: the event's id and the correlation id of this delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    pub id: String,
+    pub correlation_id: String,
+}
+
+/// The ingest service: configuration and ports, built once per container.
+pub struct Ingest<S, P, C> {
+    sources: Arc<Sources>,
+    secrets: S,
+    publisher: P,
+    clock: C,
+}
+
+impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
+    pub fn new(sources: impl Into<Arc<Sources>>, secrets: S, publisher: P, clock: C) -> Self {
+        Self {
+            sources: sources.into(),
+            secrets,
+            publisher,
+            clock,
+        }
+    }
+
+    /// Handles one HTTP request; every outcome is an HTTP response.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let source = source_of(&request);
+        let result = self
+            .ingest(
+                source.as_deref().unwrap_or_default(),
+                request.method(),
+                request.headers(),
+                request.body().as_ref(),
+                &correlation_id,
+            )
+            .await;
+        match result {
+            Ok(accepted) => json_response(StatusCode::ACCEPTED, &accepted, &correlation_id),
+            Err(error) => error_response(&error, &correlation_id),
+        }
+    }
+
+    /// The ingest rule over plain HTTP parts, logging one line per decision.
+    pub async fn ingest(
+        &self,
+        source: &str,
+        method: &Method,
+        headers: &HeaderMap,
+        body: &[u8],
+        correlation_id: &str,
+    ) -> Result<Accepted, IngestError> {
+        let result = self
+            .try_ingest(source, method, headers, body, correlation_id)
+            .await;
+        match &result {
+            Ok(accepted) => info!(
+                source,
+                event_id = %accepted.id,
+                correlation_id,
+                "webhook accepted: on the bus"
+            ),
+            Err(error) if error.status() >= 500 => error!(
+                source,
+                correlation_id,
+                status = error.status(),
+                code = error.code(),
+                reason = %error,
+                "webhook not accepted: provider will retry"
+            ),
+            Err(error) => warn!(
+                source,
+                correlation_id,
+                status = error.status(),
+                code = error.code(),
+                reason = %error,
+                "webhook rejected"
+            ),
+        }
+        result
+    }
+
+    async fn try_ingest(
+        &self,
+        source: &str,
+        method: &Method,
+        headers: &HeaderMap,
+        body: &[u8],
+        correlation_id: &str,
+    ) -> Result<Accepted, IngestError> {
+        if method != Method::POST {
+            return Err(IngestError::MethodNotAllowed);
+        }
+        let config = self
+            .sources
+            .get(source)
+            .ok_or_else(|| IngestError::UnknownSource(source.to_owned()))?;
+        ingest::check_body_size(body)?;
+        let secrets = self.secrets.secrets(source).await.map_err(|e| {
+            match &e {
+                SecretStoreError::NotFound(_) => {
+                    error!(source, correlation_id, reason = %e, "no secret stored for the source")
+                }
+                SecretStoreError::Unavailable(_) => {
+                    error!(source, correlation_id, reason = %e, "secret store unavailable")
+                }
+            }
+            IngestError::SecretsUnavailable
+        })?;
+        let webhook = Webhook {
+            source,
+            config,
+            headers,
+            body,
+        };
+        let prepared = ingest::prepare(&webhook, &secrets, self.clock.now(), correlation_id)?;
+        self.publisher
+            .publish(&prepared.bus_event)
+            .await
+            .map_err(|e| {
+                let attempts = match &e {
+                    PublishError::Rejected(_) => 1,
+                    PublishError::Unavailable { attempts, .. } => *attempts,
+                };
+                error!(
+                    source,
+                    event_id = %prepared.event_id,
+                    correlation_id,
+                    attempts,
+                    reason = %e,
+                    "event bus did not take the event"
+                );
+                IngestError::BusUnavailable
+            })?;
+        Ok(Accepted {
+            id: prepared.event_id,
+            correlation_id: correlation_id.to_owned(),
+        })
+    }
+}
+
+/// The `{source}` of the route: the API Gateway path parameter, else the
+/// segment after `/webhooks/` (function URLs carry no path parameters).
+fn source_of(request: &Request) -> Option<String> {
+    if let Some(source) = request
+        .path_parameters_ref()
+        .and_then(|p| p.first("source"))
+    {
+        return Some(source.to_owned());
+    }
+    let path = request.uri().path();
+    let start = path.find(ROUTE_PREFIX)? + ROUTE_PREFIX.len();
+    let source = path[start..].trim_end_matches('/');
+    (!source.is_empty() && !source.contains('/')).then(|| source.to_owned())
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+}
+
+/// The one place an [`IngestError`] becomes HTTP.
+fn error_response(error: &IngestError, correlation_id: &str) -> Response<Body> {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: error.code(),
+            message: error.to_string(),
+        },
+    };
+    let mut response = json_response(status, &body, correlation_id);
+    if matches!(error, IngestError::MethodNotAllowed) {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+    }
+    response
+}
+
+fn json_response(
+    status: StatusCode,
+    body: &impl Serialize,
+    correlation_id: &str,
+) -> Response<Body> {
+    let body = serde_json::to_string(body).expect("response bodies always serialise");
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Ok(value) = header::HeaderValue::from_str(correlation_id) {
+        builder = builder.header(CORRELATION_HEADER, value);
+    }
+    builder
+        .body(Body::from(body))
+        .expect("status and headers are valid")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,307 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hookbridge_core::envelope::Envelope;
+use hookbridge_core::ports::BusEvent;
+use hookbridge_core::secret::SecretSet;
+use hookbridge_core::verify::stripe;
+use lambda_http::http;
+
+use super::*;
+
+const NOW: u64 = 1_764_000_000;
+
+struct FixedClock(SystemTime);
+impl Clock for FixedClock {
+    fn now(&self) -> SystemTime {
+        self.0
+    }
+}
+
+fn at_now() -> FixedClock {
+    FixedClock(UNIX_EPOCH + Duration::from_secs(NOW))
+}
+
+#[derive(Default)]
+struct MemorySecrets(HashMap<String, Result<Arc<SecretSet>, String>>);
+impl SecretStore for MemorySecrets {
+    async fn secrets(&self, name: &str) -> Result<Arc<SecretSet>, SecretStoreError> {
+        match self.0.get(name) {
+            Some(Ok(set)) => Ok(set.clone()),
+            Some(Err(reason)) => Err(SecretStoreError::Unavailable(reason.clone())),
+            None => Err(SecretStoreError::NotFound(name.into())),
+        }
+    }
+}
+
+#[derive(Default)]
+struct MemoryBus {
+    events: Mutex<Vec<BusEvent>>,
+    failing: bool,
+}
+impl EventPublisher for MemoryBus {
+    async fn publish(&self, event: &BusEvent) -> Result<(), PublishError> {
+        if self.failing {
+            return Err(PublishError::Unavailable {
+                attempts: 3,
+                reason: "throttled".into(),
+            });
+        }
+        self.events.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
+const SECRET: &str = "whsec_unit";
+const BODY: &str = r#"{"id":"evt_1","type":"charge.succeeded","created":1764000000}"#;
+
+fn service(secrets: MemorySecrets, bus: MemoryBus) -> Ingest<MemorySecrets, MemoryBus, FixedClock> {
+    let sources =
+        Sources::from_json(r#"{"stripe":{"kind":"stripe"},"other":{"kind":"github"}}"#).unwrap();
+    Ingest::new(sources, secrets, bus, at_now())
+}
+
+fn with_stripe_secret() -> MemorySecrets {
+    let mut secrets = MemorySecrets::default();
+    secrets
+        .0
+        .insert("stripe".into(), Ok(Arc::new(SecretSet::parse(SECRET))));
+    secrets
+}
+
+fn request(method: &str, path: &str, signature: Option<&str>, body: &str) -> Request {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(format!("https://example.com{path}"));
+    if let Some(signature) = signature {
+        builder = builder.header("stripe-signature", signature);
+    }
+    builder.body(Body::from(body)).unwrap()
+}
+
+fn signed(body: &str) -> String {
+    stripe::sign(SECRET, NOW as i64, body.as_bytes())
+}
+
+async fn json_of(response: Response<Body>) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let body = serde_json::from_slice(response.body().as_ref()).unwrap();
+    (status, body)
+}
+
+#[tokio::test]
+async fn verified_webhook_is_published_then_answered_202() {
+    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    let response = ingest
+        .handle(request(
+            "POST",
+            "/webhooks/stripe",
+            Some(&signed(BODY)),
+            BODY,
+        ))
+        .await;
+    let correlation = response.headers()[CORRELATION_HEADER]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 202);
+    assert_eq!(body["id"], "evt_1");
+    assert_eq!(body["correlation_id"], correlation.as_str());
+    let events = ingest.publisher.events.lock().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].source, "hookbridge.stripe");
+    let envelope: Envelope = serde_json::from_str(&events[0].detail).unwrap();
+    assert_eq!(envelope.correlation_id, correlation);
+}
+
+#[tokio::test]
+async fn duplicate_event_is_accepted_again() {
+    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    for _ in 0..2 {
+        let response = ingest
+            .handle(request(
+                "POST",
+                "/webhooks/stripe",
+                Some(&signed(BODY)),
+                BODY,
+            ))
+            .await;
+        assert_eq!(json_of(response).await.1["id"], "evt_1");
+    }
+    assert_eq!(ingest.publisher.events.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn failing_bus_answers_503_so_the_provider_retries() {
+    let bus = MemoryBus {
+        failing: true,
+        ..MemoryBus::default()
+    };
+    let ingest = service(with_stripe_secret(), bus);
+    let response = ingest
+        .handle(request(
+            "POST",
+            "/webhooks/stripe",
+            Some(&signed(BODY)),
+            BODY,
+        ))
+        .await;
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], "bus_unavailable");
+}
+
+#[tokio::test]
+async fn unavailable_or_missing_secrets_answer_503_not_401() {
+    let mut unavailable = MemorySecrets::default();
+    unavailable
+        .0
+        .insert("stripe".into(), Err("connection refused".into()));
+    for secrets in [unavailable, MemorySecrets::default()] {
+        let ingest = service(secrets, MemoryBus::default());
+        let response = ingest
+            .handle(request(
+                "POST",
+                "/webhooks/stripe",
+                Some(&signed(BODY)),
+                BODY,
+            ))
+            .await;
+        let (status, body) = json_of(response).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (503, Some("secrets_unavailable"))
+        );
+        assert!(ingest.publisher.events.lock().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn routing_errors_follow_the_contract() {
+    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    let cases = [
+        ("POST", "/webhooks/nope", 404, "unknown_source"),
+        ("POST", "/webhooks/", 404, "unknown_source"),
+        ("POST", "/elsewhere", 404, "unknown_source"),
+        ("GET", "/webhooks/stripe", 405, "method_not_allowed"),
+        ("PUT", "/webhooks/stripe", 405, "method_not_allowed"),
+    ];
+    for (method, path, status, code) in cases {
+        let response = ingest
+            .handle(request(method, path, Some(&signed(BODY)), BODY))
+            .await;
+        if status == 405 {
+            assert_eq!(response.headers()[header::ALLOW], "POST");
+        }
+        let (got, body) = json_of(response).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path}"
+        );
+        assert!(body["error"]["message"].is_string());
+    }
+    assert!(ingest.publisher.events.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rejected_webhooks_never_reach_the_bus_and_never_echo_the_signature() {
+    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    let forged = stripe::sign("whsec_forged", NOW as i64, BODY.as_bytes());
+    let response = ingest
+        .handle(request("POST", "/webhooks/stripe", Some(&forged), BODY))
+        .await;
+    let text = String::from_utf8(response.body().to_vec()).unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        !text.contains(&forged[13..]) && !text.contains(SECRET),
+        "{text}"
+    );
+    assert!(ingest.publisher.events.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn path_parameter_names_the_source_when_present() {
+    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    let mut params = HashMap::new();
+    params.insert("source".to_string(), vec!["stripe".to_string()]);
+    let request = request("POST", "/prod/hooks/anything", Some(&signed(BODY)), BODY)
+        .with_path_parameters(params);
+    assert_eq!(ingest.handle(request).await.status(), 202);
+}
+
+#[tokio::test]
+async fn body_is_verified_over_raw_bytes_whether_text_or_binary() {
+    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("https://example.com/webhooks/stripe")
+        .header("stripe-signature", signed(BODY))
+        .body(Body::Binary(BODY.as_bytes().to_vec()))
+        .unwrap();
+    assert_eq!(ingest.handle(request).await.status(), 202);
+}
+
+/// The sources and development secrets that `events/ingest` is signed for
+/// (see events/README.md).
+const DEV_SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
+    "standard":{"kind":"standard"},"moneybutton":{"kind":"moneybutton"},
+    "shopify":{"kind":"hmac","header":"X-Shopify-Hmac-Sha256","encoding":"base64",
+               "id_header":"X-Shopify-Webhook-Id","type_header":"X-Shopify-Topic"}}"#;
+const DEV_SECRETS: [(&str, &str); 5] = [
+    ("stripe", "whsec_hookbridge_dev_stripe"),
+    ("github", "hookbridge-dev-github"),
+    ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ("moneybutton", "hookbridge-dev-moneybutton"),
+    ("shopify", "hookbridge-dev-hmac"),
+];
+
+#[tokio::test]
+async fn every_sample_event_gets_its_expected_status() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/ingest");
+    let expected: HashMap<String, u16> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let mut secrets = MemorySecrets::default();
+    for (source, secret) in DEV_SECRETS {
+        secrets
+            .0
+            .insert(source.into(), Ok(Arc::new(SecretSet::parse(secret))));
+    }
+    let sources = Arc::new(Sources::from_json(DEV_SOURCES).unwrap());
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name == "expected.json" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let signed_at = raw["requestContext"]["timeEpoch"]
+            .as_u64()
+            .expect("timeEpoch");
+        let ingest = Ingest::new(
+            sources.clone(),
+            MemorySecrets(secrets.0.clone()),
+            MemoryBus::default(),
+            FixedClock(UNIX_EPOCH + Duration::from_millis(signed_at)),
+        );
+        let request = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("{name} is not an API Gateway event: {e}"));
+        let status = ingest.handle(request).await.status().as_u16();
+        let want = *expected
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name} is not in expected.json"));
+        assert_eq!(status, want, "{name}");
+        let published = ingest.publisher.events.lock().unwrap().len();
+        assert_eq!(
+            published,
+            usize::from(want == 202),
+            "{name}: events on the bus"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, expected.len(), "every file in expected.json exists");
+}

@@ -1,0 +1,82 @@
+# Shared by scripts/test and scripts/dev: the project's Python tools in .venv
+# and a moto server on a free loopback port. Source it after setting ROOT and
+# defining section() and die().
+
+VENV="$ROOT/.venv"
+REQUIREMENTS="$ROOT/scripts/requirements-dev.txt"
+
+# Leaves the AWS SDKs and CLIs nothing that could reach a real AWS account:
+# every AWS_* variable of the caller goes (profiles, tokens, per-service
+# endpoints); only fake credentials remain.
+isolate_from_aws() {
+  local var
+  while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep '^AWS_' || true)
+  export AWS_REGION=us-east-1
+  export AWS_DEFAULT_REGION=us-east-1
+  export AWS_ACCESS_KEY_ID=testing
+  export AWS_SECRET_ACCESS_KEY=testing
+  export AWS_CONFIG_FILE=/dev/null
+  export AWS_SHARED_CREDENTIALS_FILE=/dev/null
+  export AWS_EC2_METADATA_DISABLED=true
+}
+
+# Creates .venv and installs the pinned Python tools, unless the stamp says
+# the same requirements are already installed with the same interpreter.
+ensure_venv() {
+  local python="${PYTHON:-python3}" stamp="$VENV/.requirements.sha256" want
+  command -v "$python" >/dev/null || die "$python not found: install Python 3.11 with pip and venv"
+  want="$(cat "$REQUIREMENTS" <("$python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
+  if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    return 0
+  fi
+  section "setup: installing Python tools into .venv (first run only; takes a few minutes)"
+  if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    rm -rf "$VENV"
+    "$python" -m venv "$VENV" || die "step 'setup' ($python -m venv .venv): is the python3-venv package installed?"
+  fi
+  PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$VENV/bin/python" -m pip install --quiet -r "$REQUIREMENTS" \
+    || die "step 'setup' (pip install -r scripts/requirements-dev.txt)"
+  echo "$want" >"$stamp"
+}
+
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts moto's server on 127.0.0.1:PORT, logging to LOG, and waits until it
+# answers. Sets MOTO_PID and exports AWS_ENDPOINT_URL; returns 1 if it does
+# not come up within 30 s.
+MOTO_PID=""
+start_moto_server() {
+  local port="$1" log="$2"
+  mkdir -p "$(dirname "$log")"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  MOTO_PID=$!
+  "$VENV/bin/python" - "$port" "$MOTO_PID" <<'PY' || return 1
+import os, sys, time, urllib.error, urllib.request
+port, pid = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit("moto server exited during start-up")
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
+        sys.exit(0)
+    except urllib.error.HTTPError:
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.2)
+sys.exit("moto server did not answer within 30 s")
+PY
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+}
+
+stop_moto() {
+  if [[ -n "$MOTO_PID" ]]; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+    MOTO_PID=""
+  fi
+}

@@ -1,0 +1,351 @@
+//! The deliver handler with real parts: a real HTTP target on loopback that
+//! fails and then recovers, the production HTTP client, and the outbound
+//! secret read from SSM (moto). SNS signatures are out of reach here (only
+//! AWS can sign), so these tests trust every message; the core's tests and
+//! the handler's unit tests cover signature checks with real AWS messages.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use deliver::{Authenticator, Deliver, Settings, Unauthenticated};
+use hookbridge_aws::clock::SystemClock;
+use hookbridge_aws::ssm::SsmSecretStore;
+use hookbridge_aws::webhook_target::HttpWebhookTarget;
+use hookbridge_core::delivery_policy::DeliveryPolicy;
+use hookbridge_core::secret::SecretSet;
+use hookbridge_core::sns::{ConfirmError, SnsMessage, SnsUrl, SubscriptionConfirmer};
+use hookbridge_core::verify::standard;
+use hookbridge_tests::scripted_http::closed_loopback_url;
+use hookbridge_tests::{aws_config, put_secure_parameter, unique_name};
+use lambda_http::http::{self, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use lambda_http::{Body, Request};
+use serde_json::{Value, json};
+
+const OUTBOUND: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:hookbridge-deliver";
+const ENVELOPE: &str = r#"{"id":"evt_42","source":"moneybutton","type":"payment.completed","received_at":"2026-11-24T00:00:00.123Z","occurred_at":null,"correlation_id":"7a2e0000-0000-4000-8000-000000000000","payload":{"id":"42","status":"COMPLETED","amount":"1.50"}}"#;
+
+#[test]
+fn template_delivery_policy_equals_the_default_policy() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).expect("template.yaml is readable"))
+            .expect("template.yaml is YAML (CloudFormation tags become tagged values)");
+    let subscriptions: Vec<&serde_yaml::Value> = template["Resources"]
+        .as_mapping()
+        .expect("the template has resources")
+        .values()
+        .filter(|resource| resource["Type"].as_str() == Some("AWS::SNS::Subscription"))
+        .filter(|resource| resource["Properties"]["Protocol"].as_str() == Some("https"))
+        .collect();
+    assert_eq!(
+        subscriptions.len(),
+        1,
+        "one HTTPS subscription feeds deliver"
+    );
+    let in_template: Value =
+        serde_json::to_value(&subscriptions[0]["Properties"]["DeliveryPolicy"])
+            .expect("the DeliveryPolicy is plain JSON");
+    let default: Value = serde_json::from_str(&DeliveryPolicy::default().to_json()).unwrap();
+    assert_eq!(in_template, default);
+    let parsed: DeliveryPolicy =
+        serde_json::from_value(in_template).expect("the template's policy is valid");
+    assert_eq!(parsed, DeliveryPolicy::default());
+    assert!(
+        matches!(
+            subscriptions[0]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
+            serde_yaml::Value::Tagged(_)
+        ),
+        "failed deliveries are dead-lettered to a queue of the stack"
+    );
+}
+
+/// What the loopback target does with one connection.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    Status(u16),
+    /// Reads the request and never answers.
+    Silence,
+}
+
+#[derive(Debug, Clone)]
+struct Received {
+    headers: HeaderMap,
+    body: String,
+}
+
+/// A real HTTP endpoint on loopback answering one request per connection
+/// from a script, recording what it was sent.
+struct LoopbackTarget {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl LoopbackTarget {
+    fn start(script: Vec<Answer>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&received);
+        std::thread::spawn(move || {
+            let mut silent = Vec::new();
+            for answer in script {
+                let Ok((stream, _)) = listener.accept() else {
+                    return;
+                };
+                if let Some(stream) = serve(stream, answer, &log) {
+                    silent.push(stream);
+                }
+            }
+            // Keep silent connections open until the client gives up.
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        Self { url, received }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Reads one request; answers it, or hands the stream back unanswered.
+fn serve(stream: TcpStream, answer: Answer, log: &Mutex<Vec<Received>>) -> Option<TcpStream> {
+    let mut reader = BufReader::new(stream);
+    let mut headers = HeaderMap::new();
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        let (name, value) = trimmed.split_once(':')?;
+        headers.append(
+            HeaderName::from_bytes(name.trim().as_bytes()).ok()?,
+            HeaderValue::from_str(value.trim()).ok()?,
+        );
+    }
+    let length = headers
+        .get("content-length")
+        .and_then(|value| value.to_str().ok()?.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    log.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Received {
+            headers,
+            body: String::from_utf8(body).ok()?,
+        });
+    let mut stream = reader.into_inner();
+    match answer {
+        Answer::Silence => Some(stream),
+        Answer::Status(status) => {
+            let body = r#"{"ok":false}"#;
+            let response = format!(
+                "HTTP/1.1 {status} Scripted\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+            None
+        }
+    }
+}
+
+/// Trusts every message: signatures are covered elsewhere (see the module doc).
+struct TrustAll;
+
+impl Authenticator for TrustAll {
+    async fn authenticate(&self, _message: &SnsMessage) -> Result<(), Unauthenticated> {
+        Ok(())
+    }
+}
+
+/// Notifications never need a confirmation.
+struct NoConfirmations;
+
+impl SubscriptionConfirmer for NoConfirmations {
+    async fn confirm(&self, subscribe_url: &SnsUrl) -> Result<(), ConfirmError> {
+        panic!("unexpected confirmation at {subscribe_url}")
+    }
+}
+
+type LoopbackDeliver =
+    Deliver<TrustAll, NoConfirmations, HttpWebhookTarget, SsmSecretStore<SystemClock>, SystemClock>;
+
+/// The handler as main.rs builds it, but for trust and a shorter timeout.
+async fn deliver_to(target_url: &str, timeout: Duration) -> LoopbackDeliver {
+    let config = aws_config().await;
+    let parameter = format!("/{}/outbound", unique_name("hb-deliver"));
+    put_secure_parameter(&config, &parameter, OUTBOUND).await;
+    let client = hookbridge_aws::http::client_with_timeout(timeout).expect("build the HTTP client");
+    Deliver::new(
+        Ok(Settings {
+            topic_arn: TOPIC.to_owned(),
+            target_url: target_url.to_owned(),
+            outbound_secret_parameter: parameter,
+        }),
+        TrustAll,
+        NoConfirmations,
+        HttpWebhookTarget::new(client),
+        SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),
+        SystemClock,
+    )
+}
+
+fn notification() -> Request {
+    let message = json!({
+        "Type": "Notification",
+        "MessageId": "9a1b0000-0000-4000-8000-000000000000",
+        "TopicArn": TOPIC,
+        "Message": ENVELOPE,
+        "Timestamp": "2026-11-24T00:00:01.000Z",
+        "SignatureVersion": "2",
+        "Signature": "AAAA",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+    });
+    http::Request::builder()
+        .method("POST")
+        .uri("https://deliver.lambda-url.us-east-1.on.aws/")
+        .header("content-type", "text/plain; charset=UTF-8")
+        .body(Body::from(message.to_string()))
+        .unwrap()
+}
+
+async fn send(deliver: &LoopbackDeliver) -> (StatusCode, Value) {
+    let response = deliver.handle(notification()).await;
+    let body = serde_json::from_slice(response.body()).expect("every answer is JSON");
+    (response.status(), body)
+}
+
+#[tokio::test]
+async fn a_target_that_fails_twice_then_recovers_gets_the_same_signed_webhook() {
+    let target = LoopbackTarget::start(vec![
+        Answer::Status(500),
+        Answer::Status(503),
+        Answer::Status(204),
+    ]);
+    let deliver = deliver_to(&target.url, Duration::from_secs(5)).await;
+
+    // SNS retries while deliver answers 5xx, and stops at the 200.
+    let (first, body) = send(&deliver).await;
+    assert_eq!(first, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "target_rejected");
+    let (second, _) = send(&deliver).await;
+    assert_eq!(second, StatusCode::BAD_GATEWAY);
+    let (third, body) = send(&deliver).await;
+    assert_eq!(third, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"status": "delivered", "id": "evt_42"}));
+
+    let received = target.received();
+    assert_eq!(received.len(), 3);
+    for request in &received {
+        assert_eq!(
+            request.body,
+            r#"{"id":"42","status":"COMPLETED","amount":"1.50"}"#
+        );
+        assert_eq!(request.headers["content-type"], "application/json");
+        assert_eq!(request.headers["webhook-id"], "evt_42");
+        assert_eq!(request.headers["x-hookbridge-source"], "moneybutton");
+        assert_eq!(
+            request.headers["x-hookbridge-event-type"],
+            "payment.completed"
+        );
+        assert_eq!(
+            request.headers["x-hookbridge-correlation-id"],
+            "7a2e0000-0000-4000-8000-000000000000"
+        );
+        assert_eq!(
+            standard::verify(
+                &request.headers,
+                request.body.as_bytes(),
+                &SecretSet::parse(OUTBOUND),
+                SystemTime::now(),
+                Duration::from_secs(300),
+            ),
+            Ok(()),
+            "the outbound signature verifies by the Standard Webhooks algorithm"
+        );
+        assert!(
+            standard::verify(
+                &request.headers,
+                request.body.as_bytes(),
+                &SecretSet::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+                SystemTime::now(),
+                Duration::from_secs(300),
+            )
+            .is_err(),
+            "and only with the outbound secret"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_client_error_of_the_target_is_retried_too() {
+    let target = LoopbackTarget::start(vec![Answer::Status(404)]);
+    let deliver = deliver_to(&target.url, Duration::from_secs(5)).await;
+    let (status, body) = send(&deliver).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"]["code"], "target_rejected");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("404"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_target_times_out_with_502() {
+    let target = LoopbackTarget::start(vec![Answer::Silence]);
+    let deliver = deliver_to(&target.url, Duration::from_millis(500)).await;
+    let (status, body) = send(&deliver).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"]["code"], "target_timeout");
+    assert_eq!(
+        target.received().len(),
+        1,
+        "the request did reach the target"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_target_answers_502() {
+    let deliver = deliver_to(
+        &format!("{}/hooks", closed_loopback_url()),
+        Duration::from_secs(5),
+    )
+    .await;
+    let (status, body) = send(&deliver).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"]["code"], "target_unreachable");
+}
+
+#[tokio::test]
+async fn a_missing_outbound_secret_answers_503_without_a_request() {
+    let target = LoopbackTarget::start(vec![Answer::Status(200)]);
+    let config = aws_config().await;
+    let client = hookbridge_aws::http::client_with_timeout(Duration::from_secs(5)).unwrap();
+    let deliver: LoopbackDeliver = Deliver::new(
+        Ok(Settings {
+            topic_arn: TOPIC.to_owned(),
+            target_url: target.url.clone(),
+            outbound_secret_parameter: format!("/{}/missing", unique_name("hb-deliver")),
+        }),
+        TrustAll,
+        NoConfirmations,
+        HttpWebhookTarget::new(client),
+        SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),
+        SystemClock,
+    );
+    let (status, body) = send(&deliver).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "secret_unavailable");
+    assert!(target.received().is_empty());
+}
