@@ -1,27 +1,32 @@
 //! The deliver handler with real parts: a real HTTP target on loopback that
 //! fails and then recovers, the production HTTP client, and the outbound
-//! secret read from SSM (moto). SNS signatures are out of reach here (only
-//! AWS can sign), so these tests trust every message; the core's tests and
-//! the handler's unit tests cover signature checks with real AWS messages.
+//! secret read from SSM (moto). Most tests hand-build SNS messages and so
+//! trust them; the last one takes a message that moto's SNS signed and
+//! posted over HTTP through the production signature check.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use deliver::{Authenticator, Deliver, Settings, Unauthenticated};
+use deliver::{Authenticator, Deliver, Settings, SnsSignatures, Unauthenticated};
+use hookbridge_aws::certificates::certificate_from_response;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::DeliveryPolicy;
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::sns::{ConfirmError, SnsMessage, SnsUrl, SubscriptionConfirmer};
+use hookbridge_core::sns::{
+    CertificateError, CertificateSource, CertificateUrl, ConfirmError, SigningCertificate,
+    SnsMessage, SnsUrl, SubscriptionConfirmer,
+};
 use hookbridge_core::verify::standard;
 use hookbridge_tests::scripted_http::closed_loopback_url;
 use hookbridge_tests::{aws_config, put_secure_parameter, unique_name};
 use lambda_http::http::{self, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 const OUTBOUND: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:hookbridge-deliver";
@@ -348,4 +353,200 @@ async fn a_missing_outbound_secret_answers_503_without_a_request() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["error"]["code"], "secret_unavailable");
     assert!(target.received().is_empty());
+}
+
+/// Fetches the certificates moto signs with. moto serves them at its own
+/// endpoint to requests that name the SNS service; the URL in the message
+/// still passed the core's SNS host check, and the signature is checked
+/// for real.
+struct EmulatorCertificates {
+    endpoint: String,
+    client: reqwest::Client,
+}
+
+impl CertificateSource for EmulatorCertificates {
+    async fn certificate(
+        &self,
+        url: &CertificateUrl,
+    ) -> Result<Arc<SigningCertificate>, CertificateError> {
+        let path = url
+            .as_str()
+            .split_once(".amazonaws.com")
+            .map_or("", |(_, path)| path);
+        let response = self
+            .client
+            .get(format!("{}{path}", self.endpoint))
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20261124/us-east-1/sns/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            )
+            .send()
+            .await
+            .map_err(|error| CertificateError::Unavailable(error.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| CertificateError::Unavailable(error.to_string()))?;
+        certificate_from_response(status, &body).map(Arc::new)
+    }
+}
+
+type EmulatedDeliver = Deliver<
+    SnsSignatures<EmulatorCertificates>,
+    NoConfirmations,
+    HttpWebhookTarget,
+    SsmSecretStore<SystemClock>,
+    SystemClock,
+>;
+
+/// Bodies the handler was posted, in order.
+type Posted = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// Serves the handler over HTTP on loopback, as the function URL would.
+async fn serve_over_http(deliver: Arc<EmulatedDeliver>) -> (String, Posted) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let posted = Posted::default();
+    let log = Arc::clone(&posted);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let deliver = Arc::clone(&deliver);
+            let log = Arc::clone(&log);
+            tokio::spawn(async move { answer_with(&deliver, stream, &log).await });
+        }
+    });
+    (url, posted)
+}
+
+async fn answer_with(
+    deliver: &EmulatedDeliver,
+    stream: tokio::net::TcpStream,
+    log: &Mutex<Vec<Vec<u8>>>,
+) {
+    let mut reader = tokio::io::BufReader::new(stream);
+    let mut line = String::new();
+    let mut content_length = 0;
+    let mut request = http::Request::builder().uri("https://deliver.lambda-url.us-east-1.on.aws/");
+    reader.read_line(&mut line).await.unwrap();
+    request = request.method(line.split(' ').next().unwrap());
+    loop {
+        line.clear();
+        reader.read_line(&mut line).await.unwrap();
+        let Some((name, value)) = line.trim_end().split_once(':') else {
+            break;
+        };
+        if name.eq_ignore_ascii_case("content-length") {
+            content_length = value.trim().parse().unwrap();
+        }
+        request = request.header(name.trim(), value.trim());
+    }
+    let mut body = vec![0; content_length];
+    reader.read_exact(&mut body).await.unwrap();
+    log.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(body.clone());
+    let response = deliver
+        .handle(request.body(Body::from(body)).unwrap())
+        .await;
+    let head = format!(
+        "HTTP/1.1 {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        response.status(),
+        response.body().len()
+    );
+    let mut stream = reader.into_inner();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(response.body()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
+    let config = aws_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let topic_arn = sns
+        .create_topic()
+        .name(unique_name("hb-deliver"))
+        .send()
+        .await
+        .expect("create topic")
+        .topic_arn
+        .expect("CreateTopic returns the ARN");
+    let parameter = format!("/{}/outbound", unique_name("hb-deliver"));
+    put_secure_parameter(&config, &parameter, OUTBOUND).await;
+    let target = LoopbackTarget::start(vec![Answer::Status(200), Answer::Status(200)]);
+    let client = hookbridge_aws::http::client_with_timeout(Duration::from_secs(5)).unwrap();
+    let deliver = Arc::new(Deliver::new(
+        Ok(Settings {
+            topic_arn: topic_arn.clone(),
+            target_url: target.url.clone(),
+            outbound_secret_parameter: parameter,
+        }),
+        SnsSignatures(EmulatorCertificates {
+            endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap(),
+            client: client.clone(),
+        }),
+        NoConfirmations,
+        HttpWebhookTarget::new(client),
+        SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),
+        SystemClock,
+    ));
+    let (endpoint, posted) = serve_over_http(Arc::clone(&deliver)).await;
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("http")
+        .endpoint(&endpoint)
+        .send()
+        .await
+        .expect("subscribe the handler");
+
+    // As the EventBridge rule publishes it: the envelope is the message.
+    sns.publish()
+        .topic_arn(&topic_arn)
+        .message(ENVELOPE)
+        .send()
+        .await
+        .expect("publish");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while target.received().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let received = target.received();
+    assert_eq!(received.len(), 1, "the target got the event once");
+    assert_eq!(received[0].headers["webhook-id"], "evt_42");
+    assert_eq!(
+        standard::verify(
+            &received[0].headers,
+            received[0].body.as_bytes(),
+            &SecretSet::parse(OUTBOUND),
+            SystemTime::now(),
+            Duration::from_secs(300),
+        ),
+        Ok(())
+    );
+
+    // The same signed body again (as an SNS retry) is delivered again; one
+    // changed byte of it is refused before the target hears of it.
+    let signed = posted
+        .lock()
+        .unwrap()
+        .first()
+        .cloned()
+        .expect("moto posted the message");
+    let request = |body: Vec<u8>| {
+        http::Request::builder()
+            .method("POST")
+            .uri("https://deliver.lambda-url.us-east-1.on.aws/")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let again = deliver.handle(request(signed.clone())).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let tampered = String::from_utf8(signed)
+        .unwrap()
+        .replace("evt_42", "evt_43");
+    let refused = deliver.handle(request(tampered.into_bytes())).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(target.received().len(), 2);
 }

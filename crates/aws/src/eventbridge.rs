@@ -3,9 +3,10 @@
 //!
 //! Retries live here, not in the SDK: a `PutEvents` answered 200 can still
 //! report the entry as failed (throttled, internal error), which the SDK's
-//! retry layer never sees. To keep one retry layer only, every call turns
-//! the SDK's own retries off (whatever the client was built with) and bounds
-//! each attempt with a timeout, so a publish gives up in bounded time.
+//! retry layer never sees. To keep one retry layer only, the publisher turns
+//! the SDK's own retries off on its copy of the client (whatever the client
+//! was built with) and bounds each attempt with a timeout, so a publish gives
+//! up in bounded time.
 
 use std::time::Duration;
 
@@ -38,13 +39,30 @@ const TRANSIENT_CODES: &[&str] = &[
     "RequestTimeoutException",
 ];
 
+/// `client` without the SDK's retries and with bounded attempts, configured
+/// once rather than overridden per call (which would rebuild the SDK's
+/// runtime plugins on every publish).
+fn bounded(client: &Client, attempt_timeout: Duration) -> Client {
+    let config = client
+        .config()
+        .to_builder()
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(attempt_timeout)
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
 /// Publishes hookbridge events on one event bus.
 #[derive(Debug, Clone)]
 pub struct EventBridgePublisher {
     client: Client,
     bus_name: String,
     retry: RetryPolicy,
-    attempt_timeout: Duration,
 }
 
 impl EventBridgePublisher {
@@ -53,10 +71,9 @@ impl EventBridgePublisher {
     /// per attempt: at most about 6.2 s in total.
     pub fn new(client: Client, bus_name: impl Into<String>) -> Self {
         Self {
-            client,
+            client: bounded(&client, DEFAULT_ATTEMPT_TIMEOUT),
             bus_name: bus_name.into(),
             retry: RetryPolicy::default(),
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
         }
     }
 
@@ -66,7 +83,7 @@ impl EventBridgePublisher {
     }
 
     pub fn with_attempt_timeout(mut self, attempt_timeout: Duration) -> Self {
-        self.attempt_timeout = attempt_timeout;
+        self.client = bounded(&self.client, attempt_timeout);
         self
     }
 
@@ -75,23 +92,7 @@ impl EventBridgePublisher {
     }
 
     async fn attempt(&self, entry: PutEventsRequestEntry) -> Disposition {
-        let result = self
-            .client
-            .put_events()
-            .entries(entry)
-            .customize()
-            .config_override(
-                aws_sdk_eventbridge::Config::builder()
-                    .retry_config(RetryConfig::disabled())
-                    .timeout_config(
-                        TimeoutConfig::builder()
-                            .connect_timeout(CONNECT_TIMEOUT)
-                            .operation_attempt_timeout(self.attempt_timeout)
-                            .build(),
-                    ),
-            )
-            .send()
-            .await;
+        let result = self.client.put_events().entries(entry).send().await;
         match result {
             Ok(output) => classify_output(&output),
             Err(error) => classify_sdk_error(&error),

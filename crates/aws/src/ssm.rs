@@ -119,11 +119,33 @@ enum FetchError {
     Unavailable(String),
 }
 
+/// `client` with this store's retry and timeout bounds, set once here
+/// rather than overridden on every call (which would rebuild the SDK's
+/// runtime plugins per request).
+fn bounded(client: &Client) -> Client {
+    let config = client
+        .config()
+        .to_builder()
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(INITIAL_BACKOFF),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
 impl<C: Clock> SsmSecretStore<C> {
     /// A store reading `<prefix><name>`, with [`DEFAULT_TTL`].
     pub fn new(client: Client, prefix: impl Into<String>, clock: C) -> Self {
         Self {
-            client,
+            client: bounded(&client),
             prefix: prefix.into(),
             ttl: DEFAULT_TTL,
             clock,
@@ -161,21 +183,6 @@ impl<C: Clock> SsmSecretStore<C> {
             .get_parameter()
             .name(parameter)
             .with_decryption(true)
-            .customize()
-            .config_override(
-                aws_sdk_ssm::Config::builder()
-                    .retry_config(
-                        RetryConfig::standard()
-                            .with_max_attempts(MAX_ATTEMPTS)
-                            .with_initial_backoff(INITIAL_BACKOFF),
-                    )
-                    .timeout_config(
-                        TimeoutConfig::builder()
-                            .connect_timeout(CONNECT_TIMEOUT)
-                            .operation_timeout(OPERATION_TIMEOUT)
-                            .build(),
-                    ),
-            )
             .send()
             .await;
         match result {

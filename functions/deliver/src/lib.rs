@@ -112,20 +112,6 @@ impl<S: CertificateSource> Authenticator for SnsSignatures<S> {
     }
 }
 
-/// Accepts every message unverified, for an emulator that signs nothing
-/// (moto). Compiled only with the test-only `trust-emulator` feature and
-/// never used by the deliver binary.
-#[cfg(feature = "trust-emulator")]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TrustEmulator;
-
-#[cfg(feature = "trust-emulator")]
-impl Authenticator for TrustEmulator {
-    async fn authenticate(&self, _message: &SnsMessage) -> Result<(), Unauthenticated> {
-        Ok(())
-    }
-}
-
 /// Every way a request can end other than success, with its status.
 #[derive(Debug, thiserror::Error)]
 enum DeliverError {
