@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/test and scripts/dev: the project's Python tools in .venv
 # and a moto server on a free loopback port. Source it after setting ROOT and
 # defining section() and die().

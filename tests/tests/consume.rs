@@ -252,7 +252,7 @@ async fn every_delivery_order_of_four_events_gives_the_same_projection() {
         }
     }
 
-    for run in 0..orders.len() {
+    for (run, order) in orders.iter().enumerate() {
         let payment = format!("pay{run}");
         let projection = get_item(&config, &table, &projection_key("moneybutton", &payment))
             .await
@@ -260,8 +260,7 @@ async fn every_delivery_order_of_four_events_gives_the_same_projection() {
         assert_eq!(
             text(&projection, attr::EVENT_ID),
             format!("{payment}-DOUBLE_SPENT"),
-            "delivery order {:?}",
-            orders[run]
+            "delivery order {order:?}"
         );
         assert_eq!(
             text(&projection, attr::PAYLOAD),

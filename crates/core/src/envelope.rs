@@ -39,43 +39,84 @@ pub fn bus_source(source: &str) -> String {
     format!("{BUS_SOURCE_PREFIX}{source}")
 }
 
-/// The borrowed form of [`Envelope`], for writing one without copying the
-/// payload. Serialises to exactly the same JSON shape.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// The borrowed form of [`Envelope`], written without copying the payload
+/// through a serialiser: `payload` is JSON text the caller has validated.
+/// [`EnvelopeRef::to_json`] writes exactly [`Envelope`]'s shape (a test
+/// holds the two together).
+#[derive(Debug, Clone, Copy)]
 pub struct EnvelopeRef<'a> {
     pub id: &'a str,
     pub source: &'a str,
-    #[serde(rename = "type")]
     pub event_type: &'a str,
     pub received_at: &'a str,
     pub occurred_at: Option<&'a str>,
     pub correlation_id: &'a str,
-    pub payload: &'a RawValue,
+    /// Valid JSON text, written as is.
+    pub payload: &'a str,
+}
+
+impl EnvelopeRef<'_> {
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(self.payload.len() + 256);
+        let fields = [
+            ("id", Some(self.id)),
+            ("source", Some(self.source)),
+            ("type", Some(self.event_type)),
+            ("received_at", Some(self.received_at)),
+            ("occurred_at", self.occurred_at),
+            ("correlation_id", Some(self.correlation_id)),
+        ];
+        for (i, (name, value)) in fields.into_iter().enumerate() {
+            out.push(if i == 0 { '{' } else { ',' });
+            out.push('"');
+            out.push_str(name);
+            out.push_str("\":");
+            match value {
+                Some(text) => push_json_string(&mut out, text),
+                None => out.push_str("null"),
+            }
+        }
+        out.push_str(",\"payload\":");
+        out.push_str(self.payload);
+        out.push('}');
+        out
+    }
+}
+
+/// Appends `text` as a JSON string literal.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push_str(&serde_json::to_string(text).expect("a string always serialises"));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn borrowed_and_owned_forms_share_one_shape() {
-        let payload =
-            RawValue::from_string(r#"{"n":12345678901234567890,"s":"é"}"#.into()).unwrap();
-        let written = serde_json::to_string(&EnvelopeRef {
-            id: "evt_1",
+    fn written(occurred_at: Option<&str>) -> String {
+        EnvelopeRef {
+            id: "evt_\"1\"",
             source: "stripe",
             event_type: "payment_intent.succeeded",
             received_at: "2026-11-24T00:00:00.123Z",
-            occurred_at: None,
-            correlation_id: "c",
-            payload: &payload,
-        })
-        .unwrap();
-        let read: Envelope = serde_json::from_str(&written).unwrap();
-        assert_eq!(read.event_type, "payment_intent.succeeded");
-        assert_eq!(read.occurred_at, None);
-        assert_eq!(read.payload.get(), payload.get());
-        assert_eq!(serde_json::to_string(&read).unwrap(), written);
-        assert_eq!(read.bus_source(), "hookbridge.stripe");
+            occurred_at,
+            correlation_id: "c\u{1}",
+            payload: r#"{"n":12345678901234567890,"s":"é"}"#,
+        }
+        .to_json()
+    }
+
+    #[test]
+    fn borrowed_and_owned_forms_share_one_shape() {
+        for occurred_at in [None, Some("2026-11-23T23:59:59Z")] {
+            let written = written(occurred_at);
+            let read: Envelope = serde_json::from_str(&written).unwrap();
+            assert_eq!(read.id, "evt_\"1\"");
+            assert_eq!(read.event_type, "payment_intent.succeeded");
+            assert_eq!(read.occurred_at.as_deref(), occurred_at);
+            assert_eq!(read.correlation_id, "c\u{1}");
+            assert_eq!(read.payload.get(), r#"{"n":12345678901234567890,"s":"é"}"#);
+            assert_eq!(serde_json::to_string(&read).unwrap(), written);
+            assert_eq!(read.bus_source(), "hookbridge.stripe");
+        }
     }
 }

@@ -1,14 +1,12 @@
 //! What each provider's webhook says about itself: the event id, type and
 //! time, read from its headers and payload.
 
-use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
-use serde::de::{MapAccess, Visitor};
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use super::payload::{JsonObject, Text, parse_raw};
 use crate::config::HmacScheme;
 use crate::verify::standard::MessageHeaders;
 
@@ -43,27 +41,12 @@ impl PayloadError {
 
 /// The envelope's provider-derived fields.
 #[derive(Debug)]
-pub(super) struct Fields<'a> {
+pub(super) struct Fields {
     pub id: String,
     pub event_type: String,
     pub occurred_at: Option<String>,
-    pub payload: Payload<'a>,
-}
-
-/// The payload as received, or rewritten when a field had to be removed.
-#[derive(Debug)]
-pub(super) enum Payload<'a> {
-    AsReceived(&'a RawValue),
-    Rewritten(Box<RawValue>),
-}
-
-impl Payload<'_> {
-    pub fn as_raw(&self) -> &RawValue {
-        match self {
-            Self::AsReceived(raw) => raw,
-            Self::Rewritten(raw) => raw,
-        }
-    }
+    /// The payload when it differs from the body (a removed secret).
+    pub rewritten_payload: Option<String>,
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> PayloadError {
@@ -73,17 +56,13 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> PayloadError {
     }
 }
 
-/// Deserialises the fields of `payload` hookbridge reads; serde's errors
-/// (wrong type, duplicate key) become 400s naming the problem.
-fn head<'a, T: Deserialize<'a>>(payload: &'a RawValue) -> Result<T, PayloadError> {
-    serde_json::from_str(payload.get()).map_err(|e| invalid("payload", e.to_string()))
-}
-
-fn required<'a>(
+fn required_text<'a>(
+    object: &JsonObject<'a>,
     field: &'static str,
-    value: Option<Cow<'a, str>>,
-) -> Result<Cow<'a, str>, PayloadError> {
-    value.ok_or(PayloadError::MissingField(field))
+) -> Result<Text<'a>, PayloadError> {
+    object
+        .field::<Text>(field)?
+        .ok_or(PayloadError::MissingField(field))
 }
 
 fn event_id(field: &'static str, id: &str) -> Result<String, PayloadError> {
@@ -146,24 +125,15 @@ fn body_digest(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
-pub(super) fn stripe(payload: &RawValue) -> Result<Fields<'_>, PayloadError> {
-    #[derive(Deserialize)]
-    struct StripeHead<'a> {
-        #[serde(borrow)]
-        id: Option<Cow<'a, str>>,
-        #[serde(borrow, rename = "type")]
-        event_type: Option<Cow<'a, str>>,
-        created: Option<i64>,
-    }
-    let head: StripeHead = head(payload)?;
+pub(super) fn stripe(object: &JsonObject<'_>) -> Result<Fields, PayloadError> {
     Ok(Fields {
-        id: event_id("id", &required("id", head.id)?)?,
-        event_type: event_type("type", &required("type", head.event_type)?)?,
-        occurred_at: head
-            .created
-            .map(|c| unix_seconds("created", c))
+        id: event_id("id", required_text(object, "id")?.as_str())?,
+        event_type: event_type("type", required_text(object, "type")?.as_str())?,
+        occurred_at: object
+            .field::<i64>("created")?
+            .map(|created| unix_seconds("created", created))
             .transpose()?,
-        payload: Payload::AsReceived(payload),
+        rewritten_payload: None,
     })
 }
 
@@ -172,21 +142,15 @@ pub(super) const GITHUB_DELIVERY_HEADER: &str = "x-github-delivery";
 
 /// GitHub: the type is `X-GitHub-Event`, refined by the payload's `action`
 /// (`pull_request.opened`); the id is `X-GitHub-Delivery`.
-pub(super) fn github<'a>(
+pub(super) fn github(
     headers: &http::HeaderMap,
     body: &[u8],
-    payload: &'a RawValue,
-) -> Result<Fields<'a>, PayloadError> {
-    #[derive(Deserialize)]
-    struct GithubHead<'a> {
-        #[serde(borrow)]
-        action: Option<Cow<'a, str>>,
-    }
+    object: &JsonObject<'_>,
+) -> Result<Fields, PayloadError> {
     let event = header_text(headers, GITHUB_EVENT_HEADER, "X-GitHub-Event")?
         .ok_or(PayloadError::MissingField("X-GitHub-Event"))?;
-    let head: GithubHead = head(payload)?;
-    let full_type = match head.action {
-        Some(action) => format!("{event}.{action}"),
+    let full_type = match object.field::<Text>("action")? {
+        Some(action) => format!("{event}.{}", action.as_str()),
         None => event.to_owned(),
     };
     let id = match header_text(headers, GITHUB_DELIVERY_HEADER, "X-GitHub-Delivery")? {
@@ -197,50 +161,42 @@ pub(super) fn github<'a>(
         id,
         event_type: event_type("X-GitHub-Event", &full_type)?,
         occurred_at: None,
-        payload: Payload::AsReceived(payload),
+        rewritten_payload: None,
     })
 }
 
 /// Standard Webhooks: the id is `webhook-id`, the type the payload's `type`,
 /// the time its `timestamp` (else `webhook-timestamp`).
-pub(super) fn standard<'a>(
+pub(super) fn standard(
     headers: &http::HeaderMap,
-    payload: &'a RawValue,
-) -> Result<Fields<'a>, PayloadError> {
-    #[derive(Deserialize)]
-    struct StandardHead<'a> {
-        #[serde(borrow, rename = "type")]
-        event_type: Option<Cow<'a, str>>,
-        #[serde(borrow)]
-        timestamp: Option<Cow<'a, str>>,
-    }
+    object: &JsonObject<'_>,
+) -> Result<Fields, PayloadError> {
     // Verification already proved these headers present and well-formed.
     let message = MessageHeaders::from_headers(headers)
         .map_err(|_| PayloadError::MissingField("webhook-id"))?;
-    let head: StandardHead = head(payload)?;
-    let occurred_at = match head.timestamp {
+    let occurred_at = match object.field::<Text>("timestamp")? {
         Some(text) => rfc3339(
-            humantime::parse_rfc3339_weak(&text)
+            humantime::parse_rfc3339_weak(text.as_str())
                 .map_err(|_| invalid("timestamp", "is not an RFC 3339 time"))?,
         ),
         None => unix_seconds("webhook-timestamp", message.timestamp)?,
     };
     Ok(Fields {
         id: event_id("webhook-id", message.id)?,
-        event_type: event_type("type", &required("type", head.event_type)?)?,
+        event_type: event_type("type", required_text(object, "type")?.as_str())?,
         occurred_at: Some(occurred_at),
-        payload: Payload::AsReceived(payload),
+        rewritten_payload: None,
     })
 }
 
 /// Generic HMAC senders: id and type from configured headers, else the body
 /// digest and the configured JSON pointer.
-pub(super) fn hmac<'a>(
+pub(super) fn hmac(
     scheme: &HmacScheme,
     headers: &http::HeaderMap,
     body: &[u8],
-    payload: &'a RawValue,
-) -> Result<Fields<'a>, PayloadError> {
+    object: &JsonObject<'_>,
+) -> Result<Fields, PayloadError> {
     let id = match scheme.id_header.as_deref() {
         Some(name) => header_text(headers, name, "id header")?.map(|id| event_id("id header", id)),
         None => None,
@@ -254,115 +210,86 @@ pub(super) fn hmac<'a>(
     let event_type = match header_type {
         Some(text) => event_type("type header", text)?,
         None => {
-            let value: serde_json::Value = head(payload)?;
-            let text = value
-                .pointer(&scheme.type_pointer)
-                .and_then(serde_json::Value::as_str)
+            let text = object
+                .pointer_text(&scheme.type_pointer)?
                 .ok_or(PayloadError::MissingField("type"))?;
-            event_type("type", text)?
+            event_type("type", &text)?
         }
     };
     Ok(Fields {
         id,
         event_type,
         occurred_at: None,
-        payload: Payload::AsReceived(payload),
+        rewritten_payload: None,
     })
 }
 
-/// A Money Button webhook body: `{"secret": "...", "payment": {...}}`, its
-/// top-level members kept in order so the payload can be rewritten without
-/// the secret and otherwise unchanged.
-pub(super) struct MoneyButtonBody<'a> {
-    members: Vec<(String, &'a RawValue)>,
-    secret: String,
+/// A Money Button webhook body: `{"secret": "...", "payment": {...}}`.
+pub(super) struct MoneyButtonBody<'o, 'a> {
+    object: &'o JsonObject<'a>,
+    secret: Text<'a>,
     payment: MoneyButtonPayment<'a>,
 }
 
 #[derive(Deserialize)]
 struct MoneyButtonPayment<'a> {
-    id: Option<PaymentId<'a>>,
+    id: Option<PaymentId>,
     #[serde(borrow)]
-    status: Option<Cow<'a, str>>,
+    status: Option<Text<'a>>,
     #[serde(borrow, rename = "updatedAt")]
-    updated_at: Option<Cow<'a, str>>,
+    updated_at: Option<Text<'a>>,
     #[serde(borrow, rename = "createdAt")]
-    created_at: Option<Cow<'a, str>>,
+    created_at: Option<Text<'a>>,
 }
 
 /// Money Button payment ids have been sent both as strings and numbers.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum PaymentId<'a> {
-    Text(#[serde(borrow)] Cow<'a, str>),
+enum PaymentId {
+    Text(String),
     Number(u64),
 }
 
-struct Members<'a>(Vec<(String, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(4));
-                while let Some(member) = map.next_entry::<String, &'de RawValue>()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor)
-    }
-}
-
-impl<'a> MoneyButtonBody<'a> {
-    pub fn parse(payload: &'a RawValue) -> Result<Self, PayloadError> {
-        let Members(members) = head(payload)?;
-        let only = |name: &'static str| -> Result<&'a RawValue, PayloadError> {
-            let mut found = members
-                .iter()
-                .filter(|(key, _)| key == name)
-                .map(|(_, v)| *v);
-            let value = found.next().ok_or(PayloadError::MissingField(name))?;
-            if found.next().is_some() {
-                return Err(invalid(name, "appears more than once"));
-            }
-            Ok(value)
-        };
-        let secret: String = serde_json::from_str(only("secret")?.get())
-            .map_err(|_| invalid("secret", "must be a string"))?;
-        if secret.is_empty() {
+impl<'o, 'a> MoneyButtonBody<'o, 'a> {
+    pub fn parse(object: &'o JsonObject<'a>) -> Result<Self, PayloadError> {
+        let secret = object
+            .member("secret")?
+            .ok_or(PayloadError::MissingField("secret"))?;
+        let secret: Text =
+            parse_raw("secret", secret).map_err(|_| invalid("secret", "must be a string"))?;
+        if secret.as_str().is_empty() {
             return Err(PayloadError::MissingField("secret"));
         }
-        let payment: MoneyButtonPayment = serde_json::from_str(only("payment")?.get())
-            .map_err(|e| invalid("payment", e.to_string()))?;
+        let payment = object
+            .member("payment")?
+            .ok_or(PayloadError::MissingField("payment"))?;
         Ok(Self {
-            members,
+            object,
             secret,
-            payment,
+            payment: parse_raw("payment", payment)?,
         })
     }
 
     pub fn secret(&self) -> &str {
-        &self.secret
+        self.secret.as_str()
     }
 
-    /// The fields, and the payload without the secret.
-    pub fn into_fields(self) -> Result<Fields<'static>, PayloadError> {
+    /// The fields, and the payload rewritten without the secret: member by
+    /// member from the raw text, so every other byte is kept.
+    pub fn into_fields(self) -> Result<Fields, PayloadError> {
         let payment_id = match self
             .payment
             .id
             .ok_or(PayloadError::MissingField("payment.id"))?
         {
-            PaymentId::Text(id) => id.into_owned(),
+            PaymentId::Text(id) => id,
             PaymentId::Number(id) => id.to_string(),
         };
-        let status = required("payment.status", self.payment.status)?;
+        let status = self
+            .payment
+            .status
+            .ok_or(PayloadError::MissingField("payment.status"))?;
+        let status = status.as_str();
         if status.is_empty() || !status.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_') {
             return Err(invalid(
                 "payment.status",
@@ -374,32 +301,24 @@ impl<'a> MoneyButtonBody<'a> {
             .payment
             .updated_at
             .or(self.payment.created_at)
-            .and_then(|text| humantime::parse_rfc3339_weak(&text).ok())
+            .and_then(|text| humantime::parse_rfc3339_weak(text.as_str()).ok())
             .map(rfc3339);
-        let mut payload = String::with_capacity(
-            self.members
-                .iter()
-                .map(|(k, v)| k.len() + v.get().len() + 4)
-                .sum::<usize>()
-                + 2,
-        );
-        payload.push('{');
-        for (key, value) in self.members.iter().filter(|(key, _)| key != "secret") {
-            if payload.len() > 1 {
-                payload.push(',');
-            }
+        let mut payload = String::with_capacity(self.object.text().len());
+        for (key, value) in self.object.members().filter(|(key, _)| *key != "secret") {
+            payload.push(if payload.is_empty() { '{' } else { ',' });
             payload.push_str(&serde_json::to_string(key).expect("a string serialises"));
             payload.push(':');
             payload.push_str(value.get());
+        }
+        if payload.is_empty() {
+            payload.push('{');
         }
         payload.push('}');
         Ok(Fields {
             id: event_id("payment.id", &format!("{payment_id}:{status}"))?,
             event_type: event_type("payment.status", &format!("payment.{status}"))?,
             occurred_at,
-            payload: Payload::Rewritten(
-                RawValue::from_string(payload).expect("members of a JSON object form one"),
-            ),
+            rewritten_payload: Some(payload),
         })
     }
 }

@@ -5,10 +5,9 @@
 //! [`IngestError`], whose status and code are the public contract.
 
 mod fields;
+mod payload;
 
 use std::time::SystemTime;
-
-use serde_json::value::RawValue;
 
 use crate::config::{SourceConfig, SourceKind};
 use crate::entry::{MAX_ENTRY_SIZE, entry_size};
@@ -18,6 +17,9 @@ use crate::secret::SecretSet;
 use crate::verify::{self, VerifyError};
 
 pub use fields::PayloadError;
+pub use payload::MAX_NESTING;
+
+use payload::JsonObject;
 
 /// Why a webhook was not accepted. Display texts are safe to return to the
 /// sender and to log: none carries a secret or a signature.
@@ -112,25 +114,32 @@ pub fn prepare(
     check_body_size(webhook.body)?;
     let headers = webhook.headers;
     let body = webhook.body;
+    let object;
     let fields = match &webhook.config.kind {
         SourceKind::Stripe { tolerance } => {
             verify::stripe::verify(headers, body, secrets, now, *tolerance)?;
-            fields::stripe(parse_payload(body)?)?
+            object = JsonObject::parse(body)?;
+            fields::stripe(&object)?
         }
         SourceKind::Github => {
             verify::github::verify(headers, body, secrets)?;
-            fields::github(headers, body, parse_payload(body)?)?
+            object = JsonObject::parse(body)?;
+            fields::github(headers, body, &object)?
         }
         SourceKind::Standard { tolerance } => {
             verify::standard::verify(headers, body, secrets, now, *tolerance)?;
-            fields::standard(headers, parse_payload(body)?)?
+            object = JsonObject::parse(body)?;
+            fields::standard(headers, &object)?
         }
         SourceKind::Hmac(scheme) => {
             verify::hmac_header::verify(scheme, headers, body, secrets)?;
-            fields::hmac(scheme, headers, body, parse_payload(body)?)?
+            object = JsonObject::parse(body)?;
+            fields::hmac(scheme, headers, body, &object)?
         }
         SourceKind::MoneyButton => {
-            let payment = fields::MoneyButtonBody::parse(parse_payload(body)?)?;
+            // The secret is inside the body: it must be parsed first.
+            object = JsonObject::parse(body)?;
+            let payment = fields::MoneyButtonBody::parse(&object)?;
             verify::moneybutton::verify(payment.secret(), secrets)?;
             payment.into_fields()?
         }
@@ -143,9 +152,12 @@ pub fn prepare(
         received_at: &received_at,
         occurred_at: fields.occurred_at.as_deref(),
         correlation_id,
-        payload: fields.payload.as_raw(),
+        payload: fields
+            .rewritten_payload
+            .as_deref()
+            .unwrap_or_else(|| object.text()),
     };
-    let detail = serde_json::to_string(&envelope).expect("an envelope always serialises");
+    let detail = envelope.to_json();
     let bus_event = BusEvent {
         source: bus_source(webhook.source),
         detail_type: fields.event_type.clone(),
@@ -160,52 +172,6 @@ pub fn prepare(
         event_type: fields.event_type,
         bus_event,
     })
-}
-
-/// Deepest nesting accepted. serde_json reads raw values without a depth
-/// limit but builds `Value`s only 128 deep, so a deeper payload would be
-/// acknowledged here and then fail in every consumer that parses it.
-pub const MAX_NESTING: usize = 64;
-
-/// The body as JSON, validated (syntax, UTF-8, nesting depth) but kept raw.
-fn parse_payload(body: &[u8]) -> Result<&RawValue, PayloadError> {
-    let payload: &RawValue =
-        serde_json::from_slice(body).map_err(|e| PayloadError::NotJson(e.to_string()))?;
-    if !payload.get().starts_with('{') {
-        return Err(PayloadError::NotAnObject);
-    }
-    if nesting_depth(payload.get()) > MAX_NESTING {
-        return Err(PayloadError::NotJson(format!(
-            "nested deeper than {MAX_NESTING} levels"
-        )));
-    }
-    Ok(payload)
-}
-
-/// The maximum depth of arrays and objects in valid JSON text.
-fn nesting_depth(json: &str) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for byte in json.bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b'}' | b']' => depth -= 1,
-            _ => {}
-        }
-    }
-    max
 }
 
 #[cfg(test)]

@@ -1,0 +1,282 @@
+//! The webhook body as a JSON object, parsed once: the whole document is
+//! validated while its top-level members are collected as raw values, so
+//! the few fields hookbridge reads are parsed from small slices and the
+//! payload itself is never parsed again.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::PayloadError;
+
+/// Deepest nesting accepted. serde_json reads raw values at any depth but
+/// builds values only 128 deep, so a deeper payload would be acknowledged
+/// here and then fail in every consumer that parses it.
+pub const MAX_NESTING: usize = 64;
+
+/// A JSON object body: its text (surrounding whitespace trimmed) and its
+/// top-level members in order.
+pub(super) struct JsonObject<'a> {
+    text: &'a str,
+    members: Vec<(Text<'a>, &'a RawValue)>,
+}
+
+impl<'a> JsonObject<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, PayloadError> {
+        let starts_as_object = body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'{');
+        if !starts_as_object {
+            return Err(match serde_json::from_slice::<&RawValue>(body) {
+                Ok(_) => PayloadError::NotAnObject,
+                Err(e) => PayloadError::NotJson(e.to_string()),
+            });
+        }
+        let Members(members) =
+            serde_json::from_slice(body).map_err(|e| PayloadError::NotJson(e.to_string()))?;
+        // Parsing proved the body valid UTF-8; this cannot fail.
+        let text = std::str::from_utf8(body)
+            .map_err(|e| PayloadError::NotJson(e.to_string()))?
+            .trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
+        if nesting_depth(text) > MAX_NESTING {
+            return Err(PayloadError::NotJson(format!(
+                "nested deeper than {MAX_NESTING} levels"
+            )));
+        }
+        Ok(Self { text, members })
+    }
+
+    /// The object's JSON text, exactly as received.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    pub fn members(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
+        self.members
+            .iter()
+            .map(|(key, value)| (key.as_str(), *value))
+    }
+
+    /// The raw value of member `name`; a member given twice has no
+    /// unambiguous value and is refused.
+    pub fn member(&self, name: &'static str) -> Result<Option<&'a RawValue>, PayloadError> {
+        let mut found = self
+            .members()
+            .filter(|(key, _)| *key == name)
+            .map(|(_, v)| v);
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(PayloadError::InvalidField {
+                field: name,
+                reason: "appears more than once".into(),
+            });
+        }
+        Ok(first)
+    }
+
+    /// Member `name` as a `T`; absent and `null` are both `None`.
+    pub fn field<T: Deserialize<'a>>(&self, name: &'static str) -> Result<Option<T>, PayloadError> {
+        self.member(name)?
+            .map(|raw| parse_raw::<Option<T>>(name, raw))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    /// The string at a JSON pointer, reading only the member it starts in.
+    pub fn pointer_text(&self, pointer: &str) -> Result<Option<String>, PayloadError> {
+        let mut segments = pointer.strip_prefix('/').unwrap_or(pointer).splitn(2, '/');
+        let first = unescape_pointer(segments.next().unwrap_or_default());
+        let rest = segments.next();
+        let Some((_, raw)) = self.members().find(|(key, _)| *key == first) else {
+            return Ok(None);
+        };
+        Ok(match rest {
+            None => parse_raw::<Option<Text>>("type", raw)?.map(Text::into_owned),
+            Some(rest) => {
+                let value: serde_json::Value = parse_raw("type", raw)?;
+                value
+                    .pointer(&format!("/{rest}"))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            }
+        })
+    }
+}
+
+pub(super) fn parse_raw<'a, T: Deserialize<'a>>(
+    field: &'static str,
+    raw: &'a RawValue,
+) -> Result<T, PayloadError> {
+    serde_json::from_str(raw.get()).map_err(|e| PayloadError::InvalidField {
+        field,
+        reason: e.to_string(),
+    })
+}
+
+/// RFC 6901: `~1` is `/` and `~0` is `~` inside a pointer segment.
+fn unescape_pointer(segment: &str) -> Cow<'_, str> {
+    if segment.contains('~') {
+        Cow::Owned(segment.replace("~1", "/").replace("~0", "~"))
+    } else {
+        Cow::Borrowed(segment)
+    }
+}
+
+/// The maximum depth of arrays and objects in valid JSON text. Strings are
+/// skipped with `memchr` (most of a payload's bytes are inside strings), so
+/// this costs a fraction of a parse.
+fn nesting_depth(json: &str) -> usize {
+    let bytes = json.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                // Valid JSON: every string closes, and `\` escapes one byte.
+                while let Some(offset) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                    i += offset;
+                    if bytes[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    max
+}
+
+/// A JSON string, borrowed from the body when it has no escapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Text<'a>(Cow<'a, str>);
+
+impl<'a> Text<'a> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_owned(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor(std::marker::PhantomData))
+    }
+}
+
+/// The top-level members of an object, values kept raw.
+struct Members<'a>(Vec<(Text<'a>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::with_capacity(16);
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_keep_order_and_raw_values() {
+        let object = JsonObject::parse(b" {\"b\":[1, 2],\"a\":{\"x\":\"\\u00e9\"}}\n").unwrap();
+        let members: Vec<_> = object.members().map(|(k, v)| (k, v.get())).collect();
+        assert_eq!(members, [("b", "[1, 2]"), ("a", r#"{"x":"\u00e9"}"#)]);
+        assert_eq!(object.text(), r#"{"b":[1, 2],"a":{"x":"\u00e9"}}"#);
+    }
+
+    #[test]
+    fn escaped_keys_are_matched_by_their_value() {
+        let object = JsonObject::parse(br#"{"\u0069d":"evt_1"}"#).unwrap();
+        assert_eq!(
+            object.field::<Text>("id").unwrap().unwrap().as_str(),
+            "evt_1"
+        );
+    }
+
+    #[test]
+    fn null_counts_as_absent() {
+        let object = JsonObject::parse(br#"{"created":null}"#).unwrap();
+        assert_eq!(object.field::<i64>("created").unwrap(), None);
+    }
+
+    #[test]
+    fn pointers_reach_into_members() {
+        let object = JsonObject::parse(br#"{"a/b":"top","data":{"kind":"deep","n":1}}"#).unwrap();
+        assert_eq!(
+            object.pointer_text("/a~1b").unwrap().as_deref(),
+            Some("top")
+        );
+        assert_eq!(
+            object.pointer_text("/data/kind").unwrap().as_deref(),
+            Some("deep")
+        );
+        assert_eq!(object.pointer_text("/data/n").unwrap(), None);
+        assert_eq!(object.pointer_text("/missing").unwrap(), None);
+    }
+
+    #[test]
+    fn depth_ignores_brackets_inside_strings_and_after_escapes() {
+        assert_eq!(nesting_depth(r#"{"a":"[[{\"}]","b":[[1]]}"#), 3);
+        assert_eq!(nesting_depth(r#"{"a":"\\","b":{}}"#), 2);
+        assert_eq!(nesting_depth(r#"{"a":"\\\"[["}"#), 1);
+        assert_eq!(nesting_depth("{}"), 1);
+    }
+
+    #[test]
+    fn invalid_json_anywhere_is_refused() {
+        for body in [
+            &br#"{"a":1,"b":[1,}"#[..],
+            br#"{"a":"\x"}"#,
+            b"{\"a\":\"\xff\"}",
+            br#"{"a":1} trailing"#,
+            br#"{"a":tru}"#,
+        ] {
+            assert!(
+                matches!(JsonObject::parse(body), Err(PayloadError::NotJson(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
