@@ -14,8 +14,11 @@
 //! starts from a state where either both or neither were written.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -43,6 +46,16 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "expires_at";
 }
 
+/// Attempts per request, the first included; the SDK's standard mode
+/// retries throttling and transient errors with jittered backoff.
+const MAX_ATTEMPTS: u32 = 3;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Every attempt and backoff of one request; an event's two requests stay
+/// within the function's 10 s timeout, so a stuck write ends as an error
+/// Lambda retries, not as a timeout.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+
 const EVENT_IS_NEW: &str = "attribute_not_exists(pk)";
 const PROJECTION_IS_OLDER: &str = "attribute_not_exists(pk) OR order_key < :order_key";
 const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
@@ -65,9 +78,11 @@ pub struct DynamoDbEventStore {
 }
 
 impl DynamoDbEventStore {
+    /// A store on `table`, with `client` bounded to [`MAX_ATTEMPTS`] and
+    /// [`OPERATION_TIMEOUT`] per request.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
+            client: bounded(&client),
             table: table.into(),
         }
     }
@@ -182,6 +197,25 @@ impl EventStore for DynamoDbEventStore {
             _ => Err(EventStoreError::Unavailable(describe(&err))),
         }
     }
+}
+
+/// `client` with this store's retry and timeout bounds, set once here
+/// rather than per call (which would rebuild the SDK's runtime plugins on
+/// every request).
+fn bounded(client: &Client) -> Client {
+    let config = client
+        .config()
+        .to_builder()
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
 }
 
 /// The event item: the envelope, its expiry and, if projected, its object.

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rsa::pkcs8::DecodePublicKey;
-use rsa::{Pkcs1v15Sign, RsaPublicKey};
+use aws_lc_rs::signature::{
+    RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey,
+};
 use serde::Deserialize;
-use sha1::{Digest, Sha1};
-use sha2::Sha256;
 use x509_cert::Certificate;
-use x509_cert::der::{DecodePem, Encode};
+use x509_cert::der::DecodePem;
+use x509_cert::der::oid::ObjectIdentifier;
 
 /// What an SNS message announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,27 +370,28 @@ impl SnsMessage {
     /// are deliberately not checked: SNS's URL is the trust anchor.
     pub fn verify(&self, certificate: &SigningCertificate) -> Result<(), SnsError> {
         let canonical = self.string_to_sign();
-        let key = &certificate.key;
-        let verified = match self.signature_version {
-            SignatureVersion::V1 => key.verify(
-                Pkcs1v15Sign::new::<Sha1>(),
-                &Sha1::digest(canonical.as_bytes()),
-                &self.signature,
-            ),
-            SignatureVersion::V2 => key.verify(
-                Pkcs1v15Sign::new::<Sha256>(),
-                &Sha256::digest(canonical.as_bytes()),
-                &self.signature,
-            ),
+        // SignatureVersion 1 is SHA1withRSA: legacy, and still what SNS
+        // sends unless the topic asks for version 2.
+        let algorithm = match self.signature_version {
+            SignatureVersion::V1 => &RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            SignatureVersion::V2 => &RSA_PKCS1_2048_8192_SHA256,
         };
-        verified.map_err(|_| SnsError::SignatureMismatch)
+        UnparsedPublicKey::new(algorithm, &certificate.rsa_public_key)
+            .verify(canonical.as_bytes(), &self.signature)
+            .map_err(|_| SnsError::SignatureMismatch)
     }
 }
 
-/// The RSA public key of an SNS signing certificate, parsed once.
+/// `rsaEncryption` (RFC 8017): the only key type SNS signs with.
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+/// The RSA public key of an SNS signing certificate, read once per
+/// certificate. Verification uses aws-lc (already linked for TLS): an order
+/// of magnitude faster than a pure-Rust RSA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningCertificate {
-    key: RsaPublicKey,
+    /// DER `RSAPublicKey` (PKCS #1), as the certificate carries it.
+    rsa_public_key: Vec<u8>,
 }
 
 impl SigningCertificate {
@@ -398,14 +399,19 @@ impl SigningCertificate {
     pub fn from_pem(pem: &[u8]) -> Result<Self, CertificateError> {
         let certificate = Certificate::from_pem(pem)
             .map_err(|error| CertificateError::Invalid(error.to_string()))?;
-        let spki = certificate
-            .tbs_certificate
-            .subject_public_key_info
-            .to_der()
-            .map_err(|error| CertificateError::Invalid(error.to_string()))?;
-        let key = RsaPublicKey::from_public_key_der(&spki)
-            .map_err(|error| CertificateError::Invalid(error.to_string()))?;
-        Ok(Self { key })
+        let key_info = certificate.tbs_certificate.subject_public_key_info;
+        if key_info.algorithm.oid != RSA_ENCRYPTION {
+            return Err(CertificateError::Invalid(format!(
+                "the key is {}, not RSA",
+                key_info.algorithm.oid
+            )));
+        }
+        let rsa_public_key = key_info
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| CertificateError::Invalid("the key is not whole bytes".into()))?
+            .to_vec();
+        Ok(Self { rsa_public_key })
     }
 }
 
