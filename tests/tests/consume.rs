@@ -14,6 +14,7 @@ use consume::{Consumer, DEFAULT_RETENTION_DAYS, Outcome, Settings};
 use hookbridge_aws::DynamoDbEventStore;
 use hookbridge_aws::dynamodb::{attr, event_key, projection_key};
 use hookbridge_core::envelope::BUS_SOURCE_PREFIX;
+use hookbridge_tests::scripted_http::closed_loopback_url;
 use hookbridge_tests::{aws_config, unique_name};
 
 const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"moneybutton":{"kind":"moneybutton"},
@@ -384,6 +385,29 @@ async fn an_item_over_the_dynamodb_limit_is_rejected() {
         assert_eq!(error.code(), "store_rejected", "{id}");
     }
     assert!(all_items(&config, &table).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_dynamodb_is_an_error_lambda_retries() {
+    let config = aws_config().await;
+    let unreachable = aws_sdk_dynamodb::config::Builder::from(&config)
+        .endpoint_url(closed_loopback_url())
+        .build();
+    let settings = Settings::from_env(|name| match name {
+        "TABLE_NAME" => Some("hookbridge-events".to_owned()),
+        "HOOKBRIDGE_SOURCES" => Some(SOURCES.to_owned()),
+        _ => None,
+    })
+    .expect("settings");
+    let store = DynamoDbEventStore::new(Client::from_conf(unreachable), "hookbridge-events");
+    let consumer = Consumer::new(store, settings);
+
+    let error = consumer
+        .handle(STRIPE_SAMPLE)
+        .await
+        .expect_err("no DynamoDB");
+
+    assert_eq!(error.code(), "store_unavailable");
 }
 
 /// The template, with CloudFormation's short tags kept as `!Tag value` text.

@@ -430,6 +430,28 @@ mod tests {
     }
 
     #[test]
+    fn rules_follow_the_source_configuration() {
+        let sources = crate::config::Sources::from_json(
+            r#"{"s":{"kind":"stripe"},"g":{"kind":"github"},"m":{"kind":"moneybutton"},
+                "w":{"kind":"standard","object_pointer":"/data/id"},"plain":{"kind":"standard"},
+                "h":{"kind":"hmac","header":"X-Sig","object_pointer":"/id"},
+                "hplain":{"kind":"hmac","header":"X-Sig"}}"#,
+        )
+        .unwrap();
+        let rule = |name| ProjectionRule::for_source(sources.get(name).unwrap());
+        assert_eq!(rule("s"), Some(ProjectionRule::Stripe));
+        assert_eq!(rule("g"), Some(ProjectionRule::Github));
+        assert_eq!(rule("m"), Some(ProjectionRule::Moneybutton));
+        assert_eq!(
+            rule("w"),
+            Some(ProjectionRule::Pointer("/data/id".to_owned()))
+        );
+        assert_eq!(rule("h"), Some(ProjectionRule::Pointer("/id".to_owned())));
+        assert_eq!(rule("plain"), None);
+        assert_eq!(rule("hplain"), None);
+    }
+
+    #[test]
     fn stripe_object_is_data_object_id() {
         let event = envelope(
             "evt_1",
