@@ -1,0 +1,523 @@
+//! template.yaml gives every function what its code assumes: each
+//! environment variable the function reads is set (and its value, resolved
+//! from the parameter defaults, is accepted by the function's settings), and
+//! its inline policy allows exactly the AWS calls it makes, on the resources
+//! its variables name. The file is only read: no emulator is needed.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use hookbridge_aws::SecretsSettings;
+use hookbridge_aws::ssm::TTL_VARIABLE;
+use hookbridge_core::config::Sources;
+use serde_yaml::Value;
+
+const TEMPLATE: &str = include_str!("../../template.yaml");
+const INGEST_MAIN: &str = include_str!("../../functions/ingest/src/main.rs");
+const CONSUME_MAIN: &str = include_str!("../../functions/consume/src/main.rs");
+const DELIVER_MAIN: &str = include_str!("../../functions/deliver/src/main.rs");
+
+/// Variables a function reads but may leave unset: the code has a default.
+const OPTIONAL_VARIABLES: &[&str] = &[TTL_VARIABLE];
+
+/// SSM parameter ARNs as the template writes them, before the parameter's
+/// own name (which starts with `/`).
+const SSM_PARAMETER_ARN: &str =
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter";
+const ACCOUNT_KMS_KEYS: &str = "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*";
+const SSM_SERVICE: &str = "ssm.${AWS::Region}.amazonaws.com";
+
+fn template() -> Value {
+    serde_yaml::from_str(TEMPLATE).expect("template.yaml is YAML (short tags become tagged values)")
+}
+
+/// A short-tag value as its source text (`!Ref EventBus`), `None` for
+/// anything else.
+fn tag_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) => Some(format!("{} {}", tagged.tag, tagged.value.as_str()?)),
+        _ => None,
+    }
+}
+
+/// The logical id in a `!Ref Name` value.
+fn ref_target(value: &Value) -> Option<String> {
+    tag_text(value)?.strip_prefix("!Ref ").map(str::to_owned)
+}
+
+/// A function's environment as deployed with the parameter defaults: the
+/// Globals merged with its own variables, a `!Ref` to a parameter resolved to
+/// the parameter's default, a conditional (`!If`) value left out. Every
+/// other value (a resource's name, a parameter without default) is whatever
+/// the deploy supplies: a placeholder. Records each name the code asks for.
+struct DeployedEnvironment {
+    variables: BTreeMap<String, String>,
+    own: BTreeSet<String>,
+    requested: RefCell<BTreeSet<String>>,
+}
+
+impl DeployedEnvironment {
+    fn of(template: &Value, function: &str) -> Self {
+        let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+        let own = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
+        assert!(
+            own.is_mapping(),
+            "{function} sets its own environment variables"
+        );
+        let mut variables = BTreeMap::new();
+        for (name, value) in globals
+            .as_mapping()
+            .into_iter()
+            .chain(own.as_mapping())
+            .flatten()
+        {
+            // Set only under a condition (the emulator endpoint of local
+            // runs): not something the code may count on.
+            if matches!(value, Value::Tagged(tagged) if tagged.tag == "If") {
+                continue;
+            }
+            let name = name
+                .as_str()
+                .expect("variable names are strings")
+                .to_owned();
+            variables.insert(name, resolve(template, value));
+        }
+        Self {
+            variables,
+            own: own
+                .as_mapping()
+                .into_iter()
+                .flatten()
+                .map(|(name, _)| name.as_str().expect("variable name").to_owned())
+                .collect(),
+            requested: RefCell::default(),
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.requested.borrow_mut().insert(name.to_owned());
+        self.variables.get(name).cloned()
+    }
+
+    /// Every variable the code asked for is set, unless it is optional;
+    /// every variable set for this function alone is read.
+    fn assert_matches_what_the_code_read(&self, function: &str) {
+        let requested = self.requested.borrow();
+        for name in requested.iter() {
+            assert!(
+                self.variables.contains_key(name) || OPTIONAL_VARIABLES.contains(&name.as_str()),
+                "{function} reads {name}, which the template does not set"
+            );
+        }
+        for name in &self.own {
+            assert!(
+                requested.contains(name),
+                "the template sets {name} for {function}, which its code never reads"
+            );
+        }
+    }
+}
+
+fn resolve(template: &Value, value: &Value) -> String {
+    // Before `as_str`, which sees through tags.
+    if let Some(name) = ref_target(value) {
+        let default = &template["Parameters"][name.as_str()]["Default"];
+        if let Some(text) = default.as_str() {
+            return text.to_owned();
+        }
+        if let Some(number) = default.as_u64() {
+            return number.to_string();
+        }
+        return format!("deployed-value-of-{name}");
+    }
+    match value {
+        Value::String(text) => text.clone(),
+        other => format!("deployed-value-of-{other:?}"),
+    }
+}
+
+/// The names a `main.rs` passes to `required_env("…")`.
+fn required_in_main(main: &str) -> Vec<String> {
+    main.split("required_env(\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().expect("a closing quote").to_owned())
+        .collect()
+}
+
+/// The IAM service prefixes of the AWS SDK clients a `main.rs` builds.
+fn clients_in_main(main: &str) -> BTreeSet<&'static str> {
+    main.split("aws_sdk_")
+        .skip(1)
+        .filter_map(|rest| {
+            let (service, after) = rest.split_once("::")?;
+            after.starts_with("Client::new").then_some(service)
+        })
+        .map(|service| match service {
+            "eventbridge" => "events",
+            "ssm" => "ssm",
+            "dynamodb" => "dynamodb",
+            other => panic!("no IAM prefix known for the aws_sdk_{other} client"),
+        })
+        .collect()
+}
+
+/// How a statement's resource follows from the function's variable.
+enum Grant {
+    /// The resource the variable `!Ref`s, by `!GetAtt <Resource>.Arn`.
+    ResourceArn(&'static str),
+    /// The SSM parameter the variable names in full.
+    Parameter(&'static str),
+    /// Every SSM parameter under the prefix the variable names.
+    ParametersUnder(&'static str),
+}
+
+/// One permission a function needs, and the variable naming what it is for.
+struct Call {
+    action: &'static str,
+    on: Grant,
+}
+
+/// A function, the AWS calls its code makes and what they are made on.
+struct Wiring {
+    function: &'static str,
+    main: &'static str,
+    calls: &'static [Call],
+}
+
+const WIRING: &[Wiring] = &[
+    Wiring {
+        function: "IngestFunction",
+        main: INGEST_MAIN,
+        calls: &[
+            Call {
+                action: "events:PutEvents",
+                on: Grant::ResourceArn("EVENT_BUS_NAME"),
+            },
+            Call {
+                action: "ssm:GetParameter",
+                on: Grant::ParametersUnder("HOOKBRIDGE_SECRETS_PREFIX"),
+            },
+            // GetParameter WithDecryption of a SecureString.
+            Call {
+                action: "kms:Decrypt",
+                on: Grant::ParametersUnder("HOOKBRIDGE_SECRETS_PREFIX"),
+            },
+        ],
+    },
+    Wiring {
+        function: "ConsumeFunction",
+        main: CONSUME_MAIN,
+        // The conditional PutItem and the Puts of TransactWriteItems.
+        calls: &[Call {
+            action: "dynamodb:PutItem",
+            on: Grant::ResourceArn("TABLE_NAME"),
+        }],
+    },
+    Wiring {
+        function: "DeliverFunction",
+        main: DELIVER_MAIN,
+        calls: &[
+            Call {
+                action: "ssm:GetParameter",
+                on: Grant::Parameter("OUTBOUND_SECRET_PARAMETER"),
+            },
+            Call {
+                action: "kms:Decrypt",
+                on: Grant::Parameter("OUTBOUND_SECRET_PARAMETER"),
+            },
+        ],
+    },
+];
+
+#[test]
+fn ingest_reads_only_variables_the_template_sets_and_accepts_their_values() {
+    let template = template();
+    let environment = DeployedEnvironment::of(&template, "IngestFunction");
+
+    let required = required_in_main(INGEST_MAIN);
+    assert!(
+        required.iter().any(|name| name == "EVENT_BUS_NAME"),
+        "ingest's main reads its variables through required_env"
+    );
+    for name in &required {
+        environment.lookup(name);
+    }
+    let sources = environment
+        .lookup("HOOKBRIDGE_SOURCES")
+        .expect("HOOKBRIDGE_SOURCES is set");
+    Sources::from_json(&sources).expect("the default Sources parameter is a valid configuration");
+    assert!(
+        INGEST_MAIN.contains("SsmSecretStore::from_env("),
+        "ingest reads its secrets settings from the environment"
+    );
+    SecretsSettings::from_lookup(|name| environment.lookup(name))
+        .expect("the secrets settings accept the template's values");
+
+    environment.assert_matches_what_the_code_read("IngestFunction");
+}
+
+#[test]
+fn consume_reads_only_variables_the_template_sets_and_accepts_their_values() {
+    let template = template();
+    let environment = DeployedEnvironment::of(&template, "ConsumeFunction");
+
+    consume::Settings::from_env(|name| environment.lookup(name))
+        .expect("consume's settings accept the template's values");
+
+    environment.assert_matches_what_the_code_read("ConsumeFunction");
+}
+
+#[test]
+fn deliver_reads_only_variables_the_template_sets_and_accepts_their_values() {
+    let template = template();
+    let environment = DeployedEnvironment::of(&template, "DeliverFunction");
+
+    deliver::Settings::from_lookup(|name| environment.lookup(name))
+        .expect("deliver's settings accept the template's values");
+    assert!(
+        DELIVER_MAIN.contains("std::env::var(TTL_VARIABLE)"),
+        "deliver's main reads the secrets TTL"
+    );
+    environment.lookup(TTL_VARIABLE);
+
+    environment.assert_matches_what_the_code_read("DeliverFunction");
+}
+
+#[test]
+fn every_function_builds_clients_only_for_the_services_its_policy_allows() {
+    for wiring in WIRING {
+        let allowed: BTreeSet<&str> = wiring
+            .calls
+            .iter()
+            .filter_map(|call| call.action.split_once(':'))
+            .map(|(service, _)| service)
+            // KMS is called by SSM on the function's behalf.
+            .filter(|service| *service != "kms")
+            .collect();
+        assert_eq!(
+            clients_in_main(wiring.main),
+            allowed,
+            "{}: the SDK clients its main builds are the services its calls list",
+            wiring.function
+        );
+    }
+}
+
+#[test]
+fn every_function_policy_allows_exactly_its_calls_on_exactly_its_resources() {
+    let template = template();
+    for wiring in WIRING {
+        let function = &template["Resources"][wiring.function]["Properties"];
+        let statements = inline_statements(wiring.function, &function["Policies"]);
+
+        let granted: BTreeSet<&str> = statements
+            .iter()
+            .flat_map(|statement| actions(statement))
+            .collect();
+        let needed: BTreeSet<&str> = wiring.calls.iter().map(|call| call.action).collect();
+        assert_eq!(
+            granted, needed,
+            "{}: its policy allows exactly the calls it makes",
+            wiring.function
+        );
+
+        let variables = &function["Environment"]["Variables"];
+        for call in wiring.calls {
+            let statement = statements
+                .iter()
+                .find(|statement| actions(statement).contains(&call.action))
+                .expect("granted above");
+            assert_eq!(
+                actions(statement),
+                [call.action],
+                "{}: one action per statement, so each has its own resource",
+                wiring.function
+            );
+            assert_grant(&template, wiring.function, variables, call, statement);
+        }
+    }
+}
+
+/// The statements of a function's inline policies; SAM policy templates and
+/// managed policies are refused, since they grant more than the code uses.
+fn inline_statements<'a>(function: &str, policies: &'a Value) -> Vec<&'a Value> {
+    let policies = policies
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{function} has a list of policies"));
+    policies
+        .iter()
+        .flat_map(|policy| {
+            policy["Statement"]
+                .as_sequence()
+                .unwrap_or_else(|| panic!("{function}: every policy is an inline statement list"))
+        })
+        .inspect(|statement| {
+            assert_eq!(
+                statement["Effect"].as_str(),
+                Some("Allow"),
+                "{function}: only Allow statements"
+            );
+        })
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<&str> {
+    let action = &statement["Action"];
+    let actions: Vec<&str> = match action.as_sequence() {
+        Some(list) => list.iter().filter_map(Value::as_str).collect(),
+        None => action.as_str().into_iter().collect(),
+    };
+    assert!(!actions.is_empty(), "a statement names its actions");
+    for action in &actions {
+        assert!(!action.contains('*'), "no wildcard action: {action}");
+    }
+    actions
+}
+
+fn assert_grant(
+    template: &Value,
+    function: &str,
+    variables: &Value,
+    call: &Call,
+    statement: &Value,
+) {
+    let variable = match call.on {
+        Grant::ResourceArn(variable)
+        | Grant::Parameter(variable)
+        | Grant::ParametersUnder(variable) => variable,
+    };
+    let target = ref_target(&variables[variable])
+        .unwrap_or_else(|| panic!("{function}: {variable} is a !Ref"));
+    let resource = tag_text(&statement["Resource"])
+        .unwrap_or_else(|| panic!("{function}: {} names one resource by a tag", call.action));
+    let context = format!(
+        "{function}: {} is allowed on what {variable} names",
+        call.action
+    );
+
+    let parameters = match call.on {
+        Grant::ResourceArn(_) => {
+            assert!(
+                template["Resources"][target.as_str()].is_mapping(),
+                "{context}: {variable} refers to a resource of the stack"
+            );
+            assert_eq!(resource, format!("!GetAtt {target}.Arn"), "{context}");
+            return;
+        }
+        Grant::Parameter(_) => format!("{SSM_PARAMETER_ARN}${{{target}}}"),
+        Grant::ParametersUnder(_) => format!("{SSM_PARAMETER_ARN}${{{target}}}*"),
+    };
+    assert!(
+        template["Parameters"][target.as_str()].is_mapping(),
+        "{context}: {variable} is a template parameter"
+    );
+    if call.action.starts_with("kms:") {
+        // The key of a SecureString is not known in advance: any key of the
+        // account, but only through SSM and only for these parameters.
+        assert_eq!(resource, format!("!Sub {ACCOUNT_KMS_KEYS}"), "{context}");
+        let condition = &statement["Condition"];
+        assert_eq!(
+            tag_text(&condition["StringEquals"]["kms:ViaService"]),
+            Some(format!("!Sub {SSM_SERVICE}")),
+            "{context}: decryption only through SSM"
+        );
+        // A `*` is a wildcard only for StringLike.
+        let operator = if parameters.ends_with('*') {
+            "StringLike"
+        } else {
+            "StringEquals"
+        };
+        assert_eq!(
+            tag_text(&condition[operator]["kms:EncryptionContext:PARAMETER_ARN"]),
+            Some(format!("!Sub {parameters}")),
+            "{context}: decryption only of these parameters"
+        );
+    } else {
+        assert_eq!(resource, format!("!Sub {parameters}"), "{context}");
+    }
+}
+
+#[test]
+fn every_dead_letter_queue_function_and_the_api_raise_an_alarm_on_the_alarm_topic() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().expect("resources");
+    let of_type = |kind: &str| -> Vec<String> {
+        resources
+            .iter()
+            .filter(|(_, resource)| resource["Type"].as_str() == Some(kind))
+            .map(|(id, _)| id.as_str().expect("logical id").to_owned())
+            .collect()
+    };
+    let alarms: Vec<&Value> = resources
+        .values()
+        .filter(|resource| resource["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|alarm| &alarm["Properties"])
+        .collect();
+    for alarm in &alarms {
+        let actions: Vec<Option<String>> = alarm["AlarmActions"]
+            .as_sequence()
+            .expect("alarm actions")
+            .iter()
+            .map(tag_text)
+            .collect();
+        assert_eq!(actions, [Some("!Ref AlarmTopic".to_owned())]);
+    }
+    let raised_on = |namespace: &str, metric: &str, dimension: &str, value: String| {
+        alarms.iter().any(|alarm| {
+            alarm["Namespace"].as_str() == Some(namespace)
+                && alarm["MetricName"].as_str() == Some(metric)
+                && alarm["ComparisonOperator"].as_str() == Some("GreaterThanThreshold")
+                && alarm["Threshold"].as_u64() == Some(0)
+                && alarm["Dimensions"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .any(|d| {
+                        d["Name"].as_str() == Some(dimension)
+                            && tag_text(&d["Value"]).as_ref() == Some(&value)
+                    })
+        })
+    };
+
+    let queues = of_type("AWS::SQS::Queue");
+    assert!(
+        queues.len() >= 2,
+        "consume's and delivery's dead-letter queues"
+    );
+    for queue in queues {
+        assert!(
+            raised_on(
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                "QueueName",
+                format!("!GetAtt {queue}.QueueName")
+            ),
+            "a message in {queue} raises an alarm"
+        );
+    }
+    let functions = of_type("AWS::Serverless::Function");
+    assert_eq!(functions.len(), 3);
+    for function in functions {
+        assert!(
+            raised_on(
+                "AWS/Lambda",
+                "Errors",
+                "FunctionName",
+                format!("!Ref {function}")
+            ),
+            "{function}'s errors raise an alarm"
+        );
+    }
+    for api in of_type("AWS::Serverless::HttpApi") {
+        assert!(
+            raised_on("AWS/ApiGateway", "5xx", "ApiId", format!("!Ref {api}")),
+            "{api}'s 5xx answers raise an alarm"
+        );
+    }
+    let email = &resources[&Value::from("AlarmEmailSubscription")];
+    assert_eq!(email["Condition"].as_str(), Some("HasAlarmEmail"));
+    assert_eq!(
+        tag_text(&email["Properties"]["Endpoint"]),
+        Some("!Ref AlarmEmail".to_owned())
+    );
+}
