@@ -52,6 +52,18 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Creates a uniquely named SNS topic and returns its ARN.
+pub async fn create_topic(config: &SdkConfig, prefix: &str) -> String {
+    aws_sdk_sns::Client::new(config)
+        .create_topic()
+        .name(unique_name(prefix))
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("create topic {prefix}-*: {error:?}"))
+        .topic_arn
+        .expect("CreateTopic returns the ARN")
+}
+
 /// Stores `value` as the SSM SecureString parameter `name` (overwriting it).
 pub async fn put_secure_parameter(config: &SdkConfig, name: &str, value: &str) {
     aws_sdk_ssm::Client::new(config)

@@ -22,7 +22,7 @@ use hookbridge_core::sns::{
 };
 use hookbridge_core::verify::standard;
 use hookbridge_tests::scripted_http::closed_loopback_url;
-use hookbridge_tests::{aws_config, put_secure_parameter, unique_name};
+use hookbridge_tests::{aws_config, create_topic, put_secure_parameter, unique_name};
 use lambda_http::http::{self, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
@@ -464,14 +464,7 @@ async fn answer_with(
 async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
     let config = aws_config().await;
     let sns = aws_sdk_sns::Client::new(&config);
-    let topic_arn = sns
-        .create_topic()
-        .name(unique_name("hb-deliver"))
-        .send()
-        .await
-        .expect("create topic")
-        .topic_arn
-        .expect("CreateTopic returns the ARN");
+    let topic_arn = create_topic(&config, "hb-deliver").await;
     let parameter = format!("/{}/outbound", unique_name("hb-deliver"));
     put_secure_parameter(&config, &parameter, OUTBOUND).await;
     let target = LoopbackTarget::start(vec![Answer::Status(200), Answer::Status(200)]);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use hookbridge_aws::replay::{DeadLetterReplayer, ReplayError, ReplayReport};
-use hookbridge_tests::{aws_config, unique_name};
+use hookbridge_tests::{aws_config, create_topic, unique_name};
 use serde_json::json;
 
 const ENVELOPE: &str = r#"{"id":"evt_1","source":"stripe","type":"charge.failed","received_at":"2026-11-24T00:00:00.123Z","occurred_at":null,"correlation_id":"c1","payload":{"id":"evt_1"}}"#;
@@ -28,14 +28,7 @@ impl Fixture {
         let sns = aws_sdk_sns::Client::new(&config);
         let dead_letters = create_queue(&sqs, "hb-dlq").await;
         let published = create_queue(&sqs, "hb-published").await;
-        let topic_arn = sns
-            .create_topic()
-            .name(unique_name("hb-topic"))
-            .send()
-            .await
-            .expect("create topic")
-            .topic_arn
-            .expect("CreateTopic returns the ARN");
+        let topic_arn = create_topic(&config, "hb-topic").await;
         let published_arn = sqs
             .get_queue_attributes()
             .queue_url(&published)
