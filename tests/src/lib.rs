@@ -12,6 +12,8 @@
 //! To read back what reached a bus, [`BusTap`] routes every hookbridge event
 //! (source `hookbridge.*`) to a fresh SQS queue through a rule.
 
+pub mod dev_process;
+pub mod fault_proxy;
 pub mod scripted_http;
 
 use std::time::{Duration, Instant};
@@ -31,6 +33,9 @@ pub const HOOKBRIDGE_EVENT_PATTERN: &str = r#"{"source":[{"prefix":"hookbridge."
 /// When `AWS_ENDPOINT_URL` is unset or not a loopback address: the tests are
 /// meant to run through `scripts/test`, never against real AWS.
 pub async fn aws_config() -> SdkConfig {
+    // Every test against the emulator runs the functions: capture what they
+    // log for scripts/check-logs.
+    hookbridge_testlog::capture();
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     assert!(
         !endpoint.is_empty(),

@@ -185,7 +185,7 @@ fn parse_source(mut value: serde_json::Value) -> Result<SourceConfig, String> {
             let spec: HmacSpec = options_of(value)?;
             let scheme = HmacScheme {
                 header: header_name("header", spec.header)?,
-                prefix: spec.prefix,
+                prefix: signature_prefix(spec.prefix)?,
                 encoding: spec.encoding,
                 id_header: spec
                     .id_header
@@ -245,6 +245,20 @@ fn header_name(field: &str, name: String) -> Result<String, String> {
         Ok(name.to_ascii_lowercase())
     } else {
         Err(format!("{field} `{name}` is not a valid HTTP header name"))
+    }
+}
+
+/// Header values are read as visible ASCII and trimmed, so a prefix with
+/// any other character, or starting with a space, could never be matched.
+fn signature_prefix(prefix: String) -> Result<String, String> {
+    let valid =
+        prefix.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) && !prefix.starts_with(' ');
+    if valid {
+        Ok(prefix)
+    } else {
+        Err(format!(
+            "prefix {prefix:?} can never match a header value: use visible ASCII characters, not starting with a space"
+        ))
     }
 }
 
@@ -383,6 +397,24 @@ mod tests {
             let message = error_of(json);
             assert!(message.starts_with("source `a`: "), "{json}: {message}");
             assert!(message.contains(field), "{json}: {message}");
+        }
+    }
+
+    /// Found by fuzzing (fuzz/regressions/verify_hmac/non-ascii-prefix): a
+    /// prefix no header value can carry made the source refuse every webhook.
+    #[test]
+    fn hmac_prefix_that_no_header_can_carry_is_rejected() {
+        for prefix in [r"sha2\u00e16=", " sha256=", r"sha256=\t", r"a\u0001"] {
+            let json = format!(r#"{{"a":{{"kind":"hmac","header":"h","prefix":"{prefix}"}}}}"#);
+            let message = error_of(&json);
+            assert!(
+                message.starts_with("source `a`: prefix "),
+                "{json}: {message}"
+            );
+        }
+        for prefix in ["", "sha256=", "HMAC-SHA256 ", "v1 = "] {
+            let json = format!(r#"{{"kind":"hmac","header":"h","prefix":"{prefix}"}}"#);
+            assert!(source(&json).is_ok(), "{prefix:?}");
         }
     }
 

@@ -724,6 +724,30 @@ mod tests {
             }
         }
 
+        /// `new` refuses only what breaks an SNS limit: a refused policy has a
+        /// part out of range, or its schedule runs past the hour.
+        #[test]
+        fn every_refused_policy_breaks_an_sns_limit(retry in any_retry_policy()) {
+            if DeliveryPolicy::new(retry, None).is_err() {
+                let phases = u64::from(retry.num_no_delay_retries)
+                    + u64::from(retry.num_min_delay_retries)
+                    + u64::from(retry.num_max_delay_retries);
+                let part_out_of_range = retry.num_retries > MAX_RETRIES
+                    || retry.min_delay_target < 1
+                    || retry.max_delay_target > MAX_DELAY_TARGET_SECONDS
+                    || retry.min_delay_target > retry.max_delay_target
+                    || phases > u64::from(retry.num_retries);
+                let too_long = || {
+                    schedule_of(&retry)
+                        .iter()
+                        .map(|attempt| attempt.delay.as_secs())
+                        .sum::<u64>()
+                        > MAX_POLICY_SECONDS
+                };
+                prop_assert!(part_out_of_range || too_long(), "{:?}", retry);
+            }
+        }
+
         #[test]
         fn valid_policies_round_trip_through_json(retry in any_retry_policy()) {
             if let Ok(policy) = DeliveryPolicy::new(retry, None) {

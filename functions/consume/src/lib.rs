@@ -318,6 +318,7 @@ mod tests {
     }
 
     fn consumer<S: EventStore>(store: S) -> Consumer<S> {
+        hookbridge_testlog::capture();
         let settings =
             settings_from(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", SOURCES)]).unwrap();
         Consumer::new(store, settings)

@@ -112,6 +112,67 @@ impl<S: CertificateSource> Authenticator for SnsSignatures<S> {
     }
 }
 
+/// Why an envelope was not delivered, once SNS (or a local bus) handed it over.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error("the outbound secret is unavailable: {0}")]
+    SecretUnavailable(SecretStoreError),
+    #[error("the outbound secret is unusable: {0}")]
+    SecretUnusable(SignError),
+    #[error("the target answered HTTP {0}")]
+    TargetStatus(u16),
+    #[error("{0}")]
+    TargetFailed(TargetError),
+}
+
+/// The part of delivery after the message is known to be authentic: sign
+/// the envelope's payload with the outbound secret and POST it to the
+/// target. The Lambda handler and the local dev server both use it, so a
+/// target sees the same request from either.
+#[derive(Debug)]
+pub struct Outbound<T, S, K> {
+    target: T,
+    secrets: S,
+    clock: K,
+}
+
+impl<T: WebhookTarget, S: SecretStore, K: Clock> Outbound<T, S, K> {
+    pub fn new(target: T, secrets: S, clock: K) -> Self {
+        Self {
+            target,
+            secrets,
+            clock,
+        }
+    }
+
+    /// Signs `envelope` with the secrets stored under `secret_name` and
+    /// POSTs it to `target_url`. `Ok` holds the target's 2xx status.
+    pub async fn send(
+        &self,
+        secret_name: &str,
+        target_url: &str,
+        envelope: Envelope,
+    ) -> Result<u16, OutboundError> {
+        let secrets = self
+            .secrets
+            .secrets(secret_name)
+            .await
+            .map_err(OutboundError::SecretUnavailable)?;
+        let timestamp = self
+            .clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs()) as i64;
+        let webhook = OutboundWebhook::sign(envelope, &secrets, timestamp)
+            .map_err(OutboundError::SecretUnusable)?;
+        match self.target.post(target_url, &webhook).await {
+            Ok(status) if (200..300).contains(&status) => Ok(status),
+            Ok(status) => Err(OutboundError::TargetStatus(status)),
+            Err(error) => Err(OutboundError::TargetFailed(error)),
+        }
+    }
+}
+
 /// Every way a request can end other than success, with its status.
 #[derive(Debug, thiserror::Error)]
 enum DeliverError {
@@ -131,14 +192,8 @@ enum DeliverError {
     ConfirmationFailed(String),
     #[error("the notification does not hold an envelope: {0}")]
     InvalidEnvelope(String),
-    #[error("the outbound secret is unavailable: {0}")]
-    SecretUnavailable(SecretStoreError),
-    #[error("the outbound secret is unusable: {0}")]
-    SecretUnusable(SignError),
-    #[error("the target answered HTTP {0}")]
-    TargetStatus(u16),
-    #[error("{0}")]
-    TargetFailed(TargetError),
+    #[error(transparent)]
+    Outbound(OutboundError),
 }
 
 impl DeliverError {
@@ -146,14 +201,16 @@ impl DeliverError {
         match self {
             Self::Unconfigured(_)
             | Self::CertificateUnavailable(_)
-            | Self::SecretUnavailable(_)
-            | Self::SecretUnusable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | Self::Outbound(
+                OutboundError::SecretUnavailable(_) | OutboundError::SecretUnusable(_),
+            ) => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::InvalidMessage(_) | Self::ForeignTopic | Self::NotAuthentic(_) => {
                 StatusCode::FORBIDDEN
             }
             Self::InvalidEnvelope(_) => StatusCode::BAD_REQUEST,
-            Self::ConfirmationFailed(_) | Self::TargetStatus(_) | Self::TargetFailed(_) => {
+            Self::ConfirmationFailed(_)
+            | Self::Outbound(OutboundError::TargetStatus(_) | OutboundError::TargetFailed(_)) => {
                 StatusCode::BAD_GATEWAY
             }
         }
@@ -169,6 +226,15 @@ impl DeliverError {
             Self::CertificateUnavailable(_) => "certificate_unavailable",
             Self::ConfirmationFailed(_) => "confirmation_failed",
             Self::InvalidEnvelope(_) => "invalid_envelope",
+            Self::Outbound(error) => error.code(),
+        }
+    }
+}
+
+impl OutboundError {
+    /// The snake_case code of the error body and of log lines.
+    pub fn code(&self) -> &'static str {
+        match self {
             Self::SecretUnavailable(_) => "secret_unavailable",
             Self::SecretUnusable(_) => "secret_invalid",
             Self::TargetStatus(_) => "target_rejected",
@@ -184,9 +250,7 @@ pub struct Deliver<A, C, T, S, K> {
     settings: Result<Settings, MissingSettings>,
     authenticator: A,
     confirmer: C,
-    target: T,
-    secrets: S,
-    clock: K,
+    outbound: Outbound<T, S, K>,
 }
 
 impl<A, C, T, S, K> Deliver<A, C, T, S, K>
@@ -211,9 +275,7 @@ where
             settings,
             authenticator,
             confirmer,
-            target,
-            secrets,
-            clock,
+            outbound: Outbound::new(target, secrets, clock),
         }
     }
 
@@ -292,24 +354,19 @@ where
     ) -> Result<Response<Body>, DeliverError> {
         let envelope: Envelope = serde_json::from_str(message.message())
             .map_err(|error| DeliverError::InvalidEnvelope(error.to_string()))?;
-        let secrets = self
-            .secrets
-            .secrets(&settings.outbound_secret_parameter)
-            .await
-            .map_err(DeliverError::SecretUnavailable)?;
-        let timestamp = self
-            .clock
-            .now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs()) as i64;
-        let webhook = OutboundWebhook::sign(envelope, &secrets, timestamp)
-            .map_err(DeliverError::SecretUnusable)?;
-        let outcome = self.target.post(&settings.target_url, &webhook).await;
-        let event_id = webhook.id();
-        let correlation_id = webhook.correlation_id();
+        let event_id = envelope.id.clone();
+        let correlation_id = envelope.correlation_id.clone();
         let sns_message_id = message.message_id();
+        let outcome = self
+            .outbound
+            .send(
+                &settings.outbound_secret_parameter,
+                &settings.target_url,
+                envelope,
+            )
+            .await;
         match outcome {
-            Ok(status) if (200..300).contains(&status) => {
+            Ok(status) => {
                 tracing::info!(
                     event_id,
                     correlation_id,
@@ -321,7 +378,7 @@ where
                     serde_json::json!({"status": "delivered", "id": event_id}),
                 ))
             }
-            Ok(status) => {
+            Err(OutboundError::TargetStatus(status)) => {
                 tracing::warn!(
                     event_id,
                     correlation_id,
@@ -329,12 +386,13 @@ where
                     target_status = status,
                     "target refused; SNS retries"
                 );
-                Err(DeliverError::TargetStatus(status))
+                Err(DeliverError::Outbound(OutboundError::TargetStatus(status)))
             }
-            Err(error) => {
+            Err(OutboundError::TargetFailed(error)) => {
                 tracing::warn!(event_id, correlation_id, sns_message_id, %error, "target failed; SNS retries");
-                Err(DeliverError::TargetFailed(error))
+                Err(DeliverError::Outbound(OutboundError::TargetFailed(error)))
             }
+            Err(error) => Err(DeliverError::Outbound(error)),
         }
     }
 }

@@ -160,6 +160,7 @@ impl Harness {
     }
 
     async fn send(self, request: Request) -> (StatusCode, Value, Self) {
+        hookbridge_testlog::capture();
         let deliver = Deliver::new(
             self.settings.clone(),
             FakeAuthenticator(self.verdict),
@@ -170,7 +171,10 @@ impl Harness {
         );
         let response = deliver.handle(request).await;
         let (status, body) = parts(response);
-        let Deliver { secrets, .. } = deliver;
+        let Deliver {
+            outbound: Outbound { secrets, .. },
+            ..
+        } = deliver;
         (status, body, Self { secrets, ..self })
     }
 }
@@ -539,6 +543,7 @@ fn handler_for(
     MemorySecrets,
     FixedClock,
 > {
+    hookbridge_testlog::capture();
     Deliver::new(
         Ok(Settings {
             topic_arn: topic.to_owned(),

@@ -57,6 +57,7 @@ const SECRET: &str = "whsec_unit";
 const BODY: &str = r#"{"id":"evt_1","type":"charge.succeeded","created":1764000000}"#;
 
 fn service(secrets: MemorySecrets, bus: MemoryBus) -> Ingest<MemorySecrets, MemoryBus, FixedClock> {
+    hookbridge_testlog::capture();
     let sources =
         Sources::from_json(r#"{"stripe":{"kind":"stripe"},"other":{"kind":"github"}}"#).unwrap();
     Ingest::new(sources, secrets, bus, at_now())
@@ -282,6 +283,7 @@ async fn every_sample_event_gets_its_expected_status() {
         let signed_at = raw["requestContext"]["timeEpoch"]
             .as_u64()
             .expect("timeEpoch");
+        hookbridge_testlog::capture();
         let ingest = Ingest::new(
             sources.clone(),
             MemorySecrets(secrets.0.clone()),

@@ -227,8 +227,8 @@ pub(super) fn hmac(
 /// A Money Button webhook body: `{"secret": "...", "payment": {...}}`.
 pub(super) struct MoneyButtonBody<'o, 'a> {
     object: &'o JsonObject<'a>,
-    secret: Text<'a>,
-    payment: MoneyButtonPayment<'a>,
+    /// Absent or empty is a missing signature (401), not a bad payload.
+    secret: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -251,42 +251,35 @@ enum PaymentId {
 }
 
 impl<'o, 'a> MoneyButtonBody<'o, 'a> {
+    /// Reads only the secret, so an unauthenticated body is refused (401)
+    /// before anything else in it is judged.
     pub fn parse(object: &'o JsonObject<'a>) -> Result<Self, PayloadError> {
         let secret = object
             .member("secret")?
-            .ok_or(PayloadError::MissingField("secret"))?;
-        let secret: Text =
-            parse_raw("secret", secret).map_err(|_| invalid("secret", "must be a string"))?;
-        if secret.as_str().is_empty() {
-            return Err(PayloadError::MissingField("secret"));
-        }
-        let payment = object
-            .member("payment")?
-            .ok_or(PayloadError::MissingField("payment"))?;
-        Ok(Self {
-            object,
-            secret,
-            payment: parse_raw("payment", payment)?,
-        })
+            .map(|raw| parse_raw::<Text>("secret", raw))
+            .transpose()
+            .map_err(|_| invalid("secret", "must be a string"))?;
+        Ok(Self { object, secret })
     }
 
+    /// The secret sent, empty when there is none.
     pub fn secret(&self) -> &str {
-        self.secret.as_str()
+        self.secret.as_ref().map_or("", Text::as_str)
     }
 
     /// The fields, and the payload rewritten without the secret: member by
     /// member from the raw text, so every other byte is kept.
     pub fn into_fields(self) -> Result<Fields, PayloadError> {
-        let payment_id = match self
-            .payment
-            .id
-            .ok_or(PayloadError::MissingField("payment.id"))?
-        {
+        let payment = self
+            .object
+            .member("payment")?
+            .ok_or(PayloadError::MissingField("payment"))?;
+        let payment: MoneyButtonPayment = parse_raw("payment", payment)?;
+        let payment_id = match payment.id.ok_or(PayloadError::MissingField("payment.id"))? {
             PaymentId::Text(id) => id,
             PaymentId::Number(id) => id.to_string(),
         };
-        let status = self
-            .payment
+        let status = payment
             .status
             .ok_or(PayloadError::MissingField("payment.status"))?;
         let status = status.as_str();
@@ -297,10 +290,9 @@ impl<'o, 'a> MoneyButtonBody<'o, 'a> {
             ));
         }
         let status = status.to_ascii_lowercase();
-        let occurred_at = self
-            .payment
+        let occurred_at = payment
             .updated_at
-            .or(self.payment.created_at)
+            .or(payment.created_at)
             .and_then(|text| humantime::parse_rfc3339_weak(text.as_str()).ok())
             .map(rfc3339);
         let mut payload = String::with_capacity(self.object.text().len());

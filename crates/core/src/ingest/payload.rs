@@ -87,13 +87,23 @@ impl<'a> JsonObject<'a> {
     }
 
     /// The string at a JSON pointer, reading only the member it starts in.
+    /// That member given twice is refused, as in [`JsonObject::member`]: JSON
+    /// parsers disagree on which one counts, so the type on the bus could
+    /// differ from the one a consumer reads in the payload.
     pub fn pointer_text(&self, pointer: &str) -> Result<Option<String>, PayloadError> {
         let mut segments = pointer.strip_prefix('/').unwrap_or(pointer).splitn(2, '/');
         let first = unescape_pointer(segments.next().unwrap_or_default());
         let rest = segments.next();
-        let Some((_, raw)) = self.members().find(|(key, _)| *key == first) else {
+        let mut found = self.members().filter(|(key, _)| *key == first);
+        let Some((_, raw)) = found.next() else {
             return Ok(None);
         };
+        if found.next().is_some() {
+            return Err(PayloadError::InvalidField {
+                field: "type",
+                reason: "appears more than once".into(),
+            });
+        }
         Ok(match rest {
             None => parse_raw::<Option<Text>>("type", raw)?.map(Text::into_owned),
             Some(rest) => {
@@ -253,6 +263,30 @@ mod tests {
         );
         assert_eq!(object.pointer_text("/data/n").unwrap(), None);
         assert_eq!(object.pointer_text("/missing").unwrap(), None);
+    }
+
+    /// Found by fuzzing (fuzz/regressions/ingest_prepare/duplicate-type-member):
+    /// the first of two `type` members was taken, while a JSON parser reading
+    /// the payload takes the last.
+    #[test]
+    fn pointer_into_a_repeated_member_is_refused() {
+        let cases: [(&[u8], &str); 2] = [
+            (br#"{"type":"a.created","type":"a.deleted"}"#, "/type"),
+            (
+                br#"{"data":{"kind":"x"},"d\u0061ta":{"kind":"y"}}"#,
+                "/data/kind",
+            ),
+        ];
+        for (body, pointer) in cases {
+            let object = JsonObject::parse(body).unwrap();
+            assert_eq!(
+                object.pointer_text(pointer),
+                Err(PayloadError::InvalidField {
+                    field: "type",
+                    reason: "appears more than once".into()
+                })
+            );
+        }
     }
 
     #[test]

@@ -414,16 +414,43 @@ fn money_button_wrong_secret_is_unauthorized() {
 }
 
 #[test]
-fn money_button_missing_secret_or_payment_is_a_bad_request() {
+fn money_button_missing_secret_is_a_missing_signature() {
+    for body in [
+        r#"{"payment":{"id":"1","status":"PENDING"}}"#,
+        r#"{"secret":"","payment":{"id":"1","status":"PENDING"}}"#,
+        r#"{"secret":""}"#,
+        r#"{}"#,
+    ] {
+        let error = run(
+            "moneybutton",
+            &header_map(&[]),
+            body.as_bytes(),
+            "mb-secret",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (error.status(), error.code()),
+            (401, "signature_missing"),
+            "{body}: {error}"
+        );
+    }
+}
+
+#[test]
+fn money_button_unauthenticated_body_is_refused_before_its_payment_is_read() {
+    let error = run(
+        "moneybutton",
+        &header_map(&[]),
+        br#"{"secret":"other","payment":[]}"#,
+        "mb-secret",
+    )
+    .unwrap_err();
+    assert_eq!((error.status(), error.code()), (401, "signature_mismatch"));
+}
+
+#[test]
+fn money_button_invalid_secret_or_payment_is_a_bad_request() {
     for (body, code) in [
-        (
-            r#"{"payment":{"id":"1","status":"PENDING"}}"#,
-            "missing_field",
-        ),
-        (
-            r#"{"secret":"","payment":{"id":"1","status":"PENDING"}}"#,
-            "missing_field",
-        ),
         (r#"{"secret":"mb-secret"}"#, "missing_field"),
         (
             r#"{"secret":7,"payment":{"id":"1","status":"PENDING"}}"#,

@@ -13,12 +13,20 @@ pub fn verify(
     secrets: &SecretSet,
 ) -> Result<(), VerifyError> {
     let value = super::single_header(headers, SIGNATURE_HEADER)?;
-    let hex_mac = value
+    verify_mac(&parse_signature(value)?, body, secrets)
+}
+
+/// Parses a (trimmed) `X-Hub-Signature-256` value: `sha256=<hex>`.
+pub fn parse_signature(value: &str) -> Result<MacCandidate, VerifyError> {
+    value
         .strip_prefix(PREFIX)
-        .ok_or_else(|| VerifyError::MalformedHeader(SIGNATURE_HEADER.into()))?;
-    let candidate = MacCandidate::from_hex(hex_mac)
-        .ok_or_else(|| VerifyError::MalformedHeader(SIGNATURE_HEADER.into()))?;
-    verify_mac(&candidate, body, secrets)
+        .and_then(MacCandidate::from_hex)
+        .ok_or_else(|| VerifyError::MalformedHeader(SIGNATURE_HEADER.into()))
+}
+
+/// The `X-Hub-Signature-256` value carrying `mac`.
+pub fn format_signature(mac: &MacCandidate) -> String {
+    format!("{PREFIX}{}", hex::encode(mac.as_bytes()))
 }
 
 /// The header value GitHub would send for `body`.
@@ -90,6 +98,15 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    #[test]
+    fn a_parsed_signature_formats_back_to_an_equivalent_header() {
+        let sent = sign("s", b"{}");
+        let mac = parse_signature(&sent).unwrap();
+        assert_eq!(format_signature(&mac), sent);
+        let upper = format!("sha256={}", sent[PREFIX.len()..].to_uppercase());
+        assert_eq!(parse_signature(&upper), Ok(mac));
     }
 
     #[test]

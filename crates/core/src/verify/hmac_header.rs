@@ -10,10 +10,22 @@ use super::{VerifyError, hmac_sha256, single_header};
 use crate::config::{HmacScheme, MacEncoding};
 use crate::secret::SecretSet;
 
-/// A decoded HMAC-SHA256 as sent by the provider.
-pub(crate) struct MacCandidate([u8; 32]);
+/// A decoded HMAC-SHA256 as sent by the provider. Its `Debug` leaves the
+/// bytes out: a full signature never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MacCandidate([u8; 32]);
+
+impl std::fmt::Debug for MacCandidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MacCandidate(..)")
+    }
+}
 
 impl MacCandidate {
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     pub(crate) fn from_hex(text: &str) -> Option<Self> {
         let mut mac = [0u8; 32];
         hex::decode_to_slice(text, &mut mac).ok()?;
@@ -59,27 +71,37 @@ pub fn verify(
     body: &[u8],
     secrets: &SecretSet,
 ) -> Result<(), VerifyError> {
-    let malformed = || VerifyError::MalformedHeader(scheme.header.clone());
     let value = single_header(headers, &scheme.header)?;
+    verify_mac(&parse_signature(scheme, value)?, body, secrets)
+}
+
+/// Parses a (trimmed) signature header value of `scheme`: the prefix, then
+/// the MAC in the scheme's encoding.
+pub fn parse_signature(scheme: &HmacScheme, value: &str) -> Result<MacCandidate, VerifyError> {
+    let malformed = || VerifyError::MalformedHeader(scheme.header.clone());
     let encoded = value
         .strip_prefix(scheme.prefix.as_str())
         .ok_or_else(malformed)?;
-    let candidate = match scheme.encoding {
+    match scheme.encoding {
         MacEncoding::Hex => MacCandidate::from_hex(encoded),
         MacEncoding::Base64 => MacCandidate::from_base64(encoded),
     }
-    .ok_or_else(malformed)?;
-    verify_mac(&candidate, body, secrets)
+    .ok_or_else(malformed)
+}
+
+/// The header value carrying `mac` in `scheme`'s form.
+pub fn format_signature(scheme: &HmacScheme, mac: &MacCandidate) -> String {
+    let encoded = match scheme.encoding {
+        MacEncoding::Hex => hex::encode(mac.0),
+        MacEncoding::Base64 => BASE64.encode(mac.0),
+    };
+    format!("{}{encoded}", scheme.prefix)
 }
 
 /// The header value such a sender would send for `body`.
 pub fn sign(scheme: &HmacScheme, secret: &str, body: &[u8]) -> String {
-    let mac = hmac_sha256(secret.as_bytes(), &[body]);
-    let encoded = match scheme.encoding {
-        MacEncoding::Hex => hex::encode(mac),
-        MacEncoding::Base64 => BASE64.encode(mac),
-    };
-    format!("{}{encoded}", scheme.prefix)
+    let mac = MacCandidate(hmac_sha256(secret.as_bytes(), &[body]));
+    format_signature(scheme, &mac)
 }
 
 #[cfg(test)]
@@ -128,6 +150,25 @@ mod tests {
                 Err(VerifyError::NoMatch)
             );
         }
+    }
+
+    #[test]
+    fn a_parsed_signature_formats_back_to_the_sent_value() {
+        for scheme in [
+            scheme(MacEncoding::Hex, "sha256="),
+            scheme(MacEncoding::Base64, ""),
+        ] {
+            let sent = sign(&scheme, "k", b"{}");
+            let mac = parse_signature(&scheme, &sent).unwrap();
+            assert_eq!(format_signature(&scheme, &mac), sent);
+        }
+    }
+
+    #[test]
+    fn a_parsed_signature_never_shows_its_bytes() {
+        let scheme = scheme(MacEncoding::Hex, "");
+        let mac = parse_signature(&scheme, &sign(&scheme, "k", b"{}")).unwrap();
+        assert_eq!(format!("{mac:?}"), "MacCandidate(..)");
     }
 
     #[test]

@@ -1,0 +1,117 @@
+//! The local adapters behind the ingest handler's ports: secrets from the
+//! configuration, and the SQLite-backed bus.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use hookbridge_core::ports::{
+    BusEvent, EventPublisher, PublishError, SecretStore, SecretStoreError,
+};
+use hookbridge_core::secret::SecretSet;
+use tokio::sync::Notify;
+
+use super::store::{self, LocalStore, Published};
+
+/// Secrets held in memory, by name (source names and the outbound key).
+#[derive(Debug, Clone, Default)]
+pub struct ConfiguredSecrets(Arc<HashMap<String, Arc<SecretSet>>>);
+
+impl ConfiguredSecrets {
+    pub fn new(secrets: HashMap<String, Arc<SecretSet>>) -> Self {
+        Self(Arc::new(secrets))
+    }
+}
+
+impl SecretStore for ConfiguredSecrets {
+    async fn secrets(&self, name: &str) -> Result<Arc<SecretSet>, SecretStoreError> {
+        self.0
+            .get(name)
+            .filter(|set| !set.is_empty())
+            .cloned()
+            .ok_or_else(|| SecretStoreError::NotFound(name.to_owned()))
+    }
+}
+
+/// Wakes the route workers when the bus has new work.
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    pub deliver: Arc<Notify>,
+    pub persist: Arc<Notify>,
+}
+
+/// The local event bus. `publish` returns only once the event and the work
+/// of its routes (deliver, if a target is configured; persist, always) are
+/// committed in one transaction, so a 202 survives a crash.
+#[derive(Debug, Clone)]
+pub struct LocalBus {
+    store: LocalStore,
+    deliver: bool,
+    routes: Routes,
+}
+
+impl LocalBus {
+    pub fn new(store: LocalStore, deliver: bool, routes: Routes) -> Self {
+        Self {
+            store,
+            deliver,
+            routes,
+        }
+    }
+}
+
+impl EventPublisher for LocalBus {
+    async fn publish(&self, event: &BusEvent) -> Result<(), PublishError> {
+        let event = event.clone();
+        let deliver = self.deliver;
+        let published = self
+            .store
+            .call(move |connection| store::publish(connection, &event, deliver, SystemTime::now()))
+            .await
+            .map_err(|error| PublishError::Unavailable {
+                attempts: 1,
+                reason: error.to_string(),
+            })?;
+        match published {
+            Published::New {
+                event_id,
+                correlation_id,
+            } => {
+                tracing::info!(event_id, correlation_id, deliver, "stored on the local bus");
+                self.routes.persist.notify_one();
+                if deliver {
+                    self.routes.deliver.notify_one();
+                }
+            }
+            Published::Duplicate {
+                event_id,
+                correlation_id,
+            } => tracing::info!(
+                event_id,
+                correlation_id,
+                "duplicate: already on the local bus, nothing scheduled"
+            ),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn configured_secrets_are_found_by_name() {
+        let secrets = ConfiguredSecrets::new(HashMap::from([
+            ("stripe".to_owned(), Arc::new(SecretSet::parse("a,b"))),
+            ("empty".to_owned(), Arc::new(SecretSet::default())),
+        ]));
+        assert_eq!(secrets.secrets("stripe").await.unwrap().len(), 2);
+        for missing in ["github", "empty"] {
+            assert!(matches!(
+                secrets.secrets(missing).await,
+                Err(SecretStoreError::NotFound(_))
+            ));
+        }
+    }
+}

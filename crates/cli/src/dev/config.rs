@@ -1,0 +1,382 @@
+//! The dev server's configuration: `hookbridge.toml` (or built-in
+//! development sources), overridden by flags.
+//!
+//! A source is configured with the same options as `HOOKBRIDGE_SOURCES`
+//! (parsed by the core), plus `secrets`: the list of secrets it verifies
+//! with (several during a rotation).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hookbridge_core::config::{ConfigError, Sources};
+use hookbridge_core::secret::{Secret, SecretSet};
+use serde::Deserialize;
+
+use super::schedule::{InvalidTimeScale, TimeScale};
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "hookbridge.toml";
+
+/// The built-in development sources: one per kind, the same as `events/`.
+const DEFAULT_SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
+    "standard":{"kind":"standard"},"moneybutton":{"kind":"moneybutton"},
+    "shopify":{"kind":"hmac","header":"X-Shopify-Hmac-Sha256","encoding":"base64",
+               "id_header":"X-Shopify-Webhook-Id","type_header":"X-Shopify-Topic"}}"#;
+
+/// The development secrets of the built-in sources. Never real secrets.
+pub const DEFAULT_SECRETS: [(&str, &str); 5] = [
+    ("stripe", "whsec_hookbridge_dev_stripe"),
+    ("github", "hookbridge-dev-github"),
+    ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ("moneybutton", "hookbridge-dev-moneybutton"),
+    ("shopify", "hookbridge-dev-hmac"),
+];
+
+/// The development outbound signing secret (deliver's key).
+pub const DEFAULT_OUTBOUND_SECRET: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid configuration: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Sources { path: PathBuf, source: ConfigError },
+    #[error("{path}: source `{source_name}` needs at least one entry in `secrets`")]
+    MissingSecrets { path: PathBuf, source_name: String },
+    #[error("{path}: `outbound_secrets` must hold at least one secret")]
+    EmptyOutbound { path: PathBuf },
+    #[error("{path}: {source}")]
+    TimeScale {
+        path: PathBuf,
+        source: InvalidTimeScale,
+    },
+}
+
+/// `hookbridge.toml` as written; every key is optional and unknown keys are
+/// errors that name the key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    host: Option<String>,
+    port: Option<u16>,
+    data_dir: Option<PathBuf>,
+    target: Option<String>,
+    time_scale: Option<f64>,
+    outbound_secrets: Option<Vec<String>>,
+    sources: Option<toml::Table>,
+}
+
+/// Sources with their secrets, ready for the ingest handler.
+#[derive(Debug, Clone)]
+pub struct SourceSetup {
+    pub sources: Sources,
+    /// Secrets per source name; empty in `--aws` mode (SSM holds them).
+    pub secrets: HashMap<String, Arc<SecretSet>>,
+    /// True when the built-in development sources are used.
+    pub built_in: bool,
+}
+
+/// What the configuration file says, with nothing resolved against flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+    pub target: Option<String>,
+    pub time_scale: Option<TimeScale>,
+    /// `None` when the file names none: the development key is used.
+    pub outbound_secrets: Option<Arc<SecretSet>>,
+    /// `None` when the file configures no source.
+    pub sources: Option<SourceSetup>,
+}
+
+impl Settings {
+    /// No file: every value comes from flags or defaults.
+    pub fn empty() -> Self {
+        Self {
+            host: None,
+            port: None,
+            data_dir: None,
+            target: None,
+            time_scale: None,
+            outbound_secrets: None,
+            sources: None,
+        }
+    }
+
+    /// Reads `explicit` if given, else [`DEFAULT_CONFIG_FILE`] if it exists.
+    pub fn load(explicit: Option<&Path>, secrets_required: bool) -> Result<Self, ConfigFileError> {
+        let path = match explicit {
+            Some(path) => path.to_path_buf(),
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => PathBuf::from(DEFAULT_CONFIG_FILE),
+            None => return Ok(Self::empty()),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigFileError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Self::parse(&text, &path, secrets_required)
+    }
+
+    /// Parses a configuration file's text; `path` only names it in errors.
+    /// With `secrets_required` (local mode) every source needs `secrets`.
+    pub fn parse(text: &str, path: &Path, secrets_required: bool) -> Result<Self, ConfigFileError> {
+        let invalid = |message: String| ConfigFileError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file: FileConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let time_scale = file
+            .time_scale
+            .map(TimeScale::new)
+            .transpose()
+            .map_err(|source| ConfigFileError::TimeScale {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let outbound_secrets = match file.outbound_secrets {
+            Some(list) => {
+                let set = secret_set(&list);
+                if set.is_empty() {
+                    return Err(ConfigFileError::EmptyOutbound {
+                        path: path.to_path_buf(),
+                    });
+                }
+                Some(Arc::new(set))
+            }
+            None => None,
+        };
+        let sources = file
+            .sources
+            .map(|table| source_setup(table, path, secrets_required))
+            .transpose()?;
+        Ok(Self {
+            host: file.host,
+            port: file.port,
+            data_dir: file.data_dir,
+            target: file.target,
+            time_scale,
+            outbound_secrets,
+            sources,
+        })
+    }
+}
+
+/// The built-in development sources and their secrets.
+pub fn built_in_sources() -> SourceSetup {
+    SourceSetup {
+        sources: Sources::from_json(DEFAULT_SOURCES).expect("the built-in sources are valid"),
+        secrets: DEFAULT_SECRETS
+            .iter()
+            .map(|(name, secret)| ((*name).to_owned(), Arc::new(SecretSet::parse(secret))))
+            .collect(),
+        built_in: true,
+    }
+}
+
+/// The development outbound signing key.
+pub fn built_in_outbound() -> Arc<SecretSet> {
+    Arc::new(SecretSet::parse(DEFAULT_OUTBOUND_SECRET))
+}
+
+fn secret_set(list: &[String]) -> SecretSet {
+    list.iter()
+        .map(|secret| secret.trim())
+        .filter(|secret| !secret.is_empty())
+        .map(Secret::new)
+        .collect()
+}
+
+/// Splits each source's `secrets` from its options and hands the options to
+/// the core's parser, so a source reads exactly like `HOOKBRIDGE_SOURCES`.
+fn source_setup(
+    table: toml::Table,
+    path: &Path,
+    secrets_required: bool,
+) -> Result<SourceSetup, ConfigFileError> {
+    let invalid = |message: String| ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut options = serde_json::Map::new();
+    let mut secrets = HashMap::new();
+    for (name, value) in table {
+        let toml::Value::Table(mut source) = value else {
+            return Err(invalid(format!("`sources.{name}` must be a table")));
+        };
+        let list = match source.remove("secrets") {
+            Some(toml::Value::Array(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    toml::Value::String(secret) => Ok(secret),
+                    _ => Err(invalid(format!(
+                        "`sources.{name}.secrets` must be a list of strings"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => {
+                return Err(invalid(format!(
+                    "`sources.{name}.secrets` must be a list of strings"
+                )));
+            }
+            None => Vec::new(),
+        };
+        let set = secret_set(&list);
+        if set.is_empty() && secrets_required {
+            return Err(ConfigFileError::MissingSecrets {
+                path: path.to_path_buf(),
+                source_name: name,
+            });
+        }
+        let json =
+            serde_json::to_value(&source).map_err(|e| invalid(format!("`sources.{name}`: {e}")))?;
+        options.insert(name.clone(), json);
+        secrets.insert(name, Arc::new(set));
+    }
+    let sources =
+        Sources::from_json(&serde_json::Value::Object(options).to_string()).map_err(|source| {
+            ConfigFileError::Sources {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    Ok(SourceSetup {
+        sources,
+        secrets,
+        built_in: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use hookbridge_core::config::SourceKind;
+
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, ConfigFileError> {
+        Settings::parse(text, Path::new("hookbridge.toml"), true)
+    }
+
+    #[test]
+    fn the_committed_example_parses() {
+        let example = include_str!("../../../../hookbridge.example.toml");
+        let settings = parse(example).unwrap();
+        let setup = settings.sources.unwrap();
+        assert!(setup.sources.get("stripe").is_some());
+        assert!(setup.sources.get("shopify").is_some());
+        assert_eq!(setup.secrets["stripe"].len(), 2, "rotation: two secrets");
+        assert!(settings.outbound_secrets.is_some());
+    }
+
+    #[test]
+    fn a_source_reads_like_hookbridge_sources() {
+        let settings = parse(
+            r#"
+            target = "http://127.0.0.1:4000/hook"
+            time_scale = 60
+            [sources.shop]
+            kind = "hmac"
+            header = "X-Shop-Signature"
+            encoding = "base64"
+            object_pointer = "/order/id"
+            secrets = ["one", " two "]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            settings.target.as_deref(),
+            Some("http://127.0.0.1:4000/hook")
+        );
+        assert_eq!(settings.time_scale, Some(TimeScale::new(60.0).unwrap()));
+        let setup = settings.sources.unwrap();
+        let shop = setup.sources.get("shop").unwrap();
+        let SourceKind::Hmac(scheme) = &shop.kind else {
+            panic!("hmac expected");
+        };
+        assert_eq!(scheme.header, "x-shop-signature");
+        assert_eq!(shop.object_pointer.as_deref(), Some("/order/id"));
+        let secrets: Vec<&str> = setup.secrets["shop"].iter().map(Secret::expose).collect();
+        assert_eq!(secrets, ["one", "two"]);
+        assert!(!setup.built_in);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let top = parse("prot = 3000").unwrap_err().to_string();
+        assert!(top.contains("prot"), "{top}");
+        let nested = parse(
+            r#"[sources.stripe]
+            kind = "stripe"
+            secrets = ["s"]
+            tolerence_seconds = 10"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(nested.contains("tolerence_seconds"), "{nested}");
+        assert!(nested.contains("stripe"), "{nested}");
+    }
+
+    #[test]
+    fn invalid_files_are_errors() {
+        let cases = [
+            ("port = \"x\"", "port"),
+            ("time_scale = 0", "time scale"),
+            ("outbound_secrets = []", "outbound_secrets"),
+            ("[sources.stripe]\nkind = \"stripe\"", "secrets"),
+            (
+                "[sources.stripe]\nkind = \"stripe\"\nsecrets = \"s\"",
+                "list",
+            ),
+            (
+                "[sources.stripe]\nkind = \"strype\"\nsecrets = [\"s\"]",
+                "strype",
+            ),
+            ("[sources.Bad]\nkind = \"github\"\nsecrets = [\"s\"]", "Bad"),
+            ("sources = { stripe = 1 }", "table"),
+            ("not toml at all", "hookbridge.toml"),
+        ];
+        for (text, expected) in cases {
+            let message = parse(text).unwrap_err().to_string();
+            assert!(message.contains(expected), "{text:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn aws_mode_needs_no_secrets() {
+        let settings = Settings::parse(
+            "[sources.github]\nkind = \"github\"",
+            Path::new("x.toml"),
+            false,
+        )
+        .unwrap();
+        assert!(settings.sources.unwrap().secrets["github"].is_empty());
+    }
+
+    #[test]
+    fn the_built_in_sources_have_one_per_kind_with_secrets() {
+        let setup = built_in_sources();
+        assert!(setup.built_in);
+        let names: Vec<&str> = setup.sources.iter().map(|(name, _)| name).collect();
+        assert_eq!(
+            names,
+            ["github", "moneybutton", "shopify", "standard", "stripe"]
+        );
+        for name in names {
+            assert_eq!(setup.secrets[name].len(), 1, "{name}");
+        }
+        assert_eq!(built_in_outbound().len(), 1);
+    }
+
+    #[test]
+    fn an_explicit_file_that_does_not_exist_is_an_error() {
+        let error =
+            Settings::load(Some(Path::new("/nonexistent/hookbridge.toml")), true).unwrap_err();
+        assert!(matches!(error, ConfigFileError::Read { .. }));
+    }
+}

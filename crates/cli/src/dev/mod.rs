@@ -1,0 +1,402 @@
+//! `hookbridge dev`: ingest, the bus, delivery and the consumer in one
+//! local process, built from the Lambda functions' own handlers with local
+//! adapters (an SQLite store) behind the same ports. With `--aws` (or
+//! `AWS_ENDPOINT_URL` set) the ingest route uses the real AWS adapters
+//! instead, so the same command runs against moto or an account.
+
+mod aws;
+mod bus;
+pub mod config;
+mod delivery;
+mod event_store;
+pub(crate) mod events;
+mod persist;
+pub mod schedule;
+mod server;
+pub mod store;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use consume::Consumer;
+use hookbridge_aws::clock::SystemClock;
+use hookbridge_aws::webhook_target::HttpWebhookTarget;
+use hookbridge_core::delivery_policy::DeliveryPolicy;
+use hookbridge_core::projection::ProjectionRule;
+use hookbridge_core::secret::{Secret, SecretSet};
+use ingest::Ingest;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use self::bus::{ConfiguredSecrets, LocalBus, Routes};
+use self::config::{ConfigFileError, Settings, SourceSetup};
+use self::delivery::{DeliverRoute, OUTBOUND_SECRET_NAME};
+use self::event_store::SqliteEventStore;
+use self::persist::PersistRoute;
+use self::schedule::TimeScale;
+use self::server::{App, Limits};
+use self::store::{LocalStore, StoreError};
+
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+pub const DEFAULT_PORT: u16 = 3000;
+pub const DEFAULT_DATA_DIR: &str = ".hookbridge";
+/// How long the consumer keeps event records (the Lambda's default).
+const RETENTION: Duration = Duration::from_secs(consume::DEFAULT_RETENTION_DAYS * 86_400);
+/// Bound of one delivery attempt, answer included.
+const TARGET_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DevArgs {
+    /// Address to listen on [default: 127.0.0.1].
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to listen on; 0 picks a free one [default: 3000].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Configuration file [default: ./hookbridge.toml if present, else the
+    /// built-in development sources].
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Directory of the SQLite store [default: .hookbridge].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Where events are delivered (http or https URL); without one they are
+    /// only stored.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Divide every wait of the delivery schedule by this factor, e.g. 60.
+    #[arg(long)]
+    pub time_scale: Option<TimeScale>,
+    /// Use the real AWS adapters (EventBridge, SSM) for ingest; implied by
+    /// AWS_ENDPOINT_URL.
+    #[arg(long)]
+    pub aws: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error(transparent)]
+    Config(#[from] ConfigFileError),
+    #[error("--target `{0}` is not an http:// or https:// URL")]
+    InvalidTarget(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot build the HTTP client of the target: {0}")]
+    HttpClient(String),
+    #[error("cannot wait for Ctrl-C / SIGTERM: {0}")]
+    Signals(std::io::Error),
+    #[error(transparent)]
+    Aws(#[from] aws::AwsSetupError),
+}
+
+/// Everything `dev` runs with, flags applied over the file.
+#[derive(Debug, Clone)]
+struct Resolved {
+    address: String,
+    data_dir: PathBuf,
+    target: Option<String>,
+    time_scale: TimeScale,
+    outbound: Arc<SecretSet>,
+    outbound_built_in: bool,
+    sources: SourceSetup,
+    limits: Limits,
+}
+
+pub fn run(args: DevArgs) -> Result<(), DevError> {
+    init_logging();
+    let aws_mode = args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let settings = Settings::load(args.config.as_deref(), !aws_mode)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(DevError::Runtime)?;
+    if aws_mode {
+        runtime.block_on(aws::run(args, settings))
+    } else {
+        let resolved = resolve(args, settings)?;
+        runtime.block_on(run_local(resolved))
+    }
+}
+
+fn init_logging() {
+    // Console lines for people: compact, no JSON, to stderr; stdout carries
+    // only the "listening on" line tools wait for.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .compact()
+        .with_ansi(colours)
+        .with_target(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn resolve(args: DevArgs, settings: Settings) -> Result<Resolved, DevError> {
+    let host = args
+        .host
+        .or(settings.host)
+        .unwrap_or_else(|| DEFAULT_HOST.to_owned());
+    let port = args.port.or(settings.port).unwrap_or(DEFAULT_PORT);
+    let target = args.target.or(settings.target);
+    if let Some(target) = &target {
+        validate_target(target)?;
+    }
+    let (outbound, outbound_built_in) = match settings.outbound_secrets {
+        Some(secrets) => (secrets, false),
+        None => (config::built_in_outbound(), true),
+    };
+    Ok(Resolved {
+        address: listen_address(&host, port),
+        data_dir: args
+            .data_dir
+            .or(settings.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        target,
+        time_scale: args.time_scale.or(settings.time_scale).unwrap_or_default(),
+        outbound,
+        outbound_built_in,
+        sources: settings.sources.unwrap_or_else(config::built_in_sources),
+        limits: Limits::default(),
+    })
+}
+
+fn listen_address(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn validate_target(target: &str) -> Result<(), DevError> {
+    let valid = target.parse::<http::Uri>().ok().is_some_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some()
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(DevError::InvalidTarget(target.to_owned()))
+    }
+}
+
+/// A started dev server: its address and what stops it.
+struct Running {
+    address: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+    workers: tokio::task::JoinSet<()>,
+}
+
+impl Running {
+    /// Serves `app` on `listener` with `workers` beside it.
+    fn serve<S, P>(
+        listener: TcpListener,
+        app: Arc<App<S, P>>,
+        workers: tokio::task::JoinSet<()>,
+        shutdown: (watch::Sender<bool>, watch::Receiver<bool>),
+    ) -> Result<Self, DevError>
+    where
+        S: hookbridge_core::ports::SecretStore + 'static,
+        P: hookbridge_core::ports::EventPublisher + 'static,
+    {
+        let address = listener.local_addr().map_err(|source| DevError::Bind {
+            address: "the bound socket".to_owned(),
+            source,
+        })?;
+        let (sender, receiver) = shutdown;
+        Ok(Self {
+            address,
+            server: tokio::spawn(server::serve(listener, app, receiver)),
+            shutdown: sender,
+            workers,
+        })
+    }
+
+    /// Announces the address, then runs until Ctrl-C or SIGTERM.
+    async fn until_signal(self) -> Result<(), DevError> {
+        announce(self.address);
+        let signal = wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        self.stop().await;
+        tracing::info!("stopped");
+        signal
+    }
+
+    /// Stops accepting, lets in-flight requests finish (bounded), and stops
+    /// the workers; pending work stays in the store.
+    async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.server.await;
+        while self.workers.join_next().await.is_some() {}
+    }
+}
+
+async fn run_local(config: Resolved) -> Result<(), DevError> {
+    let running = start_local(&config).await?;
+    print_banner(&config, running.address);
+    running.until_signal().await
+}
+
+/// Opens the store, starts the route workers and the server.
+async fn start_local(config: &Resolved) -> Result<Running, DevError> {
+    let store = LocalStore::open(&config.data_dir)?;
+    let (deliveries, unconsumed) = store
+        .call(|connection| store::pending_work(connection))
+        .await?;
+    if deliveries + unconsumed > 0 {
+        tracing::info!(
+            deliveries,
+            unconsumed,
+            "resuming work left by an earlier run"
+        );
+    }
+    let routes = Routes::default();
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let mut workers = tokio::task::JoinSet::new();
+
+    let rules: HashMap<String, ProjectionRule> = config
+        .sources
+        .sources
+        .iter()
+        .filter_map(|(name, source)| {
+            ProjectionRule::for_source(source).map(|rule| (name.to_owned(), rule))
+        })
+        .collect();
+    let consumer = Consumer::new(
+        SqliteEventStore::new(store.clone()),
+        consume::Settings {
+            table_name: store::DATABASE_FILE.to_owned(),
+            rules,
+            retention: RETENTION,
+        },
+    );
+    workers.spawn(
+        PersistRoute {
+            store: store.clone(),
+            consumer,
+            wake: Arc::clone(&routes.persist),
+        }
+        .run(shutdown.clone()),
+    );
+
+    if let Some(target_url) = &config.target {
+        let client = hookbridge_aws::http::client_with_timeout(TARGET_TIMEOUT)
+            .map_err(|error| DevError::HttpClient(error.to_string()))?;
+        let outbound_secrets = ConfiguredSecrets::new(HashMap::from([(
+            OUTBOUND_SECRET_NAME.to_owned(),
+            Arc::clone(&config.outbound),
+        )]));
+        let route = Arc::new(DeliverRoute {
+            store: store.clone(),
+            outbound: ::deliver::Outbound::new(
+                HttpWebhookTarget::new(client),
+                outbound_secrets,
+                SystemClock,
+            ),
+            target_url: target_url.clone(),
+            schedule: DeliveryPolicy::default().schedule(),
+            time_scale: config.time_scale,
+            wake: Arc::clone(&routes.deliver),
+        });
+        workers.spawn(route.run(shutdown.clone()));
+    }
+
+    let bus = LocalBus::new(store.clone(), config.target.is_some(), routes);
+    let secrets = ConfiguredSecrets::new(config.sources.secrets.clone());
+    let app = Arc::new(App {
+        ingest: Ingest::new(config.sources.sources.clone(), secrets, bus, SystemClock),
+        events: Some(store),
+        limits: config.limits,
+    });
+    let listener = bind(&config.address).await?;
+    Running::serve(listener, app, workers, (shutdown_tx, shutdown))
+}
+
+async fn bind(address: &str) -> Result<TcpListener, DevError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| DevError::Bind {
+            address: address.to_owned(),
+            source,
+        })
+}
+
+/// The one stdout line tools wait for.
+fn announce(address: SocketAddr) {
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout must not stop the server.
+    let _ = writeln!(stdout, "hookbridge dev listening on http://{address}");
+    let _ = stdout.flush();
+}
+
+fn print_banner(config: &Resolved, address: SocketAddr) {
+    let mut lines = vec![format!(
+        "hookbridge dev: data in {}",
+        config.data_dir.join(store::DATABASE_FILE).display()
+    )];
+    match &config.target {
+        Some(target) => lines.push(format!(
+            "  deliveries to {target} (time scale {})",
+            config.time_scale
+        )),
+        None => lines.push("  no --target: events are stored, not delivered".to_owned()),
+    }
+    lines.push("  sources (POST /webhooks/<name>):".to_owned());
+    for (name, _) in config.sources.sources.iter() {
+        lines.push(format!("    http://{address}/webhooks/{name}"));
+    }
+    if config.sources.built_in {
+        lines.push("  built-in development secrets (never use them for real):".to_owned());
+        let mut secrets: Vec<_> = config.sources.secrets.iter().collect();
+        secrets.sort_by_key(|(name, _)| name.as_str());
+        for (name, secrets) in secrets {
+            lines.push(format!("    {name:<12} {}", joined(secrets)));
+        }
+    }
+    if config.outbound_built_in {
+        lines.push(format!(
+            "  outbound signing secret (development): {}",
+            joined(&config.outbound)
+        ));
+    }
+    eprintln!("{}", lines.join("\n"));
+}
+
+fn joined(secrets: &SecretSet) -> String {
+    secrets
+        .iter()
+        .map(Secret::expose)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn wait_for_signal() -> Result<(), DevError> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(DevError::Signals)?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map_err(DevError::Signals),
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(DevError::Signals)
+    }
+}

@@ -1,0 +1,339 @@
+//! The local HTTP edge: hyper on a loopback port, with the limits API
+//! Gateway would enforce (body size, slow clients) and a bounded graceful
+//! shutdown. Webhooks go to the ingest handler unchanged.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookbridge_aws::clock::SystemClock;
+use hookbridge_core::entry::MAX_ENTRY_SIZE;
+use hookbridge_core::ports::{EventPublisher, SecretStore};
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use ingest::Ingest;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::events::limit_of;
+use super::store::{self, LocalStore};
+
+/// Largest body read: what the bus can carry plus room for the envelope.
+/// Larger bodies are refused as soon as they are known to be larger.
+pub const MAX_BODY: usize = MAX_ENTRY_SIZE + 1024;
+
+/// How long the edge waits for slow clients and for in-flight requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The request line and headers must arrive within this.
+    pub header_timeout: Duration,
+    /// The whole body must arrive within this of the request's start.
+    pub body_timeout: Duration,
+    /// In-flight requests get this long to finish once shutdown starts.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+type Body = Full<Bytes>;
+
+/// What the server routes to.
+pub struct App<S, P> {
+    pub ingest: Ingest<S, P, SystemClock>,
+    /// The local store behind `GET /events`; `None` in `--aws` mode.
+    pub events: Option<LocalStore>,
+    pub limits: Limits,
+}
+
+/// Serves `listener` until `shutdown` turns true, then lets in-flight
+/// requests finish for at most the shutdown grace of its [`Limits`].
+pub async fn serve<S, P>(
+    listener: TcpListener,
+    app: Arc<App<S, P>>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: SecretStore + 'static,
+    P: EventPublisher + 'static,
+{
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(connection(stream, peer, Arc::clone(&app), shutdown.clone()));
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    let grace = app.limits.shutdown_grace;
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            "requests still open after {}; closing them",
+            humantime::format_duration(grace)
+        );
+        connections.shutdown().await;
+    }
+}
+
+async fn connection<S, P>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    app: Arc<App<S, P>>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: SecretStore + 'static,
+    P: EventPublisher + 'static,
+{
+    let header_timeout = app.limits.header_timeout;
+    let service = service_fn(move |request| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, Infallible>(route(&app, request).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = shutdown.changed() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}
+
+async fn route<S, P>(app: &Arc<App<S, P>>, request: Request<Incoming>) -> Response<Body>
+where
+    S: SecretStore + 'static,
+    P: EventPublisher + 'static,
+{
+    if request.uri().path().starts_with("/webhooks/") {
+        return webhook(app, request).await;
+    }
+    let path = request.uri().path();
+    match path {
+        "/healthz" => only_get(&request).unwrap_or_else(|| json(StatusCode::OK, &Status::OK)),
+        "/events" => match only_get(&request) {
+            Some(refused) => refused,
+            None => events(app, request.uri().query()).await,
+        },
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!(
+                "no route for {path}: use POST /webhooks/{{source}}, GET /events or GET /healthz"
+            ),
+        ),
+    }
+}
+
+#[derive(Serialize)]
+struct Status {
+    status: &'static str,
+}
+
+impl Status {
+    const OK: Self = Self { status: "ok" };
+}
+
+fn only_get(request: &Request<Incoming>) -> Option<Response<Body>> {
+    (request.method() != Method::GET).then(|| {
+        let mut response = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "only GET is accepted",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
+        response
+    })
+}
+
+async fn events<S, P>(app: &App<S, P>, query: Option<&str>) -> Response<Body> {
+    let Some(store) = &app.events else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_local",
+            "with --aws, deliveries and records live in AWS: GET /events is not served",
+        );
+    };
+    let limit = match limit_of(query) {
+        Ok(limit) => limit,
+        Err(invalid) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_limit",
+                &invalid.to_string(),
+            );
+        }
+    };
+    match store
+        .call(move |connection| store::recent_events(connection, limit))
+        .await
+    {
+        Ok(list) => json(StatusCode::OK, &list),
+        Err(failure) => {
+            tracing::error!(error = %failure, "reading events failed");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the local store could not be read",
+            )
+        }
+    }
+}
+
+/// Why a webhook body was not read.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error("the body exceeds {MAX_BODY} bytes")]
+    TooLarge,
+    #[error("the body did not arrive in time")]
+    TooSlow,
+    #[error("the body could not be read: {0}")]
+    Broken(hyper::Error),
+}
+
+impl BodyError {
+    fn response(&self) -> Response<Body> {
+        let (status, code) = match self {
+            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::TooSlow => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            Self::Broken(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+        };
+        let mut response = error(status, code, &self.to_string());
+        // The rest of the body is not read: the connection cannot be reused.
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        response
+    }
+}
+
+async fn webhook<S, P>(app: &Arc<App<S, P>>, request: Request<Incoming>) -> Response<Body>
+where
+    S: SecretStore + 'static,
+    P: EventPublisher + 'static,
+{
+    let deadline = Instant::now() + app.limits.body_timeout;
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let bytes = match declared {
+        Some(length) if length > MAX_BODY as u64 => Err(BodyError::TooLarge),
+        _ => read_body(body, deadline).await,
+    };
+    let bytes = match bytes {
+        Ok(bytes) => bytes,
+        Err(refused) => {
+            tracing::warn!(path = parts.uri.path(), reason = %refused, "webhook refused at the edge");
+            return refused.response();
+        }
+    };
+    let request = Request::from_parts(parts, lambda_http::Body::from(bytes));
+    // Once the body is in, the webhook is handled to the end in its own
+    // task: a client that hangs up must not cut a decision off between its
+    // commit and its log line.
+    let app = Arc::clone(app);
+    let response = match tokio::spawn(async move { app.ingest.handle(request).await }).await {
+        Ok(response) => response,
+        Err(failure) => {
+            tracing::error!(error = %failure, "the ingest task failed");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "the webhook could not be handled; retry it",
+            );
+        }
+    };
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
+}
+
+/// Reads the body frame by frame, stopping as soon as it is too large or
+/// `deadline` passes.
+async fn read_body(mut body: Incoming, deadline: Instant) -> Result<Vec<u8>, BodyError> {
+    let mut collected = Vec::new();
+    loop {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .map_err(|_| BodyError::TooSlow)?;
+        let Some(frame) = frame else {
+            return Ok(collected);
+        };
+        if let Ok(data) = frame.map_err(BodyError::Broken)?.into_data() {
+            if collected.len() + data.len() > MAX_BODY {
+                return Err(BodyError::TooLarge);
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    json(
+        status,
+        &ErrorBody {
+            error: ErrorDetail { code, message },
+        },
+    )
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let body = serde_json::to_vec(body).expect("response bodies always serialise");
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("status and headers are valid")
+}

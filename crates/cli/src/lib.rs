@@ -1,0 +1,52 @@
+//! hookbridge: runs the whole pipeline on a laptop with no AWS account, and
+//! helps operate it (sign test webhooks, show the delivery policy, replay
+//! dead letters).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod dev;
+pub mod policy;
+pub mod replay;
+pub mod sign;
+
+#[derive(Debug, Parser)]
+#[command(name = "hookbridge", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run ingest, the bus, delivery and the consumer in one local process.
+    Dev(dev::DevArgs),
+    /// Sign a payload as a provider would and print the headers and a curl command.
+    Sign(sign::SignArgs),
+    /// Show the delivery schedule of a policy and its SNS DeliveryPolicy JSON.
+    Policy(policy::PolicyArgs),
+    /// Send dead-lettered deliveries again.
+    Replay(replay::ReplayArgs),
+}
+
+/// Runs one command. Each command has its own typed error; it is printed
+/// once, here.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Dev(args) => exit_code(dev::run(args)),
+        Command::Sign(args) => exit_code(sign::run(args)),
+        Command::Policy(args) => exit_code(policy::run(args)),
+        Command::Replay(args) => exit_code(replay::run(args)),
+    }
+}
+
+fn exit_code<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hookbridge: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Money Button: a body is accepted only with the configured secret in its
+//! `secret` field, and the accepted payload is the body less that field,
+//! every other member kept byte for byte; the body's own secret always
+//! verifies; a body without one is refused as unsigned.
+//!
+//! Input: configured secret \0 body
+#![no_main]
+
+use std::sync::LazyLock;
+
+use hookbridge_core::config::Sources;
+use hookbridge_core::envelope::Envelope;
+use hookbridge_core::ingest::{IngestError, Webhook, prepare};
+use hookbridge_core::verify::VerifyError;
+use hookbridge_fuzz::{NOW, at, fields, object_members, object_text, one_secret, text};
+use libfuzzer_sys::fuzz_target;
+
+static CONFIG: LazyLock<Sources> = LazyLock::new(|| {
+    Sources::from_json(r#"{"moneybutton":{"kind":"moneybutton"}}"#).expect("valid")
+});
+
+fuzz_target!(|data: &[u8]| {
+    let [configured, body] = fields(data);
+    let configured = text(configured);
+    let members = std::str::from_utf8(body).ok().and_then(object_members);
+    let body_secret = members.as_deref().and_then(|members| {
+        let mut found = members.iter().filter(|(key, _)| key == "secret");
+        let (_, raw) = found.next()?;
+        found
+            .next()
+            .is_none()
+            .then(|| serde_json::from_str::<String>(raw.get()).ok())?
+    });
+
+    let headers = http::HeaderMap::new();
+    let config = CONFIG.get("moneybutton").expect("configured");
+    let webhook = Webhook {
+        source: "moneybutton",
+        config,
+        headers: &headers,
+        body,
+    };
+    let result = prepare(&webhook, &one_secret(&configured), at(NOW), "corr");
+    match &result {
+        Ok(prepared) => {
+            assert_eq!(
+                body_secret.as_deref(),
+                Some(configured.as_ref()),
+                "accepted with another secret"
+            );
+            let envelope: Envelope =
+                serde_json::from_str(&prepared.bus_event.detail).expect("an envelope");
+            let members = members.expect("an accepted body is an object");
+            let kept = members.iter().filter(|(key, _)| key != "secret");
+            assert_eq!(
+                envelope.payload.get(),
+                object_text(kept.map(|(k, v)| (k.as_str(), *v)))
+            );
+            let payload_members = object_members(envelope.payload.get()).expect("an object");
+            assert!(payload_members.iter().all(|(key, _)| key != "secret"));
+        }
+        Err(IngestError::Unverified(error)) => {
+            // A body without a secret is unsigned: 401, like a missing header.
+            let unsigned = body_secret.as_deref().is_none_or(str::is_empty);
+            if unsigned {
+                assert_eq!(error, &VerifyError::MissingBodySecret);
+            } else {
+                assert_ne!(
+                    body_secret.as_deref(),
+                    Some(configured.as_ref()),
+                    "its own secret refused"
+                );
+                assert_eq!(error, &VerifyError::NoMatch);
+            }
+        }
+        Err(error) => assert!(matches!(error.status(), 400 | 413), "{error}"),
+    }
+
+    // The body's own secret, configured, is never refused as unverified.
+    if let Some(secret) = &body_secret
+        && !secret.is_empty()
+    {
+        let result = prepare(&webhook, &one_secret(secret), at(NOW), "corr");
+        assert!(
+            !matches!(result, Err(IngestError::Unverified(_))),
+            "{result:?}"
+        );
+    }
+});
