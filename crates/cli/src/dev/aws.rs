@@ -31,7 +31,11 @@ pub enum AwsSetupError {
 }
 
 pub async fn run(args: DevArgs, settings: Settings) -> Result<(), DevError> {
+    if !args.secrets.is_empty() || !args.outbound_secrets.is_empty() {
+        return Err(DevError::SecretFlagsWithAws);
+    }
     let sources = match settings.sources {
+        _ if !args.sources.is_empty() => config::sources_from_flags(&args.sources)?,
         Some(setup) => setup.sources,
         None => match std::env::var(SOURCES_VARIABLE) {
             Ok(json) => Sources::from_json(&json).map_err(AwsSetupError::Sources)?,

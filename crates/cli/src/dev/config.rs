@@ -253,6 +253,97 @@ fn source_setup(
     })
 }
 
+/// Why the `--source` / `--secret` flags could not be applied. Messages
+/// never repeat a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagError {
+    #[error("--source `{0}` must be NAME=KIND or NAME={{JSON options}}")]
+    SourceNotAPair(String),
+    #[error("--source {name}: the options are not a JSON object: {reason}")]
+    SourceOptions { name: String, reason: String },
+    #[error("--source: {0}")]
+    Sources(ConfigError),
+    #[error("--secret must be SOURCE=SECRET")]
+    SecretNotAPair,
+    #[error("--secret names `{0}`, which is not a configured source")]
+    SecretForUnknownSource(String),
+    #[error("source `{0}` has no secret: add --secret {0}=<secret>")]
+    MissingSecret(String),
+}
+
+/// Sources given with `--source` (replacing the file's or the built-in
+/// ones) as `NAME=KIND`, or `NAME={...}` with the options of
+/// `HOOKBRIDGE_SOURCES` for kinds that take some.
+pub fn sources_from_flags(flags: &[String]) -> Result<Sources, FlagError> {
+    let mut options = serde_json::Map::new();
+    for flag in flags {
+        let (name, spec) = flag
+            .split_once('=')
+            .ok_or_else(|| FlagError::SourceNotAPair(flag.clone()))?;
+        let value = if spec.trim_start().starts_with('{') {
+            serde_json::from_str(spec).map_err(|error| FlagError::SourceOptions {
+                name: name.to_owned(),
+                reason: error.to_string(),
+            })?
+        } else {
+            serde_json::json!({ "kind": spec })
+        };
+        options.insert(name.to_owned(), value);
+    }
+    Sources::from_json(&serde_json::Value::Object(options).to_string()).map_err(FlagError::Sources)
+}
+
+/// Applies `--source` and `--secret` over `setup`: flag sources replace the
+/// configured ones, and each source named by `--secret` (repeat it for a
+/// rotation) verifies with those secrets only. Every source must end with a
+/// secret.
+pub fn apply_flags(
+    setup: SourceSetup,
+    source_flags: &[String],
+    secret_flags: &[String],
+) -> Result<SourceSetup, FlagError> {
+    let mut setup = if source_flags.is_empty() {
+        setup
+    } else {
+        SourceSetup {
+            sources: sources_from_flags(source_flags)?,
+            secrets: HashMap::new(),
+            built_in: false,
+        }
+    };
+    let mut given: HashMap<String, Vec<String>> = HashMap::new();
+    for flag in secret_flags {
+        let (name, secret) = flag.split_once('=').ok_or(FlagError::SecretNotAPair)?;
+        if setup.sources.get(name).is_none() {
+            return Err(FlagError::SecretForUnknownSource(name.to_owned()));
+        }
+        given
+            .entry(name.to_owned())
+            .or_default()
+            .push(secret.to_owned());
+    }
+    if !given.is_empty() {
+        // Secrets from the command line may be real: the banner must not
+        // print any of them.
+        setup.built_in = false;
+    }
+    for (name, list) in given {
+        setup.secrets.insert(name, Arc::new(secret_set(&list)));
+    }
+    for (name, _) in setup.sources.iter() {
+        if setup.secrets.get(name).is_none_or(|set| set.is_empty()) {
+            return Err(FlagError::MissingSecret(name.to_owned()));
+        }
+    }
+    Ok(setup)
+}
+
+/// The outbound signing secrets given with `--outbound-secret`, if any.
+pub fn outbound_from_flags(flags: &[String]) -> Option<Arc<SecretSet>> {
+    let set = secret_set(flags);
+    (!set.is_empty()).then(|| Arc::new(set))
+}
+
 #[cfg(test)]
 mod tests {
     use hookbridge_core::config::SourceKind;
@@ -378,5 +469,72 @@ mod tests {
         let error =
             Settings::load(Some(Path::new("/nonexistent/hookbridge.toml")), true).unwrap_err();
         assert!(matches!(error, ConfigFileError::Read { .. }));
+    }
+
+    fn flags(values: &[&str]) -> Vec<String> {
+        values.iter().map(|value| (*value).to_owned()).collect()
+    }
+
+    #[test]
+    fn flag_sources_replace_the_configured_ones() {
+        let setup = apply_flags(
+            built_in_sources(),
+            &flags(&["acme=stripe", r#"shop={"kind":"hmac","header":"X-Sig"}"#]),
+            &flags(&["acme=whsec_a", "acme=whsec_b", "shop=s3cr3t-shop"]),
+        )
+        .unwrap();
+        let names: Vec<_> = setup.sources.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["acme", "shop"]);
+        assert_eq!(setup.secrets["acme"].len(), 2);
+        assert!(matches!(
+            setup.sources.get("shop").unwrap().kind,
+            SourceKind::Hmac(_)
+        ));
+        assert!(!setup.built_in);
+    }
+
+    #[test]
+    fn a_secret_flag_overrides_one_source_and_hides_the_banner_secrets() {
+        let setup = apply_flags(built_in_sources(), &[], &flags(&["stripe=whsec_mine"])).unwrap();
+        assert_eq!(
+            setup.secrets["stripe"].iter().next().unwrap().expose(),
+            "whsec_mine"
+        );
+        assert_eq!(setup.secrets["github"].len(), 1);
+        assert!(!setup.built_in, "a command-line secret must not be printed");
+    }
+
+    #[test]
+    fn flag_errors_name_the_problem_without_the_secret() {
+        let cases = [
+            (flags(&["acme"]), vec![], "must be NAME=KIND"),
+            (flags(&["acme=paypal"]), vec![], "kind `paypal` is unknown"),
+            (flags(&["acme={nope"]), vec![], "not a JSON object"),
+            (
+                flags(&["acme=github"]),
+                vec![],
+                "add --secret acme=<secret>",
+            ),
+            (
+                vec![],
+                flags(&["nobody=hunter2-secret"]),
+                "`nobody`, which is not",
+            ),
+            (vec![], flags(&["hunter2-secret"]), "must be SOURCE=SECRET"),
+        ];
+        for (sources, secrets, expected) in cases {
+            let error = apply_flags(built_in_sources(), &sources, &secrets)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+    }
+
+    #[test]
+    fn outbound_flags_make_a_rotation_set() {
+        assert!(outbound_from_flags(&[]).is_none());
+        let set = outbound_from_flags(&flags(&["whsec_a", "whsec_b"])).unwrap();
+        assert_eq!(set.len(), 2);
     }
 }

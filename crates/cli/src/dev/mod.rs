@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use self::bus::{ConfiguredSecrets, LocalBus, Routes};
-use self::config::{ConfigFileError, Settings, SourceSetup};
+use self::config::{ConfigFileError, FlagError, Settings, SourceSetup};
 use self::delivery::{DeliverRoute, OUTBOUND_SECRET_NAME};
 use self::event_store::SqliteEventStore;
 use self::persist::PersistRoute;
@@ -73,6 +73,19 @@ pub struct DevArgs {
     /// Divide every wait of the delivery schedule by this factor, e.g. 60.
     #[arg(long)]
     pub time_scale: Option<TimeScale>,
+    /// A source as NAME=KIND, or NAME={JSON options of HOOKBRIDGE_SOURCES};
+    /// repeatable. Replaces the sources of the file or the built-in ones.
+    #[arg(long = "source", value_name = "NAME=KIND")]
+    pub sources: Vec<String>,
+    /// A source's secret as SOURCE=SECRET; repeat it for a rotation. For
+    /// local testing: command lines are visible to other local users, so
+    /// keep real secrets in hookbridge.toml.
+    #[arg(long = "secret", value_name = "SOURCE=SECRET")]
+    pub secrets: Vec<String>,
+    /// The outbound signing secret (a Standard Webhooks `whsec_` key);
+    /// repeat it for a rotation.
+    #[arg(long = "outbound-secret", value_name = "SECRET")]
+    pub outbound_secrets: Vec<String>,
     /// Use the real AWS adapters (EventBridge, SSM) for ingest; implied by
     /// AWS_ENDPOINT_URL.
     #[arg(long)]
@@ -83,6 +96,10 @@ pub struct DevArgs {
 pub enum DevError {
     #[error(transparent)]
     Config(#[from] ConfigFileError),
+    #[error(transparent)]
+    Flags(#[from] FlagError),
+    #[error("--secret and --outbound-secret do not apply with --aws: secrets come from SSM")]
+    SecretFlagsWithAws,
     #[error("--target `{0}` is not an http:// or https:// URL")]
     InvalidTarget(String),
     #[error(transparent)]
@@ -154,10 +171,17 @@ fn resolve(args: DevArgs, settings: Settings) -> Result<Resolved, DevError> {
     if let Some(target) = &target {
         validate_target(target)?;
     }
-    let (outbound, outbound_built_in) = match settings.outbound_secrets {
+    let outbound =
+        config::outbound_from_flags(&args.outbound_secrets).or(settings.outbound_secrets);
+    let (outbound, outbound_built_in) = match outbound {
         Some(secrets) => (secrets, false),
         None => (config::built_in_outbound(), true),
     };
+    let sources = config::apply_flags(
+        settings.sources.unwrap_or_else(config::built_in_sources),
+        &args.sources,
+        &args.secrets,
+    )?;
     Ok(Resolved {
         address: listen_address(&host, port),
         data_dir: args
@@ -168,7 +192,7 @@ fn resolve(args: DevArgs, settings: Settings) -> Result<Resolved, DevError> {
         time_scale: args.time_scale.or(settings.time_scale).unwrap_or_default(),
         outbound,
         outbound_built_in,
-        sources: settings.sources.unwrap_or_else(config::built_in_sources),
+        sources,
         limits: Limits::default(),
     })
 }

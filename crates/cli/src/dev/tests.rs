@@ -134,6 +134,9 @@ fn config(data_dir: &Path, target: Option<&str>, time_scale: f64) -> Resolved {
             data_dir: Some(data_dir.to_path_buf()),
             target: target.map(str::to_owned),
             time_scale: Some(TimeScale::new(time_scale).unwrap()),
+            sources: Vec::new(),
+            secrets: Vec::new(),
+            outbound_secrets: Vec::new(),
             aws: false,
         },
         Settings::empty(),
@@ -388,6 +391,9 @@ fn flags_override_the_file_and_targets_must_be_urls() {
         data_dir: None,
         target: Some("https://flag.example/hook".to_owned()),
         time_scale: None,
+        sources: Vec::new(),
+        secrets: Vec::new(),
+        outbound_secrets: Vec::new(),
         aws: false,
     };
     let resolved = resolve(args.clone(), settings).unwrap();
