@@ -12,6 +12,7 @@
 //! To read back what reached a bus, [`BusTap`] routes every hookbridge event
 //! (source `hookbridge.*`) to a fresh SQS queue through a rule.
 
+pub mod deliver_fixtures;
 pub mod dev_process;
 pub mod fault_proxy;
 pub mod scripted_http;
@@ -67,6 +68,39 @@ pub async fn create_topic(config: &SdkConfig, prefix: &str) -> String {
         .unwrap_or_else(|error| panic!("create topic {prefix}-*: {error:?}"))
         .topic_arn
         .expect("CreateTopic returns the ARN")
+}
+
+/// A fresh events table shaped like the template's (string partition key
+/// `pk`), named `<prefix>-<unique>`.
+pub async fn create_events_table(config: &SdkConfig, prefix: &str) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use hookbridge_aws::dynamodb::attr;
+
+    let table = unique_name(prefix);
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr::PK)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(attr::PK)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key schema"),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("create table {table}: {error:?}"));
+    table
 }
 
 /// Stores `value` as the SSM SecureString parameter `name` (overwriting it).

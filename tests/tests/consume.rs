@@ -6,16 +6,13 @@ use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use consume::{Consumer, DEFAULT_RETENTION_DAYS, Outcome, Settings};
 use hookbridge_aws::DynamoDbEventStore;
 use hookbridge_aws::dynamodb::{attr, event_key, projection_key};
 use hookbridge_core::envelope::BUS_SOURCE_PREFIX;
 use hookbridge_tests::scripted_http::closed_loopback_url;
-use hookbridge_tests::{aws_config, unique_name};
+use hookbridge_tests::{aws_config, create_events_table, unique_name};
 
 const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"moneybutton":{"kind":"moneybutton"},
     "orders":{"kind":"hmac","header":"X-Sig","object_pointer":"/order/id"}}"#;
@@ -24,33 +21,6 @@ const RECEIVED_AT_EPOCH: u64 = 1_795_478_400;
 const DAY: u64 = 86_400;
 
 type Item = HashMap<String, AttributeValue>;
-
-/// A fresh table shaped like the template's: string partition key `pk`.
-async fn create_table(config: &SdkConfig) -> String {
-    let table = unique_name("hookbridge-events");
-    Client::new(config)
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attr::PK)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(attr::PK)
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key schema"),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|error| panic!("create table {table}: {error:?}"));
-    table
-}
 
 fn consumer(config: &SdkConfig, table: &str) -> Consumer<DynamoDbEventStore> {
     let settings = Settings::from_env(|name| match name {
@@ -132,7 +102,7 @@ fn payload_text(bus_event: &str) -> String {
 #[tokio::test]
 async fn one_event_makes_one_event_item_and_one_projection() {
     let config = aws_config().await;
-    let table = create_table(&config).await;
+    let table = create_events_table(&config, "hookbridge-events").await;
     let consumer = consumer(&config, &table);
 
     let consumed = consumer.handle(STRIPE_SAMPLE).await.expect("consumed");
@@ -176,7 +146,7 @@ async fn one_event_makes_one_event_item_and_one_projection() {
 #[tokio::test]
 async fn the_same_event_five_times_is_one_item_and_four_duplicates() {
     let config = aws_config().await;
-    let table = create_table(&config).await;
+    let table = create_events_table(&config, "hookbridge-events").await;
     let consumer = consumer(&config, &table);
 
     let mut outcomes = Vec::new();
@@ -240,7 +210,7 @@ fn permutations(items: &[usize]) -> Vec<Vec<usize>> {
 #[tokio::test]
 async fn every_delivery_order_of_four_events_gives_the_same_projection() {
     let config = aws_config().await;
-    let table = create_table(&config).await;
+    let table = create_events_table(&config, "hookbridge-events").await;
     let consumer = consumer(&config, &table);
     let orders = permutations(&[0, 1, 2, 3]);
     assert_eq!(orders.len(), 24);
@@ -280,7 +250,7 @@ async fn every_delivery_order_of_four_events_gives_the_same_projection() {
 #[tokio::test]
 async fn a_superseded_event_is_recorded_without_touching_the_projection() {
     let config = aws_config().await;
-    let table = create_table(&config).await;
+    let table = create_events_table(&config, "hookbridge-events").await;
     let consumer = consumer(&config, &table);
     let events = payment_events("pay");
 
@@ -301,7 +271,7 @@ async fn a_superseded_event_is_recorded_without_touching_the_projection() {
 #[tokio::test]
 async fn a_payload_with_unicode_nesting_and_large_integers_reads_back_equal() {
     let config = aws_config().await;
-    let table = create_table(&config).await;
+    let table = create_events_table(&config, "hookbridge-events").await;
     let consumer = consumer(&config, &table);
     let nested = format!("{}\"bottom\"{}", "[".repeat(60), "]".repeat(60));
     let payload = format!(
@@ -327,7 +297,7 @@ async fn a_payload_with_unicode_nesting_and_large_integers_reads_back_equal() {
 #[tokio::test]
 async fn a_payload_as_large_as_the_bus_allows_is_stored() {
     let config = aws_config().await;
-    let table = create_table(&config).await;
+    let table = create_events_table(&config, "hookbridge-events").await;
     let consumer = consumer(&config, &table);
     // EventBridge carries at most 256 KB per event, envelope included.
     let filler = "x".repeat(250 * 1024);
@@ -372,7 +342,7 @@ async fn a_missing_table_is_an_error_for_events_without_a_projection() {
 #[tokio::test]
 async fn an_item_over_the_dynamodb_limit_is_rejected() {
     let config = aws_config().await;
-    let table = create_table(&config).await;
+    let table = create_events_table(&config, "hookbridge-events").await;
     let consumer = consumer(&config, &table);
     // Larger than any bus event; DynamoDB items stop at 400 KB.
     let filler = "x".repeat(410 * 1024);

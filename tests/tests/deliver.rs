@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use deliver::{Authenticator, Deliver, Settings, SnsSignatures, Unauthenticated};
+use deliver::{Deliver, Settings, SnsSignatures};
 use hookbridge_aws::certificates::certificate_from_response;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::ssm::SsmSecretStore;
@@ -17,20 +17,18 @@ use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::DeliveryPolicy;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::sns::{
-    CertificateError, CertificateSource, CertificateUrl, ConfirmError, SigningCertificate,
-    SnsMessage, SnsUrl, SubscriptionConfirmer,
+    CertificateError, CertificateSource, CertificateUrl, SigningCertificate,
 };
 use hookbridge_core::verify::standard;
+use hookbridge_tests::deliver_fixtures::{
+    ENVELOPE, NoConfirmations, OUTBOUND, TOPIC, TrustAll, notification,
+};
 use hookbridge_tests::scripted_http::closed_loopback_url;
 use hookbridge_tests::{aws_config, create_topic, put_secure_parameter, unique_name};
+use lambda_http::Body;
 use lambda_http::http::{self, HeaderMap, HeaderName, HeaderValue, StatusCode};
-use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-
-const OUTBOUND: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
-const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:hookbridge-deliver";
-const ENVELOPE: &str = r#"{"id":"evt_42","source":"moneybutton","type":"payment.completed","received_at":"2026-11-24T00:00:00.123Z","occurred_at":null,"correlation_id":"7a2e0000-0000-4000-8000-000000000000","payload":{"id":"42","status":"COMPLETED","amount":"1.50"}}"#;
 
 #[test]
 fn template_delivery_policy_equals_the_default_policy() {
@@ -165,24 +163,6 @@ fn serve(stream: TcpStream, answer: Answer, log: &Mutex<Vec<Received>>) -> Optio
     }
 }
 
-/// Trusts every message: signatures are covered elsewhere (see the module doc).
-struct TrustAll;
-
-impl Authenticator for TrustAll {
-    async fn authenticate(&self, _message: &SnsMessage) -> Result<(), Unauthenticated> {
-        Ok(())
-    }
-}
-
-/// Notifications never need a confirmation.
-struct NoConfirmations;
-
-impl SubscriptionConfirmer for NoConfirmations {
-    async fn confirm(&self, subscribe_url: &SnsUrl) -> Result<(), ConfirmError> {
-        panic!("unexpected confirmation at {subscribe_url}")
-    }
-}
-
 type LoopbackDeliver =
     Deliver<TrustAll, NoConfirmations, HttpWebhookTarget, SsmSecretStore<SystemClock>, SystemClock>;
 
@@ -204,25 +184,6 @@ async fn deliver_to(target_url: &str, timeout: Duration) -> LoopbackDeliver {
         SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),
         SystemClock,
     )
-}
-
-fn notification() -> Request {
-    let message = json!({
-        "Type": "Notification",
-        "MessageId": "9a1b0000-0000-4000-8000-000000000000",
-        "TopicArn": TOPIC,
-        "Message": ENVELOPE,
-        "Timestamp": "2026-11-24T00:00:01.000Z",
-        "SignatureVersion": "2",
-        "Signature": "AAAA",
-        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
-    });
-    http::Request::builder()
-        .method("POST")
-        .uri("https://deliver.lambda-url.us-east-1.on.aws/")
-        .header("content-type", "text/plain; charset=UTF-8")
-        .body(Body::from(message.to_string()))
-        .unwrap()
 }
 
 async fn send(deliver: &LoopbackDeliver) -> (StatusCode, Value) {

@@ -25,12 +25,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use consume::{Consumer, Outcome};
-use deliver::{Authenticator, Deliver, Settings, Unauthenticated};
+use deliver::{Deliver, Settings};
 use hookbridge_aws::clock::{ManualClock, SystemClock};
 use hookbridge_aws::dynamodb::{attr, event_key, projection_key};
 use hookbridge_aws::ssm::SsmSecretStore;
@@ -39,10 +36,14 @@ use hookbridge_aws::{DynamoDbEventStore, EventBridgePublisher, RetryPolicy};
 use hookbridge_core::config::Sources;
 use hookbridge_core::ports::Clock;
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::sns::{ConfirmError, SnsMessage, SnsUrl, SubscriptionConfirmer};
 use hookbridge_core::verify::{standard, stripe};
+use hookbridge_tests::deliver_fixtures::{
+    NoConfirmations, OUTBOUND, PAYLOAD, TOPIC, TrustAll, notification,
+};
 use hookbridge_tests::fault_proxy::{FaultProxy, HttpRequest, Mode, read_request};
-use hookbridge_tests::{BusTap, aws_config, put_secure_parameter, unique_name};
+use hookbridge_tests::{
+    BusTap, aws_config, create_events_table, put_secure_parameter, unique_name,
+};
 use ingest::Ingest;
 use lambda_http::http::{self, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -125,33 +126,6 @@ async fn stripe_secret_prefix(config: &SdkConfig) -> String {
 // ---------------------------------------------------------------- DynamoDB
 
 type Item = HashMap<String, AttributeValue>;
-
-/// A fresh table shaped like the template's: string partition key `pk`.
-async fn create_table(config: &SdkConfig) -> String {
-    let table = unique_name("hb-faults");
-    aws_sdk_dynamodb::Client::new(config)
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attr::PK)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(attr::PK)
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key schema"),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|error| panic!("create table {table}: {error:?}"));
-    table
-}
 
 /// The consume handler on `table`, reaching DynamoDB with `client`.
 fn consumer(client: aws_sdk_dynamodb::Client, table: &str) -> Consumer<DynamoDbEventStore> {
@@ -382,7 +356,7 @@ async fn ingest_through_a_failing_bus(name: &'static str, fault: Mode, table: St
 
 #[tokio::test]
 async fn ingest_never_acknowledges_what_eventbridge_did_not_take_and_the_retry_lands_once() {
-    let table = create_table(&aws_config().await).await;
+    let table = create_events_table(&aws_config().await, "hb-faults").await;
     let mut faults = service_faults();
     faults.push((
         "late",
@@ -419,7 +393,7 @@ async fn ingest_through_a_blip(name: &'static str, fault: Mode, table: String) {
 
 #[tokio::test]
 async fn a_bus_blip_within_the_publishers_retries_is_answered_202_and_recorded_once() {
-    let table = create_table(&aws_config().await).await;
+    let table = create_events_table(&aws_config().await, "hb-faults").await;
     let faults = service_faults();
     let names: Vec<&str> = faults.iter().map(|(name, _)| *name).collect();
 
@@ -433,30 +407,8 @@ async fn a_bus_blip_within_the_publishers_retries_is_answered_202_and_recorded_o
 
 // ------------------------------------------------------------ 2. deliver
 
-const OUTBOUND: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
-const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:hookbridge-deliver";
-const ENVELOPE: &str = r#"{"id":"evt_42","source":"moneybutton","type":"payment.completed","received_at":"2026-11-24T00:00:00.123Z","occurred_at":null,"correlation_id":"7a2e0000-0000-4000-8000-000000000000","payload":{"id":"42","status":"COMPLETED","amount":"1.50"}}"#;
-const PAYLOAD: &str = r#"{"id":"42","status":"COMPLETED","amount":"1.50"}"#;
 /// deliver's bound on one POST to the target in this scenario.
 const TARGET_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Trusts every message: SNS signatures are covered by tests/deliver.rs.
-struct TrustAll;
-
-impl Authenticator for TrustAll {
-    async fn authenticate(&self, _message: &SnsMessage) -> Result<(), Unauthenticated> {
-        Ok(())
-    }
-}
-
-/// Notifications never need a confirmation.
-struct NoConfirmations;
-
-impl SubscriptionConfirmer for NoConfirmations {
-    async fn confirm(&self, subscribe_url: &SnsUrl) -> Result<(), ConfirmError> {
-        panic!("unexpected confirmation at {subscribe_url}")
-    }
-}
 
 /// A real HTTP endpoint on loopback: answers the scripted statuses in
 /// order, then 200, one request per connection, recording every request.
@@ -512,26 +464,6 @@ fn headers_of(request: &HttpRequest) -> HeaderMap {
             )
         })
         .collect()
-}
-
-/// The SNS notification carrying [`ENVELOPE`]; SNS re-sends it unchanged.
-fn notification() -> Request {
-    let message = json!({
-        "Type": "Notification",
-        "MessageId": "9a1b0000-0000-4000-8000-000000000000",
-        "TopicArn": TOPIC,
-        "Message": ENVELOPE,
-        "Timestamp": "2026-11-24T00:00:01.000Z",
-        "SignatureVersion": "2",
-        "Signature": "AAAA",
-        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
-    });
-    http::Request::builder()
-        .method("POST")
-        .uri("https://deliver.lambda-url.us-east-1.on.aws/")
-        .header("content-type", "text/plain; charset=UTF-8")
-        .body(Body::from(message.to_string()))
-        .unwrap()
 }
 
 #[tokio::test]
@@ -650,7 +582,7 @@ fn assert_sample_recorded_once(items: &[Item], name: &str) {
 /// Lambda retries once it has recovered.
 async fn consume_through_a_failing_table(name: &'static str, fault: Mode) {
     let config = aws_config().await;
-    let table = create_table(&config).await;
+    let table = create_events_table(&config, "hb-faults").await;
     let proxy = FaultProxy::in_front_of_emulator().await;
     let consumer = consumer(proxy.dynamodb().await, &table);
 
@@ -700,7 +632,7 @@ async fn consume_fails_retryably_without_half_writes_and_the_retry_records_once(
 /// event within the same invocation.
 async fn consume_through_a_blip(name: &'static str, fault: Mode) {
     let config = aws_config().await;
-    let table = create_table(&config).await;
+    let table = create_events_table(&config, "hb-faults").await;
     let proxy = FaultProxy::in_front_of_emulator().await;
     let consumer = consumer(proxy.dynamodb().await, &table);
 
