@@ -634,6 +634,17 @@ mod tests {
         }
     }
 
+    /// A store with one published event per id, each owing a delivery.
+    fn store_with_events(ids: &[&str]) -> LocalStore {
+        let store = LocalStore::in_memory();
+        for id in ids {
+            store
+                .with(|c| publish(c, &bus_event(id, "c"), true, at(0)))
+                .unwrap();
+        }
+        store
+    }
+
     fn data_dir(name: &str) -> PathBuf {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -780,12 +791,7 @@ mod tests {
 
     #[test]
     fn retries_wait_for_their_due_time_and_busy_rows_are_skipped() {
-        let store = LocalStore::in_memory();
-        for id in ["evt_1", "evt_2"] {
-            store
-                .with(|c| publish(c, &bus_event(id, "c"), true, at(0)))
-                .unwrap();
-        }
+        let store = store_with_events(&["evt_1", "evt_2"]);
         store
             .with(|c| {
                 record_attempt(
@@ -816,12 +822,7 @@ mod tests {
 
     #[test]
     fn dead_letters_are_requeued_with_a_fresh_schedule() {
-        let store = LocalStore::in_memory();
-        for id in ["evt_1", "evt_2", "evt_3"] {
-            store
-                .with(|c| publish(c, &bus_event(id, "c"), true, at(0)))
-                .unwrap();
-        }
+        let store = store_with_events(&["evt_1", "evt_2", "evt_3"]);
         for seq in [1, 2] {
             store
                 .with(|c| {
@@ -876,12 +877,7 @@ mod tests {
 
     #[test]
     fn events_carry_their_attempts_in_order() {
-        let store = LocalStore::in_memory();
-        for id in ["evt_1", "evt_2"] {
-            store
-                .with(|c| publish(c, &bus_event(id, "c"), true, at(0)))
-                .unwrap();
-        }
+        let store = store_with_events(&["evt_1", "evt_2"]);
         store
             .with(|c| {
                 record_attempt(
