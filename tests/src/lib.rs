@@ -103,6 +103,39 @@ pub async fn create_events_table(config: &SdkConfig, prefix: &str) -> String {
     table
 }
 
+/// A DynamoDB item, as the events table holds it.
+pub type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// Every item of `table`, read straight from the emulator with a
+/// consistent read, page by page.
+pub async fn all_items(config: &SdkConfig, table: &str) -> Vec<Item> {
+    let client = aws_sdk_dynamodb::Client::new(config);
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("scan {table}: {error:?}"));
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+/// The string attribute `name` of `item`; panics naming it when absent.
+pub fn text<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name)
+        .and_then(|value| value.as_s().ok())
+        .unwrap_or_else(|| panic!("item has no string attribute {name}: {item:?}"))
+}
+
 /// Stores `value` as the SSM SecureString parameter `name` (overwriting it).
 pub async fn put_secure_parameter(config: &SdkConfig, name: &str, value: &str) {
     aws_sdk_ssm::Client::new(config)

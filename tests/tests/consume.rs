@@ -2,8 +2,6 @@
 //! exactly one item per event, a projection that only moves forward, and
 //! payloads that read back unchanged.
 
-use std::collections::HashMap;
-
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -12,15 +10,13 @@ use hookbridge_aws::DynamoDbEventStore;
 use hookbridge_aws::dynamodb::{attr, event_key, projection_key};
 use hookbridge_core::envelope::BUS_SOURCE_PREFIX;
 use hookbridge_tests::scripted_http::closed_loopback_url;
-use hookbridge_tests::{aws_config, create_events_table, unique_name};
+use hookbridge_tests::{Item, all_items, aws_config, create_events_table, text, unique_name};
 
 const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"moneybutton":{"kind":"moneybutton"},
     "orders":{"kind":"hmac","header":"X-Sig","object_pointer":"/order/id"}}"#;
 const STRIPE_SAMPLE: &str = include_str!("../../events/consume-stripe.json");
 const RECEIVED_AT_EPOCH: u64 = 1_795_478_400;
 const DAY: u64 = 86_400;
-
-type Item = HashMap<String, AttributeValue>;
 
 fn consumer(config: &SdkConfig, table: &str) -> Consumer<DynamoDbEventStore> {
     let settings = Settings::from_env(|name| match name {
@@ -45,31 +41,6 @@ async fn get_item(config: &SdkConfig, table: &str, pk: &str) -> Option<Item> {
         .await
         .unwrap_or_else(|error| panic!("get {pk}: {error:?}"))
         .item
-}
-
-async fn all_items(config: &SdkConfig, table: &str) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = Client::new(config)
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("scan {table}: {error:?}"));
-        items.extend(page.items.unwrap_or_default());
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
-}
-
-fn text<'a>(item: &'a Item, name: &str) -> &'a str {
-    item.get(name)
-        .and_then(|value| value.as_s().ok())
-        .unwrap_or_else(|| panic!("item has no string attribute {name}: {item:?}"))
 }
 
 /// A bus event of `source` whose envelope carries `payload` as written.

@@ -18,14 +18,12 @@
 //! runs its faults concurrently, one proxy and its own resources each, so
 //! the whole file takes a few seconds.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::AttributeValue;
 use consume::{Consumer, Outcome};
 use deliver::{Deliver, Settings};
 use hookbridge_aws::clock::{ManualClock, SystemClock};
@@ -42,7 +40,8 @@ use hookbridge_tests::deliver_fixtures::{
 };
 use hookbridge_tests::fault_proxy::{FaultProxy, HttpRequest, Mode, read_request};
 use hookbridge_tests::{
-    BusTap, aws_config, create_events_table, put_secure_parameter, unique_name,
+    BusTap, Item, all_items, aws_config, create_events_table, put_secure_parameter, text,
+    unique_name,
 };
 use ingest::Ingest;
 use lambda_http::http::{self, HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -125,8 +124,6 @@ async fn stripe_secret_prefix(config: &SdkConfig) -> String {
 
 // ---------------------------------------------------------------- DynamoDB
 
-type Item = HashMap<String, AttributeValue>;
-
 /// The consume handler on `table`, reaching DynamoDB with `client`.
 fn consumer(client: aws_sdk_dynamodb::Client, table: &str) -> Consumer<DynamoDbEventStore> {
     let settings = consume::Settings::from_env(|name| match name {
@@ -136,34 +133,6 @@ fn consumer(client: aws_sdk_dynamodb::Client, table: &str) -> Consumer<DynamoDbE
     })
     .expect("settings");
     Consumer::new(DynamoDbEventStore::new(client, table), settings)
-}
-
-/// Every item of `table`, read from moto directly.
-async fn all_items(config: &SdkConfig, table: &str) -> Vec<Item> {
-    let client = aws_sdk_dynamodb::Client::new(config);
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("scan {table}: {error:?}"));
-        items.extend(page.items.unwrap_or_default());
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
-}
-
-fn text<'a>(item: &'a Item, name: &str) -> &'a str {
-    item.get(name)
-        .and_then(|value| value.as_s().ok())
-        .unwrap_or_else(|| panic!("item has no string attribute {name}: {item:?}"))
 }
 
 /// The table's invariant: a projection names an event whose item exists.
