@@ -666,6 +666,24 @@ mod tests {
         }
     }
 
+    /// Records a failed first attempt of delivery `seq`, with the second due at `retry_at`.
+    fn fail_first_attempt(store: &LocalStore, seq: i64, retry_at: SystemTime) {
+        store
+            .with(|c| {
+                record_attempt(
+                    c,
+                    seq,
+                    at(0),
+                    &fail(1, at(0)),
+                    AfterAttempt::Retry {
+                        number: 2,
+                        at: retry_at,
+                    },
+                )
+            })
+            .unwrap();
+    }
+
     #[test]
     fn a_published_event_owes_a_delivery_and_a_record() {
         let store = LocalStore::in_memory();
@@ -745,20 +763,7 @@ mod tests {
             store
                 .with(|c| publish(c, &bus_event("evt_2", "c2"), true, at(0)))
                 .unwrap();
-            store
-                .with(|c| {
-                    record_attempt(
-                        c,
-                        2,
-                        at(0),
-                        &fail(1, at(0)),
-                        AfterAttempt::Retry {
-                            number: 2,
-                            at: at(0),
-                        },
-                    )
-                })
-                .unwrap();
+            fail_first_attempt(&store, 2, at(0));
             store.with(|c| mark_consumed(c, 1, None)).unwrap();
         }
         let store = LocalStore::open(&dir).unwrap();
@@ -792,20 +797,7 @@ mod tests {
     #[test]
     fn retries_wait_for_their_due_time_and_busy_rows_are_skipped() {
         let store = store_with_events(&["evt_1", "evt_2"]);
-        store
-            .with(|c| {
-                record_attempt(
-                    c,
-                    1,
-                    at(0),
-                    &fail(1, at(0)),
-                    AfterAttempt::Retry {
-                        number: 2,
-                        at: at(120),
-                    },
-                )
-            })
-            .unwrap();
+        fail_first_attempt(&store, 1, at(120));
         assert_eq!(store.with(|c| next_due(c, &[])).unwrap(), Some(at(0)));
         assert_eq!(store.with(|c| next_due(c, &[2])).unwrap(), Some(at(120)));
         let due = store.with(|c| due_deliveries(c, at(60), &[], 10)).unwrap();
@@ -878,20 +870,7 @@ mod tests {
     #[test]
     fn events_carry_their_attempts_in_order() {
         let store = store_with_events(&["evt_1", "evt_2"]);
-        store
-            .with(|c| {
-                record_attempt(
-                    c,
-                    1,
-                    at(0),
-                    &fail(1, at(0)),
-                    AfterAttempt::Retry {
-                        number: 2,
-                        at: at(0),
-                    },
-                )
-            })
-            .unwrap();
+        fail_first_attempt(&store, 1, at(0));
         let delivered = AttemptRecord {
             number: 2,
             at: at(1),
