@@ -113,7 +113,7 @@ mod tests {
     use hookbridge_core::ports::BusEvent;
 
     use super::*;
-    use crate::dev::events::AttemptOutcome;
+    use crate::dev::event_list::AttemptOutcome;
     use crate::dev::store::{AfterAttempt, AttemptRecord};
 
     fn data_dir() -> PathBuf {

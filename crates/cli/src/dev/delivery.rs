@@ -18,7 +18,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::bus::ConfiguredSecrets;
-use super::events::AttemptOutcome;
+use super::event_list::AttemptOutcome;
 use super::schedule::{NextStep, TimeScale, after_failure};
 use super::store::{self, AfterAttempt, AttemptRecord, DueDelivery, LocalStore};
 

@@ -10,7 +10,7 @@ use consume::{ConsumeError, Consumer};
 use hookbridge_core::projection::EventStoreError;
 use tokio::sync::{Notify, watch};
 
-use super::event_store::SqliteEventStore;
+use super::consumer_store::SqliteEventStore;
 use super::store::{self, LocalStore};
 
 /// Events handed over per read of the bus.

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::events::limit_of;
+use super::event_list::limit_of;
 use super::store::{self, LocalStore};
 
 /// Largest body read: what the bus can carry plus room for the envelope.

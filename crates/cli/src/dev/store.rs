@@ -17,7 +17,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::events::{
+use super::event_list::{
     AttemptOutcome, AttemptView, DeliveryStatus, DeliveryView, EventList, EventView,
 };
 

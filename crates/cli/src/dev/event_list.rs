@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-/// The default and the largest `limit` of `GET /events`.
+/// The `limit` of `GET /events` when the query names none.
 pub const DEFAULT_LIMIT: usize = 50;
+/// The largest `limit` honoured; a larger one is lowered to it.
 pub const MAX_LIMIT: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -95,8 +96,9 @@ impl AttemptOutcome {
     }
 }
 
-/// The `limit` of a `GET /events` query string: absent or invalid means the
-/// default, and it is capped at [`MAX_LIMIT`].
+/// The `limit` of a `GET /events` query string: absent means
+/// [`DEFAULT_LIMIT`], zero or not a whole number is an error, and a larger
+/// one is capped at [`MAX_LIMIT`].
 pub fn limit_of(query: Option<&str>) -> Result<usize, InvalidLimit> {
     let Some(value) = query
         .unwrap_or_default()
