@@ -10,6 +10,7 @@ use aws_config::BehaviorVersion;
 use hookbridge_aws::replay::{DeadLetterReplayer, ReplayError as AwsReplayError};
 
 use crate::dev::DEFAULT_DATA_DIR;
+use crate::dev::store::deliveries::requeue_dead_letters;
 use crate::dev::store::{self, LocalStore, StoreError};
 
 #[derive(Debug, clap::Args)]
@@ -68,9 +69,8 @@ fn replay_local(
         return Err(ReplayError::NoStore(data_dir.to_path_buf()));
     }
     let store = LocalStore::open(data_dir)?;
-    let requeued = store.with(|connection| {
-        store::requeue_dead_letters(connection, event_id, limit, SystemTime::now())
-    })?;
+    let requeued = store
+        .with(|connection| requeue_dead_letters(connection, event_id, limit, SystemTime::now()))?;
     for entry in &requeued {
         println!(
             "replayed {} (source {}, correlation id {})",
@@ -113,8 +113,11 @@ mod tests {
     use hookbridge_core::ports::BusEvent;
 
     use super::*;
-    use crate::dev::event_list::AttemptOutcome;
-    use crate::dev::store::{AfterAttempt, AttemptRecord};
+    use crate::dev::store::bus::publish;
+    use crate::dev::store::deliveries::{
+        AfterAttempt, AttemptRecord, due_deliveries, record_attempt,
+    };
+    use crate::dev::store::states::AttemptOutcome;
 
     fn data_dir() -> PathBuf {
         let nanos = SystemTime::now()
@@ -142,8 +145,8 @@ mod tests {
         };
         store
             .with(|c| {
-                store::publish(c, &event, true, UNIX_EPOCH)?;
-                store::record_attempt(c, seq, UNIX_EPOCH, &last, AfterAttempt::DeadLettered)
+                publish(c, &event, true, UNIX_EPOCH)?;
+                record_attempt(c, seq, UNIX_EPOCH, &last, AfterAttempt::DeadLettered)
             })
             .unwrap();
     }
@@ -158,7 +161,7 @@ mod tests {
         replay_local(&dir, Some("evt_2"), usize::MAX).unwrap();
         let due = |store: &LocalStore| {
             let mut seqs: Vec<i64> = store
-                .with(|c| store::due_deliveries(c, SystemTime::now(), &[], 10))
+                .with(|c| due_deliveries(c, SystemTime::now(), &[], 10))
                 .unwrap()
                 .into_iter()
                 .map(|d| d.seq)

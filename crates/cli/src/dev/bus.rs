@@ -11,7 +11,8 @@ use hookbridge_core::ports::{
 use hookbridge_core::secret::SecretSet;
 use tokio::sync::Notify;
 
-use super::store::{self, LocalStore, Published};
+use super::store::LocalStore;
+use super::store::bus::{Published, publish};
 
 /// Secrets held in memory, by name (source names and the outbound key).
 #[derive(Debug, Clone, Default)]
@@ -66,7 +67,7 @@ impl EventPublisher for LocalBus {
         let deliver = self.deliver;
         let published = self
             .store
-            .call(move |connection| store::publish(connection, &event, deliver, SystemTime::now()))
+            .call(move |connection| publish(connection, &event, deliver, SystemTime::now()))
             .await
             .map_err(|error| PublishError::Unavailable {
                 attempts: 1,

@@ -18,9 +18,12 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::bus::ConfiguredSecrets;
-use super::event_list::AttemptOutcome;
 use super::schedule::{NextStep, TimeScale, after_failure};
-use super::store::{self, AfterAttempt, AttemptRecord, DueDelivery, LocalStore};
+use super::store::LocalStore;
+use super::store::deliveries::{
+    AfterAttempt, AttemptRecord, DueDelivery, due_deliveries, next_due, record_attempt,
+};
+use super::store::states::AttemptOutcome;
 
 /// The one name in the deliver route's own secret store: the outbound
 /// signing secret (the sources' secrets live in the ingest route's store).
@@ -52,7 +55,7 @@ impl DeliverRoute {
                 let skip: Vec<i64> = busy.values().copied().collect();
                 match self
                     .store
-                    .call(move |connection| store::due_deliveries(connection, now, &skip, capacity))
+                    .call(move |connection| due_deliveries(connection, now, &skip, capacity))
                     .await
                 {
                     Ok(due) => {
@@ -71,7 +74,7 @@ impl DeliverRoute {
                 let skip: Vec<i64> = busy.values().copied().collect();
                 match self
                     .store
-                    .call(move |connection| store::next_due(connection, &skip))
+                    .call(move |connection| next_due(connection, &skip))
                     .await
                 {
                     Ok(Some(due)) => due
@@ -191,7 +194,7 @@ impl DeliverRoute {
         if let Err(error) = self
             .store
             .call(move |connection| {
-                store::record_attempt(connection, seq, schedule_started, &attempt, next)
+                record_attempt(connection, seq, schedule_started, &attempt, next)
             })
             .await
         {

@@ -36,8 +36,8 @@ use tokio::sync::watch;
 
 use self::bus::{ConfiguredSecrets, LocalBus, Routes};
 use self::config::{ConfigFileError, FlagError, Settings, SourceSetup};
-use self::delivery::{DeliverRoute, OUTBOUND_SECRET_NAME};
 use self::consumer_store::SqliteEventStore;
+use self::delivery::{DeliverRoute, OUTBOUND_SECRET_NAME};
 use self::persist::PersistRoute;
 use self::schedule::TimeScale;
 use self::server::{App, Limits};
@@ -278,7 +278,7 @@ async fn run_local(config: Resolved) -> Result<(), DevError> {
 async fn start_local(config: &Resolved) -> Result<Running, DevError> {
     let store = LocalStore::open(&config.data_dir)?;
     let (deliveries, unconsumed) = store
-        .call(|connection| store::pending_work(connection))
+        .call(|connection| store::bus::pending_work(connection))
         .await?;
     if deliveries + unconsumed > 0 {
         tracing::info!(

@@ -11,7 +11,8 @@ use hookbridge_core::projection::EventStoreError;
 use tokio::sync::{Notify, watch};
 
 use super::consumer_store::SqliteEventStore;
-use super::store::{self, LocalStore};
+use super::store::LocalStore;
+use super::store::persist::{mark_consumed, unconsumed};
 
 /// Events handed over per read of the bus.
 const BATCH: usize = 32;
@@ -30,7 +31,7 @@ impl PersistRoute {
         loop {
             let batch = match self
                 .store
-                .call(|connection| store::unconsumed(connection, BATCH))
+                .call(|connection| unconsumed(connection, BATCH))
                 .await
             {
                 Ok(batch) => batch,
@@ -59,7 +60,7 @@ impl PersistRoute {
                 let seq = event.seq;
                 if let Err(mark_error) = self
                     .store
-                    .call(move |connection| store::mark_consumed(connection, seq, error.as_deref()))
+                    .call(move |connection| mark_consumed(connection, seq, error.as_deref()))
                     .await
                 {
                     tracing::error!(event_id = event.event_id, error = %mark_error, "marking the event consumed failed");

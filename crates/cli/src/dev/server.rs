@@ -24,7 +24,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::event_list::limit_of;
-use super::store::{self, LocalStore};
+use super::store::LocalStore;
+use super::store::listing::recent_events;
 
 /// Largest body read: what the bus can carry plus room for the envelope.
 /// Larger bodies are refused as soon as they are known to be larger.
@@ -203,7 +204,7 @@ async fn events<S, P>(app: &App<S, P>, query: Option<&str>) -> Response<Body> {
         }
     };
     match store
-        .call(move |connection| store::recent_events(connection, limit))
+        .call(move |connection| recent_events(connection, limit))
         .await
     {
         Ok(list) => json(StatusCode::OK, &list),

@@ -1,0 +1,270 @@
+//! The embedded store: one SQLite database holding the local bus (events and
+//! the route work they owe), the delivery attempts, the dead letters and the
+//! consumer's records and projections.
+//!
+//! The bus commit is the durability point of a 202: WAL with
+//! `synchronous=FULL` makes every committed transaction survive a crash or
+//! SIGKILL. Every statement is short; async callers go through
+//! [`LocalStore::call`], which runs them on the blocking pool.
+//!
+//! The statements are grouped by whom they serve: [`bus`] (ingest's
+//! publish), [`persist`] (the consumer's route), [`deliveries`] (the deliver
+//! route and `hookbridge replay`) and [`listing`] (`GET /events`).
+
+pub mod bus;
+pub mod deliveries;
+pub mod listing;
+pub mod persist;
+mod schema;
+pub mod states;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+
+use self::schema::SCHEMA_VERSION;
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE: &str = "hookbridge.db";
+/// How long a statement waits for another connection (a running `hookbridge
+/// replay`, say) to release the database.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database was written by a newer hookbridge (schema {found}, this build knows {SCHEMA_VERSION})"
+    )]
+    NewerSchema { found: i64 },
+    #[error("bus event detail is not an envelope: {0}")]
+    InvalidDetail(serde_json::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database task stopped: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Handle on the database; cheap to clone, one connection shared.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl LocalStore {
+    /// Opens (creating if needed) the database in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let connection = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        Self::prepare(connection).map_err(|error| match error {
+            StoreError::Sqlite(source) => StoreError::Open { path, source },
+            other => other,
+        })
+    }
+
+    /// An in-memory database, for tests.
+    #[cfg(test)]
+    pub fn in_memory() -> Self {
+        Self::prepare(Connection::open_in_memory().unwrap()).unwrap()
+    }
+
+    fn prepare(connection: Connection) -> Result<Self, StoreError> {
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a committed bus event survives power loss, not only a crash.
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        schema::create_or_check(&connection)?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Runs `work` on the connection on the blocking pool.
+    pub async fn call<R, F>(&self, work: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.with(work)).await?
+    }
+
+    /// Runs `work` on the connection on this thread.
+    pub fn with<R>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        // SQLite rolls back a transaction left open by a panic, so a
+        // poisoned lock still guards a consistent database.
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        work(&mut connection)
+    }
+}
+
+/// Milliseconds since the Unix epoch: how times are stored.
+pub fn to_millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+    })
+}
+
+pub fn from_millis(millis: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
+}
+
+/// A row count as SQLite takes it; `usize::MAX` means no limit.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// What the tests of the statement modules share.
+#[cfg(test)]
+mod test_support {
+    use std::path::PathBuf;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use hookbridge_core::ports::BusEvent;
+
+    use super::LocalStore;
+    use super::bus::publish;
+    use super::deliveries::{AfterAttempt, AttemptRecord, record_attempt};
+    use super::states::AttemptOutcome;
+
+    pub fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
+    }
+
+    pub fn bus_event(id: &str, correlation_id: &str) -> BusEvent {
+        BusEvent {
+            source: "hookbridge.stripe".to_owned(),
+            detail_type: "payment_intent.succeeded".to_owned(),
+            detail: format!(
+                r#"{{"id":"{id}","source":"stripe","type":"payment_intent.succeeded",
+                "received_at":"2026-11-24T00:00:00.000Z","occurred_at":null,
+                "correlation_id":"{correlation_id}","payload":{{"id":"{id}"}}}}"#
+            ),
+        }
+    }
+
+    /// A store with one published event per id, each owing a delivery.
+    pub fn store_with_events(ids: &[&str]) -> LocalStore {
+        let store = LocalStore::in_memory();
+        for id in ids {
+            store
+                .with(|c| publish(c, &bus_event(id, "c"), true, at(0)))
+                .unwrap();
+        }
+        store
+    }
+
+    pub fn data_dir(name: &str) -> PathBuf {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        std::env::temp_dir().join(format!(
+            "hookbridge-store-{name}-{}-{nanos}",
+            std::process::id()
+        ))
+    }
+
+    pub fn fail(number: u32, when: SystemTime) -> AttemptRecord {
+        AttemptRecord {
+            number,
+            at: when,
+            outcome: AttemptOutcome::Failed,
+            status: Some(500),
+            error: Some("the target answered HTTP 500".to_owned()),
+        }
+    }
+
+    /// Records a failed first attempt of delivery `seq`, with the second due at `retry_at`.
+    pub fn fail_first_attempt(store: &LocalStore, seq: i64, retry_at: SystemTime) {
+        store
+            .with(|c| {
+                record_attempt(
+                    c,
+                    seq,
+                    at(0),
+                    &fail(1, at(0)),
+                    AfterAttempt::Retry {
+                        number: 2,
+                        at: retry_at,
+                    },
+                )
+            })
+            .unwrap();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{at, bus_event, data_dir, fail_first_attempt};
+    use super::*;
+
+    #[test]
+    fn pending_work_survives_reopening_the_database() {
+        let dir = data_dir("reopen");
+        {
+            let store = LocalStore::open(&dir).unwrap();
+            store
+                .with(|c| bus::publish(c, &bus_event("evt_1", "c1"), true, at(0)))
+                .unwrap();
+            store
+                .with(|c| bus::publish(c, &bus_event("evt_2", "c2"), true, at(0)))
+                .unwrap();
+            fail_first_attempt(&store, 2, at(0));
+            store.with(|c| persist::mark_consumed(c, 1, None)).unwrap();
+        }
+        let store = LocalStore::open(&dir).unwrap();
+        let due = store
+            .with(|c| deliveries::due_deliveries(c, at(0), &[], 10))
+            .unwrap();
+        let due: Vec<(i64, u32, Option<SystemTime>)> = due
+            .iter()
+            .map(|d| (d.seq, d.attempt, d.schedule_started))
+            .collect();
+        assert_eq!(due, [(1, 1, None), (2, 2, Some(at(0)))]);
+        let unconsumed = store.with(|c| persist::unconsumed(c, 10)).unwrap();
+        assert_eq!(unconsumed.len(), 1);
+        assert_eq!(unconsumed[0].event_id, "evt_2");
+        assert_eq!(store.with(|c| bus::pending_work(c)).unwrap(), (2, 1));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_database_of_a_newer_schema_is_refused() {
+        let dir = data_dir("newer");
+        std::fs::create_dir_all(&dir).unwrap();
+        let connection = Connection::open(dir.join(DATABASE_FILE)).unwrap();
+        connection.pragma_update(None, "user_version", 99).unwrap();
+        drop(connection);
+        assert!(matches!(
+            LocalStore::open(&dir),
+            Err(StoreError::NewerSchema { found: 99 })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
