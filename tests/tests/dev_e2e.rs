@@ -596,3 +596,50 @@ fn sigterm_exits_within_the_grace_period_despite_a_stalled_request() {
     assert_eq!(status.code(), Some(0), "{}", dev.console_tail());
     eprintln!("exited {:?} after SIGTERM", signalled.elapsed());
 }
+
+#[test]
+fn a_second_dev_on_the_same_data_directory_refuses_to_start_and_names_the_first() {
+    let scratch = Scratch::new("e2e-second-dev");
+    let first = DevServer::start(&scratch, 1, &DevOptions::without_target());
+    let mut second = scratch
+        .hookbridge()
+        .arg("dev")
+        .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(scratch.data_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn a second hookbridge dev");
+    let deadline = Instant::now() + WAIT;
+    while second
+        .try_wait()
+        .expect("wait for the second hookbridge dev")
+        .is_none()
+    {
+        if Instant::now() >= deadline {
+            let _ = second.kill();
+            let output = second.wait_with_output().expect("reap it");
+            panic!(
+                "a second hookbridge dev on the same data directory kept running; stderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = second.wait_with_output().expect("read its output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(
+        stderr.contains(&format!("pid {}", first.pid())),
+        "names the running one's pid: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("http://{}", first.address())),
+        "names the running one's address: {stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("listening on"),
+        "it never served"
+    );
+    first.assert_serving();
+}

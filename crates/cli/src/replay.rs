@@ -113,6 +113,7 @@ mod tests {
     use hookbridge_core::ports::BusEvent;
 
     use super::*;
+    use crate::dev::data_dir_lock::DataDirLock;
     use crate::dev::store::bus::publish;
     use crate::dev::store::deliveries::{
         AfterAttempt, AttemptRecord, due_deliveries, record_attempt,
@@ -174,6 +175,20 @@ mod tests {
         assert_eq!(due(&store), [1, 2], "the limit holds, oldest first");
         replay_local(&dir, None, usize::MAX).unwrap();
         assert_eq!(due(&store), [1, 2, 3]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn local_replay_works_while_dev_holds_the_data_directory() {
+        let dir = data_dir();
+        let _dev = DataDirLock::acquire(&dir).unwrap();
+        let store = LocalStore::open(&dir).unwrap();
+        dead_letter(&store, 1, "evt_1");
+        replay_local(&dir, None, usize::MAX).unwrap();
+        let due = store
+            .with(|c| due_deliveries(c, SystemTime::now(), &[], 10))
+            .unwrap();
+        assert_eq!(due.iter().map(|d| d.seq).collect::<Vec<_>>(), [1]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -8,6 +8,7 @@ mod aws;
 mod bus;
 pub mod config;
 mod consumer_store;
+pub(crate) mod data_dir_lock;
 mod delivery;
 pub(crate) mod event_list;
 mod persist;
@@ -37,6 +38,7 @@ use tokio::sync::watch;
 use self::bus::{ConfiguredSecrets, LocalBus, Routes};
 use self::config::{ConfigFileError, FlagError, Settings, SourceSetup};
 use self::consumer_store::SqliteEventStore;
+use self::data_dir_lock::{DataDirLock, DataDirLockError};
 use self::delivery::{DeliverRoute, OUTBOUND_SECRET_NAME};
 use self::persist::PersistRoute;
 use self::schedule::TimeScale;
@@ -102,6 +104,8 @@ pub enum DevError {
     SecretFlagsWithAws,
     #[error("--target `{0}` is not an http:// or https:// URL")]
     InvalidTarget(String),
+    #[error(transparent)]
+    DataDirLock(#[from] DataDirLockError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {address}: {source}")]
@@ -222,6 +226,8 @@ struct Running {
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
     workers: tokio::task::JoinSet<()>,
+    /// The data directory's lock, when serving a local store.
+    data_dir_lock: Option<DataDirLock>,
 }
 
 impl Running {
@@ -246,7 +252,18 @@ impl Running {
             server: tokio::spawn(server::serve(listener, app, receiver)),
             shutdown: sender,
             workers,
+            data_dir_lock: None,
         })
+    }
+
+    /// Keeps `lock` until the server stops, and names the address in it.
+    fn holding(mut self, mut lock: DataDirLock) -> Self {
+        if let Err(error) = lock.record_address(self.address) {
+            // The address only helps a second process explain its refusal.
+            tracing::warn!(%error, "the lock file does not name the address");
+        }
+        self.data_dir_lock = Some(lock);
+        self
     }
 
     /// Announces the address, then runs until Ctrl-C or SIGTERM.
@@ -265,6 +282,8 @@ impl Running {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         while self.workers.join_next().await.is_some() {}
+        // Only now may another process take the data directory over.
+        drop(self.data_dir_lock.take());
     }
 }
 
@@ -274,8 +293,10 @@ async fn run_local(config: Resolved) -> Result<(), DevError> {
     running.until_signal().await
 }
 
-/// Opens the store, starts the route workers and the server.
+/// Locks the data directory, opens the store, starts the route workers and
+/// the server.
 async fn start_local(config: &Resolved) -> Result<Running, DevError> {
+    let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
     let store = LocalStore::open(&config.data_dir)?;
     let (deliveries, unconsumed) = store
         .call(|connection| store::bus::pending_work(connection))
@@ -346,7 +367,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
         limits: config.limits,
     });
     let listener = bind(&config.address).await?;
-    Running::serve(listener, app, workers, (shutdown_tx, shutdown))
+    Ok(Running::serve(listener, app, workers, (shutdown_tx, shutdown))?.holding(data_dir_lock))
 }
 
 async fn bind(address: &str) -> Result<TcpListener, DevError> {
