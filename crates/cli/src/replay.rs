@@ -115,18 +115,8 @@ mod tests {
     use super::*;
     use crate::dev::data_dir_lock::DataDirLock;
     use crate::dev::store::bus::publish;
-    use crate::dev::store::deliveries::{
-        AfterAttempt, AttemptRecord, due_deliveries, record_attempt,
-    };
-    use crate::dev::store::states::AttemptOutcome;
-
-    fn data_dir() -> PathBuf {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        std::env::temp_dir().join(format!("hookbridge-replay-{}-{nanos}", std::process::id()))
-    }
+    use crate::dev::store::deliveries::{AfterAttempt, due_deliveries, record_attempt};
+    use crate::dev::store::test_support::{data_dir, fail};
 
     fn dead_letter(store: &LocalStore, seq: i64, id: &str) {
         let event = BusEvent {
@@ -137,13 +127,7 @@ mod tests {
                 "occurred_at":null,"correlation_id":"c","payload":{{}}}}"#
             ),
         };
-        let last = AttemptRecord {
-            number: 12,
-            at: UNIX_EPOCH + Duration::from_secs(1),
-            outcome: AttemptOutcome::Failed,
-            status: Some(500),
-            error: Some("the target answered HTTP 500".to_owned()),
-        };
+        let last = fail(12, UNIX_EPOCH + Duration::from_secs(1));
         store
             .with(|c| {
                 publish(c, &event, true, UNIX_EPOCH)?;
@@ -154,7 +138,7 @@ mod tests {
 
     #[test]
     fn local_replay_requeues_every_dead_letter_or_one_by_id() {
-        let dir = data_dir();
+        let dir = data_dir("replay");
         let store = LocalStore::open(&dir).unwrap();
         dead_letter(&store, 1, "evt_1");
         dead_letter(&store, 2, "evt_2");
@@ -180,7 +164,7 @@ mod tests {
 
     #[test]
     fn local_replay_works_while_dev_holds_the_data_directory() {
-        let dir = data_dir();
+        let dir = data_dir("replay");
         let _dev = DataDirLock::acquire(&dir).unwrap();
         let store = LocalStore::open(&dir).unwrap();
         dead_letter(&store, 1, "evt_1");
@@ -194,7 +178,7 @@ mod tests {
 
     #[test]
     fn local_replay_needs_an_existing_store() {
-        let dir = data_dir();
+        let dir = data_dir("replay");
         assert!(matches!(
             replay_local(&dir, None, usize::MAX),
             Err(ReplayError::NoStore(_))

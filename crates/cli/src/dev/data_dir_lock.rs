@@ -130,24 +130,12 @@ impl DataDirLock {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{SystemTime, UNIX_EPOCH};
-
     use super::*;
-
-    fn data_dir(name: &str) -> PathBuf {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        std::env::temp_dir().join(format!(
-            "hookbridge-lock-{name}-{}-{nanos}",
-            std::process::id()
-        ))
-    }
+    use crate::dev::store::test_support::data_dir;
 
     #[test]
     fn a_second_lock_is_refused_and_names_the_holder() {
-        let dir = data_dir("second");
+        let dir = data_dir("lock-second");
         let mut first = DataDirLock::acquire(&dir).unwrap();
         let address: SocketAddr = "127.0.0.1:4321".parse().unwrap();
         first.record_address(address).unwrap();
@@ -178,7 +166,7 @@ mod tests {
 
     #[test]
     fn a_lock_file_left_by_a_dead_process_does_not_block() {
-        let dir = data_dir("stale");
+        let dir = data_dir("lock-stale");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(LOCK_FILE), "pid=999999\naddress=127.0.0.1:1\n").unwrap();
         let _lock = DataDirLock::acquire(&dir).unwrap();

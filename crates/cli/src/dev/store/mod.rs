@@ -139,9 +139,9 @@ fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-/// What the tests of the statement modules share.
+/// What the tests of the store and its users share.
 #[cfg(test)]
-mod test_support {
+pub(crate) mod test_support {
     use std::path::PathBuf;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
