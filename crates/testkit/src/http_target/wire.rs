@@ -149,6 +149,8 @@ pub fn write_response(
     stream.flush()
 }
 
-pub(crate) fn invalid_data(message: impl Into<String>) -> io::Error {
+/// An [`io::ErrorKind::InvalidData`] error: bytes that are not the HTTP
+/// message they should be.
+pub fn invalid_data(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.into())
 }
