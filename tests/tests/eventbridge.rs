@@ -44,6 +44,11 @@ const NO_WAIT: RetryPolicy = RetryPolicy {
 
 const ACCEPTED: &str = r#"{"FailedEntryCount":0,"Entries":[{"EventId":"e-1"}]}"#;
 
+/// An endpoint that answers `replies` in order, then goes away.
+fn answering_then_gone(replies: impl IntoIterator<Item = Reply>) -> HttpTarget {
+    HttpTarget::start(Script::in_order(replies).then(Answer::GoAway))
+}
+
 fn failed_entry(code: &str) -> Reply {
     Reply::aws_json(
         200,
@@ -96,13 +101,10 @@ async fn publishing_to_a_missing_bus_is_rejected() {
 
 #[tokio::test]
 async fn a_throttled_entry_inside_a_200_is_retried_until_accepted() {
-    let server = HttpTarget::start(
-        Script::in_order([
-            failed_entry("ThrottlingException"),
-            Reply::aws_json(200, ACCEPTED),
-        ])
-        .then(Answer::GoAway),
-    );
+    let server = answering_then_gone([
+        failed_entry("ThrottlingException"),
+        Reply::aws_json(200, ACCEPTED),
+    ]);
     let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
         .with_retry_policy(NO_WAIT);
 
@@ -134,7 +136,7 @@ async fn server_errors_are_retried_by_the_publisher_alone_and_give_up_after_max_
         500,
         r#"{"__type":"InternalException","message":"scripted"}"#,
     );
-    let server = HttpTarget::start(Script::in_order(vec![internal_error; 12]).then(Answer::GoAway));
+    let server = answering_then_gone(vec![internal_error; 12]);
     let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
         .with_retry_policy(NO_WAIT);
 
@@ -149,13 +151,10 @@ async fn server_errors_are_retried_by_the_publisher_alone_and_give_up_after_max_
 
 #[tokio::test]
 async fn a_permanently_failed_entry_is_rejected_without_retry() {
-    let server = HttpTarget::start(
-        Script::in_order([
-            failed_entry("MalformedDetail"),
-            Reply::aws_json(200, ACCEPTED),
-        ])
-        .then(Answer::GoAway),
-    );
+    let server = answering_then_gone([
+        failed_entry("MalformedDetail"),
+        Reply::aws_json(200, ACCEPTED),
+    ]);
     let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
         .with_retry_policy(NO_WAIT);
 
