@@ -10,7 +10,6 @@
 //! secrets) and its last lines are quoted when a test fails.
 
 pub mod http;
-pub mod target;
 pub mod webhooks;
 
 use std::fs::File;
@@ -23,10 +22,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use hookbridge_core::secret::SecretSet;
+use hookbridge_testkit::http_target::Received;
 use serde::Deserialize;
 
 use self::http::Response;
-use self::target::Received;
 use self::webhooks::{DEVELOPMENT_SECRETS, OUTBOUND_SECRET, Webhook};
 
 /// How long `hookbridge dev` may take to print its `listening on` line.
@@ -529,17 +528,8 @@ pub fn assert_delivered_as(received: &Received, webhook: &Webhook, event_type: &
 /// Checks the request's Standard Webhooks signature with the development
 /// outbound secret, as any Standard Webhooks library would.
 pub fn assert_signed_by_outbound_secret(received: &Received) {
-    let mut headers = ::http::HeaderMap::new();
-    for (name, value) in &received.request.headers {
-        if let (Ok(name), Ok(value)) = (
-            ::http::HeaderName::from_bytes(name.as_bytes()),
-            ::http::HeaderValue::from_str(value),
-        ) {
-            headers.append(name, value);
-        }
-    }
     let verified = hookbridge_core::verify::standard::verify(
-        &headers,
+        &received.request.headers,
         &received.request.body,
         &SecretSet::parse(OUTBOUND_SECRET),
         SystemTime::now(),

@@ -15,7 +15,6 @@
 pub mod deliver_fixtures;
 pub mod dev_process;
 pub mod fault_proxy;
-pub mod scripted_http;
 
 use std::time::{Duration, Instant};
 

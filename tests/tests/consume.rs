@@ -9,7 +9,7 @@ use consume::{Consumer, DEFAULT_RETENTION_DAYS, Outcome, Settings};
 use hookbridge_aws::DynamoDbEventStore;
 use hookbridge_aws::dynamodb::{attr, event_key, projection_key};
 use hookbridge_core::envelope::BUS_SOURCE_PREFIX;
-use hookbridge_tests::scripted_http::closed_loopback_url;
+use hookbridge_testkit::http_target::closed_loopback_url;
 use hookbridge_tests::{Item, all_items, aws_config, create_events_table, text, unique_name};
 
 const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"moneybutton":{"kind":"moneybutton"},

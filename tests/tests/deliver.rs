@@ -4,8 +4,6 @@
 //! trust them; the last one takes a message that moto's SNS signed and
 //! posted over HTTP through the production signature check.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -20,13 +18,13 @@ use hookbridge_core::sns::{
     CertificateError, CertificateSource, CertificateUrl, SigningCertificate,
 };
 use hookbridge_core::verify::standard;
+use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
 use hookbridge_tests::deliver_fixtures::{
     ENVELOPE, NoConfirmations, OUTBOUND, TOPIC, TrustAll, notification,
 };
-use hookbridge_tests::scripted_http::closed_loopback_url;
 use hookbridge_tests::{aws_config, create_topic, put_secure_parameter, unique_name};
 use lambda_http::Body;
-use lambda_http::http::{self, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use lambda_http::http::{self, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
@@ -65,102 +63,9 @@ fn template_delivery_policy_equals_the_default_policy() {
     );
 }
 
-/// What the loopback target does with one connection.
-#[derive(Debug, Clone, Copy)]
-enum Answer {
-    Status(u16),
-    /// Reads the request and never answers.
-    Silence,
-}
-
-#[derive(Debug, Clone)]
-struct Received {
-    headers: HeaderMap,
-    body: String,
-}
-
-/// A real HTTP endpoint on loopback answering one request per connection
-/// from a script, recording what it was sent.
-struct LoopbackTarget {
-    url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-impl LoopbackTarget {
-    fn start(script: Vec<Answer>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&received);
-        std::thread::spawn(move || {
-            let mut silent = Vec::new();
-            for answer in script {
-                let Ok((stream, _)) = listener.accept() else {
-                    return;
-                };
-                if let Some(stream) = serve(stream, answer, &log) {
-                    silent.push(stream);
-                }
-            }
-            // Keep silent connections open until the client gives up.
-            std::thread::sleep(Duration::from_secs(5));
-        });
-        Self { url, received }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// Reads one request; answers it, or hands the stream back unanswered.
-fn serve(stream: TcpStream, answer: Answer, log: &Mutex<Vec<Received>>) -> Option<TcpStream> {
-    let mut reader = BufReader::new(stream);
-    let mut headers = HeaderMap::new();
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).ok()?;
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        let (name, value) = trimmed.split_once(':')?;
-        headers.append(
-            HeaderName::from_bytes(name.trim().as_bytes()).ok()?,
-            HeaderValue::from_str(value.trim()).ok()?,
-        );
-    }
-    let length = headers
-        .get("content-length")
-        .and_then(|value| value.to_str().ok()?.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    log.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Received {
-            headers,
-            body: String::from_utf8(body).ok()?,
-        });
-    let mut stream = reader.into_inner();
-    match answer {
-        Answer::Silence => Some(stream),
-        Answer::Status(status) => {
-            let body = r#"{"ok":false}"#;
-            let response = format!(
-                "HTTP/1.1 {status} Scripted\r\ncontent-type: application/json\r\n\
-                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-            None
-        }
-    }
+/// The target's answer `status`, with a JSON body as a real endpoint's.
+fn status(status: u16) -> Answer {
+    Reply::json(status, r#"{"ok":false}"#).into()
 }
 
 type LoopbackDeliver =
@@ -194,12 +99,8 @@ async fn send(deliver: &LoopbackDeliver) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn a_target_that_fails_twice_then_recovers_gets_the_same_signed_webhook() {
-    let target = LoopbackTarget::start(vec![
-        Answer::Status(500),
-        Answer::Status(503),
-        Answer::Status(204),
-    ]);
-    let deliver = deliver_to(&target.url, Duration::from_secs(5)).await;
+    let target = HttpTarget::start(Script::in_order([status(500), status(503), status(204)]));
+    let deliver = deliver_to(&target.url(), Duration::from_secs(5)).await;
 
     // SNS retries while deliver answers 5xx, and stops at the 200.
     let (first, body) = send(&deliver).await;
@@ -211,7 +112,7 @@ async fn a_target_that_fails_twice_then_recovers_gets_the_same_signed_webhook() 
     assert_eq!(third, StatusCode::OK, "{body}");
     assert_eq!(body, json!({"status": "delivered", "id": "evt_42"}));
 
-    let received = target.received();
+    let received = target.requests();
     assert_eq!(received.len(), 3);
     for request in &received {
         assert_eq!(
@@ -232,7 +133,7 @@ async fn a_target_that_fails_twice_then_recovers_gets_the_same_signed_webhook() 
         assert_eq!(
             standard::verify(
                 &request.headers,
-                request.body.as_bytes(),
+                &request.body,
                 &SecretSet::parse(OUTBOUND),
                 SystemTime::now(),
                 Duration::from_secs(300),
@@ -243,7 +144,7 @@ async fn a_target_that_fails_twice_then_recovers_gets_the_same_signed_webhook() 
         assert!(
             standard::verify(
                 &request.headers,
-                request.body.as_bytes(),
+                &request.body,
                 &SecretSet::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
                 SystemTime::now(),
                 Duration::from_secs(300),
@@ -256,8 +157,8 @@ async fn a_target_that_fails_twice_then_recovers_gets_the_same_signed_webhook() 
 
 #[tokio::test]
 async fn a_client_error_of_the_target_is_retried_too() {
-    let target = LoopbackTarget::start(vec![Answer::Status(404)]);
-    let deliver = deliver_to(&target.url, Duration::from_secs(5)).await;
+    let target = HttpTarget::start(Script::in_order([status(404)]));
+    let deliver = deliver_to(&target.url(), Duration::from_secs(5)).await;
     let (status, body) = send(&deliver).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"]["code"], "target_rejected");
@@ -269,13 +170,13 @@ async fn a_client_error_of_the_target_is_retried_too() {
 
 #[tokio::test]
 async fn a_silent_target_times_out_with_502() {
-    let target = LoopbackTarget::start(vec![Answer::Silence]);
-    let deliver = deliver_to(&target.url, Duration::from_millis(500)).await;
+    let target = HttpTarget::start(Script::always(Answer::Stall));
+    let deliver = deliver_to(&target.url(), Duration::from_millis(500)).await;
     let (status, body) = send(&deliver).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"]["code"], "target_timeout");
     assert_eq!(
-        target.received().len(),
+        target.requests().len(),
         1,
         "the request did reach the target"
     );
@@ -295,13 +196,13 @@ async fn an_unreachable_target_answers_502() {
 
 #[tokio::test]
 async fn a_missing_outbound_secret_answers_503_without_a_request() {
-    let target = LoopbackTarget::start(vec![Answer::Status(200)]);
+    let target = HttpTarget::start(Script::in_order([status(200)]));
     let config = aws_config().await;
     let client = hookbridge_aws::http::client_with_timeout(Duration::from_secs(5)).unwrap();
     let deliver: LoopbackDeliver = Deliver::new(
         Ok(Settings {
             topic_arn: TOPIC.to_owned(),
-            target_url: target.url.clone(),
+            target_url: target.url(),
             outbound_secret_parameter: format!("/{}/missing", unique_name("hb-deliver")),
         }),
         TrustAll,
@@ -313,7 +214,7 @@ async fn a_missing_outbound_secret_answers_503_without_a_request() {
     let (status, body) = send(&deliver).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["error"]["code"], "secret_unavailable");
-    assert!(target.received().is_empty());
+    assert!(target.requests().is_empty());
 }
 
 /// Fetches the certificates moto signs with. moto serves them at its own
@@ -428,12 +329,12 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
     let topic_arn = create_topic(&config, "hb-deliver").await;
     let parameter = format!("/{}/outbound", unique_name("hb-deliver"));
     put_secure_parameter(&config, &parameter, OUTBOUND).await;
-    let target = LoopbackTarget::start(vec![Answer::Status(200), Answer::Status(200)]);
+    let target = HttpTarget::start(Script::in_order([status(200), status(200)]));
     let client = hookbridge_aws::http::client_with_timeout(Duration::from_secs(5)).unwrap();
     let deliver = Arc::new(Deliver::new(
         Ok(Settings {
             topic_arn: topic_arn.clone(),
-            target_url: target.url.clone(),
+            target_url: target.url(),
             outbound_secret_parameter: parameter,
         }),
         SnsSignatures(EmulatorCertificates {
@@ -462,17 +363,13 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
         .await
         .expect("publish");
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while target.received().is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let received = target.received();
+    let received = target.wait_for_requests(1, Duration::from_secs(5));
     assert_eq!(received.len(), 1, "the target got the event once");
     assert_eq!(received[0].headers["webhook-id"], "evt_42");
     assert_eq!(
         standard::verify(
             &received[0].headers,
-            received[0].body.as_bytes(),
+            &received[0].body,
             &SecretSet::parse(OUTBOUND),
             SystemTime::now(),
             Duration::from_secs(300),
@@ -502,5 +399,5 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
         .replace("evt_42", "evt_43");
     let refused = deliver.handle(request(tampered.into_bytes())).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert_eq!(target.received().len(), 2);
+    assert_eq!(target.requests().len(), 2);
 }

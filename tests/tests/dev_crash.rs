@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use hookbridge_testkit::http_target::{HttpTarget, Script};
 use hookbridge_tests::dev_process::http;
-use hookbridge_tests::dev_process::target::{Answers, RecordingTarget};
 use hookbridge_tests::dev_process::webhooks::{Kind, Webhook, unique_id};
 use hookbridge_tests::dev_process::{
     AttemptOutcome, DeliveryStatus, DevOptions, DevServer, Scratch, assert_delivered_as,
@@ -33,7 +33,7 @@ struct Outcome {
 
 #[test]
 fn sigkill_in_the_middle_of_a_burst_loses_no_accepted_webhook() {
-    let target = RecordingTarget::start(Answers::fail_then_succeed(2));
+    let target = HttpTarget::start(Script::per_event([500, 500]));
     let scratch = Scratch::new("crash-burst");
     let options = DevOptions::delivering_to(target.url());
     let mut dev = DevServer::start(&scratch, 1, &options);
@@ -143,7 +143,7 @@ fn sigkill_in_the_middle_of_a_burst_loses_no_accepted_webhook() {
 
 #[test]
 fn sigkill_with_retries_pending_resumes_them_after_restart() {
-    let target = RecordingTarget::start(Answers::always(503));
+    let target = HttpTarget::start(Script::always(503));
     let scratch = Scratch::new("crash-pending");
     // Scale 100: attempt 3 is due 1.2 s after attempt 1, the kill comes between.
     let options = DevOptions {
@@ -170,7 +170,7 @@ fn sigkill_with_retries_pending_resumes_them_after_restart() {
         })
     });
     dev.kill();
-    target.set_answers(Answers::always(200));
+    target.set_script(Script::always(200));
 
     let restarted = DevServer::start(&scratch, 2, &options);
     let events = restarted.wait_for_events(WAIT, "every event delivered", |events| {
@@ -189,7 +189,7 @@ fn sigkill_with_retries_pending_resumes_them_after_restart() {
         );
         let received = target.received_for(&webhook.event_id);
         let failures = received.len() - 1;
-        let statuses: Vec<u16> = received.iter().map(|r| r.status).collect();
+        let statuses: Vec<u16> = received.iter().filter_map(|r| r.status).collect();
         assert!(
             failures >= 2 && statuses[..failures].iter().all(|status| *status == 503),
             "{}: the failures before the kill, then the delivery: {statuses:?}",

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hookbridge_core::delivery_policy::DeliveryPolicy;
 use hookbridge_core::verify::{VerifyError, stripe};
+use hookbridge_testkit::http_target::{HttpTarget, Script};
 use hookbridge_tests::dev_process::http;
-use hookbridge_tests::dev_process::target::{Answers, RecordingTarget};
 use hookbridge_tests::dev_process::webhooks::{
     Kind, STRIPE_SECRET, WRONG_SECRET, Webhook, unique_id,
 };
@@ -41,7 +41,7 @@ fn every_kind(label: &str) -> Vec<Webhook> {
 /// Sends a fresh valid webhook and waits until it is delivered and stored:
 /// whatever the server would do with requests sent before it has had its
 /// chance by then, so a test can assert that something did *not* happen.
-fn send_sentinel_and_wait(dev: &DevServer, target: &RecordingTarget) -> Webhook {
+fn send_sentinel_and_wait(dev: &DevServer, target: &HttpTarget) -> Webhook {
     let sentinel = Webhook::new(Kind::Github, &unique_id("sentinel"));
     dev.post_accepted(&sentinel);
     target.wait_until(WAIT, "the sentinel delivered", |received| {
@@ -57,7 +57,7 @@ fn send_sentinel_and_wait(dev: &DevServer, target: &RecordingTarget) -> Webhook 
 
 #[test]
 fn every_kind_is_accepted_retried_and_delivered_once_with_a_valid_signature() {
-    let target = RecordingTarget::start(Answers::fail_then_succeed(2));
+    let target = HttpTarget::start(Script::per_event([500, 500]));
     let scratch = Scratch::new("e2e-every-kind");
     // Scale 100, not 1000: a 1.2 s wait stands out from any request's latency.
     let options = DevOptions {
@@ -92,7 +92,7 @@ fn every_kind_is_accepted_retried_and_delivered_once_with_a_valid_signature() {
     for (webhook, correlation_id) in webhooks.iter().zip(&correlation_ids) {
         let kind = webhook.kind;
         let received = target.received_for(&webhook.event_id);
-        let statuses: Vec<u16> = received.iter().map(|r| r.status).collect();
+        let statuses: Vec<u16> = received.iter().filter_map(|r| r.status).collect();
         assert_eq!(
             statuses,
             [500, 500, 200],
@@ -172,7 +172,7 @@ fn every_kind_is_accepted_retried_and_delivered_once_with_a_valid_signature() {
 
 #[test]
 fn a_duplicate_is_answered_202_stored_once_and_never_delivered_again() {
-    let target = RecordingTarget::start(Answers::fail_then_succeed(2));
+    let target = HttpTarget::start(Script::per_event([500, 500]));
     let scratch = Scratch::new("e2e-duplicates");
     let dev = DevServer::start(&scratch, 1, &DevOptions::delivering_to(target.url()));
     let first = Webhook::new(Kind::Stripe, &unique_id("evt_dup"));
@@ -210,7 +210,7 @@ fn a_duplicate_is_answered_202_stored_once_and_never_delivered_again() {
         let statuses: Vec<u16> = target
             .received_for(&webhook.event_id)
             .iter()
-            .map(|r| r.status)
+            .filter_map(|r| r.status)
             .collect();
         assert_eq!(
             statuses,
@@ -272,7 +272,7 @@ fn stale_stripe() -> (Webhook, &'static str) {
 
 #[test]
 fn bad_signatures_get_401_and_never_reach_the_target() {
-    let target = RecordingTarget::start(Answers::always(200));
+    let target = HttpTarget::start(Script::always(200));
     let scratch = Scratch::new("e2e-bad-signatures");
     let dev = DevServer::start(&scratch, 1, &DevOptions::delivering_to(target.url()));
     let mut refused: Vec<(Webhook, &str)> = Kind::ALL.into_iter().flat_map(forged).collect();
@@ -415,7 +415,7 @@ fn without_a_target_events_are_stored_and_listed_newest_first() {
 
 #[test]
 fn a_refused_event_is_dead_lettered_after_the_whole_schedule_and_replay_delivers_it() {
-    let target = RecordingTarget::start(Answers::always(503));
+    let target = HttpTarget::start(Script::always(503));
     let scratch = Scratch::new("e2e-dead-letter");
     let options = DevOptions::delivering_to(target.url());
     let dev = DevServer::start(&scratch, 1, &options);
@@ -453,7 +453,7 @@ fn a_refused_event_is_dead_lettered_after_the_whole_schedule_and_replay_delivers
         "the attempts spread over {spread:?}, not the scaled schedule's {scaled_schedule:?}"
     );
 
-    target.set_answers(Answers::always(200));
+    target.set_script(Script::always(200));
     let replay = scratch
         .hookbridge()
         .arg("replay")
@@ -481,7 +481,7 @@ fn a_refused_event_is_dead_lettered_after_the_whole_schedule_and_replay_delivers
 
 #[test]
 fn sigterm_exits_zero_and_a_restart_keeps_every_event() {
-    let target = RecordingTarget::start(Answers::always(200));
+    let target = HttpTarget::start(Script::always(200));
     let scratch = Scratch::new("e2e-sigterm");
     let options = DevOptions::delivering_to(target.url());
     let mut dev = DevServer::start(&scratch, 1, &options);

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use hookbridge_core::entry::MAX_ENTRY_SIZE;
 use hookbridge_core::ingest::MAX_NESTING;
+use hookbridge_testkit::http_target::{HttpTarget, Script};
 use hookbridge_tests::dev_process::http::{self, Response};
-use hookbridge_tests::dev_process::target::{Answers, RecordingTarget};
 use hookbridge_tests::dev_process::webhooks::{Kind, MONEYBUTTON_SECRET, Webhook, unique_id};
 use hookbridge_tests::dev_process::{
     DevOptions, DevServer, Scratch, assert_delivered_as, find_event,
@@ -120,7 +120,7 @@ fn assert_refused_by_http(result: io::Result<Response>, allowed: &[u16], what: &
 
 #[test]
 fn bodies_up_to_the_bus_limit_are_delivered_and_larger_ones_refused_413() {
-    let target = RecordingTarget::start(Answers::always(200));
+    let target = HttpTarget::start(Script::always(200));
     let scratch = Scratch::new("hostile-sizes");
     let dev = DevServer::start(&scratch, 1, &DevOptions::delivering_to(target.url()));
 
@@ -388,7 +388,7 @@ fn duplicate_json_keys_in_fields_hookbridge_reads_are_refused_400() {
 
 #[test]
 fn header_injection_attempts_are_refused_and_reach_no_target() {
-    let target = RecordingTarget::start(Answers::always(200));
+    let target = HttpTarget::start(Script::always(200));
     let scratch = Scratch::new("hostile-injection");
     let dev = DevServer::start(&scratch, 1, &DevOptions::delivering_to(target.url()));
     let stripe_secret = Kind::Stripe.dev_secret();

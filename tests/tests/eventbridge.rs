@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use hookbridge_aws::{EventBridgePublisher, RetryPolicy};
 use hookbridge_core::ports::{BusEvent, EventPublisher, PublishError};
-use hookbridge_tests::scripted_http::{ScriptedResponse, ScriptedServer, closed_loopback_url};
+use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
 use hookbridge_tests::{BusTap, aws_config, unique_name};
 use serde_json::{Value, json};
 
@@ -44,8 +44,13 @@ const NO_WAIT: RetryPolicy = RetryPolicy {
 
 const ACCEPTED: &str = r#"{"FailedEntryCount":0,"Entries":[{"EventId":"e-1"}]}"#;
 
-fn failed_entry(code: &str) -> ScriptedResponse {
-    ScriptedResponse::new(
+/// An endpoint that answers `replies` in order, then goes away.
+fn answering_then_gone(replies: impl IntoIterator<Item = Reply>) -> HttpTarget {
+    HttpTarget::start(Script::in_order(replies).then(Answer::GoAway))
+}
+
+fn failed_entry(code: &str) -> Reply {
+    Reply::aws_json(
         200,
         format!(
             r#"{{"FailedEntryCount":1,"Entries":[{{"ErrorCode":"{code}","ErrorMessage":"scripted"}}]}}"#
@@ -96,11 +101,11 @@ async fn publishing_to_a_missing_bus_is_rejected() {
 
 #[tokio::test]
 async fn a_throttled_entry_inside_a_200_is_retried_until_accepted() {
-    let server = ScriptedServer::start(vec![
+    let server = answering_then_gone([
         failed_entry("ThrottlingException"),
-        ScriptedResponse::new(200, ACCEPTED),
+        Reply::aws_json(200, ACCEPTED),
     ]);
-    let publisher = EventBridgePublisher::new(client_for(server.url()).await, "hookbridge-bus")
+    let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
         .with_retry_policy(NO_WAIT);
 
     publisher
@@ -108,10 +113,14 @@ async fn a_throttled_entry_inside_a_200_is_retried_until_accepted() {
         .await
         .expect("accepted on the second attempt");
 
-    let bodies = server.request_bodies();
+    let bodies: Vec<_> = server
+        .requests()
+        .into_iter()
+        .map(|request| request.body)
+        .collect();
     assert_eq!(bodies.len(), 2);
     assert_eq!(bodies[0], bodies[1], "the retry sends the same entry");
-    let request: Value = serde_json::from_str(&bodies[1]).unwrap();
+    let request: Value = serde_json::from_slice(&bodies[1]).unwrap();
     let entry = &request["Entries"][0];
     assert_eq!(entry["EventBusName"], "hookbridge-bus");
     assert_eq!(entry["Source"], "hookbridge.stripe");
@@ -123,12 +132,12 @@ async fn a_throttled_entry_inside_a_200_is_retried_until_accepted() {
 async fn server_errors_are_retried_by_the_publisher_alone_and_give_up_after_max_attempts() {
     // More failures than any retry layer needs: the count shows that the SDK's
     // own retries (3 attempts by default) do not multiply the publisher's.
-    let internal_error = ScriptedResponse::new(
+    let internal_error = Reply::aws_json(
         500,
         r#"{"__type":"InternalException","message":"scripted"}"#,
     );
-    let server = ScriptedServer::start(vec![internal_error; 12]);
-    let publisher = EventBridgePublisher::new(client_for(server.url()).await, "hookbridge-bus")
+    let server = answering_then_gone(vec![internal_error; 12]);
+    let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
         .with_retry_policy(NO_WAIT);
 
     let result = publisher.publish(&stripe_event()).await;
@@ -137,16 +146,16 @@ async fn server_errors_are_retried_by_the_publisher_alone_and_give_up_after_max_
         matches!(result, Err(PublishError::Unavailable { attempts: 3, .. })),
         "{result:?}"
     );
-    assert_eq!(server.request_bodies().len(), 3);
+    assert_eq!(server.requests().len(), 3);
 }
 
 #[tokio::test]
 async fn a_permanently_failed_entry_is_rejected_without_retry() {
-    let server = ScriptedServer::start(vec![
+    let server = answering_then_gone([
         failed_entry("MalformedDetail"),
-        ScriptedResponse::new(200, ACCEPTED),
+        Reply::aws_json(200, ACCEPTED),
     ]);
-    let publisher = EventBridgePublisher::new(client_for(server.url()).await, "hookbridge-bus")
+    let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
         .with_retry_policy(NO_WAIT);
 
     let result = publisher.publish(&stripe_event()).await;
@@ -155,7 +164,7 @@ async fn a_permanently_failed_entry_is_rejected_without_retry() {
         matches!(&result, Err(PublishError::Rejected(reason)) if reason.contains("MalformedDetail")),
         "{result:?}"
     );
-    assert_eq!(server.request_bodies().len(), 1);
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[tokio::test]

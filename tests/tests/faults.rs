@@ -19,8 +19,6 @@
 //! the whole file takes a few seconds.
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
@@ -35,20 +33,19 @@ use hookbridge_core::config::Sources;
 use hookbridge_core::ports::Clock;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::verify::{standard, stripe};
+use hookbridge_testkit::http_target::{HttpTarget, Script};
 use hookbridge_tests::deliver_fixtures::{
     NoConfirmations, OUTBOUND, PAYLOAD, TOPIC, TrustAll, notification,
 };
-use hookbridge_tests::fault_proxy::{FaultProxy, HttpRequest, Mode, read_request};
+use hookbridge_tests::fault_proxy::{FaultProxy, Mode};
 use hookbridge_tests::{
     BusTap, Item, all_items, aws_config, create_events_table, put_secure_parameter, text,
     unique_name,
 };
 use ingest::Ingest;
-use lambda_http::http::{self, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use lambda_http::http::{self, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 const STRIPE_SECRET: &str = "whsec_hookbridge_dev_stripe";
@@ -379,70 +376,14 @@ async fn a_bus_blip_within_the_publishers_retries_is_answered_202_and_recorded_o
 /// deliver's bound on one POST to the target in this scenario.
 const TARGET_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// A real HTTP endpoint on loopback: answers the scripted statuses in
-/// order, then 200, one request per connection, recording every request.
-struct RecordingTarget {
-    address: SocketAddr,
-    received: Arc<Mutex<Vec<HttpRequest>>>,
-}
-
-impl RecordingTarget {
-    async fn start(script: Vec<u16>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&received);
-        tokio::spawn(async move {
-            let mut statuses = script.into_iter();
-            while let Ok((stream, _)) = listener.accept().await {
-                let mut reader = BufReader::new(stream);
-                let Ok(Some(request)) = read_request(&mut reader).await else {
-                    continue;
-                };
-                log.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(request);
-                let status = statuses.next().unwrap_or(200);
-                let answer = format!(
-                    "HTTP/1.1 {status} Target\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
-                let _ = reader.into_inner().write_all(answer.as_bytes()).await;
-            }
-        });
-        Self { address, received }
-    }
-
-    fn received(&self) -> Vec<HttpRequest> {
-        self.received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-fn headers_of(request: &HttpRequest) -> HeaderMap {
-    request
-        .head
-        .iter()
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| {
-            (
-                HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
-                HeaderValue::from_str(value.trim()).unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn deliver_reports_delivered_only_after_a_2xx_from_a_flapping_target() {
     let config = aws_config().await;
     let parameter = format!("/{}/outbound", unique_name("hb-faults"));
     put_secure_parameter(&config, &parameter, OUTBOUND).await;
-    let target = RecordingTarget::start(vec![500, 503]).await;
+    let target = HttpTarget::start(Script::in_order([500, 503]));
     // The target is down at first: nothing listens on its address.
-    let proxy = FaultProxy::refusing(target.address);
+    let proxy = FaultProxy::refusing(target.address());
     let client = hookbridge_aws::http::client_with_timeout(TARGET_TIMEOUT).unwrap();
     let deliver = Deliver::new(
         Ok(Settings {
@@ -507,10 +448,10 @@ async fn deliver_reports_delivered_only_after_a_2xx_from_a_flapping_target() {
         "every fault fired"
     );
     // 500, 503, the late 200 nobody waited for, and the 200 that counted.
-    let received = target.received();
+    let received = target.requests();
     assert_eq!(received.len(), 4, "{received:?}");
     for request in &received {
-        let headers = headers_of(request);
+        let headers = &request.headers;
         assert_eq!(
             headers["webhook-id"], "evt_42",
             "the target can deduplicate"
@@ -518,7 +459,7 @@ async fn deliver_reports_delivered_only_after_a_2xx_from_a_flapping_target() {
         assert_eq!(request.body, PAYLOAD.as_bytes());
         assert_eq!(
             standard::verify(
-                &headers,
+                headers,
                 &request.body,
                 &SecretSet::parse(OUTBOUND),
                 SystemTime::now(),

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use hookbridge_aws::{ManualClock, SsmSecretStore};
 use hookbridge_core::ports::{SecretStore, SecretStoreError};
 use hookbridge_core::secret::{Secret, SecretSet};
-use hookbridge_tests::scripted_http::{ScriptedResponse, ScriptedServer, closed_loopback_url};
+use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
 use hookbridge_tests::{aws_config, put_secure_parameter, unique_name};
 
 const TTL: Duration = Duration::from_secs(300);
@@ -126,14 +126,18 @@ async fn a_deleted_parameter_stops_being_served_from_the_cache() {
 
 #[tokio::test]
 async fn cached_secrets_are_served_past_their_ttl_while_ssm_is_unreachable() {
-    // Answers the first read, then refuses every connection.
-    let server = ScriptedServer::start(vec![ScriptedResponse::new(
-        200,
-        r#"{"Parameter":{"Name":"/hookbridge/test/stripe","Type":"SecureString","Value":"whsec_a,whsec_b","Version":1}}"#,
-    )]);
+    // Answers the first read, then goes away: the next request is cut off
+    // unanswered and every later connection refused.
+    let server = HttpTarget::start(
+        Script::in_order([Reply::aws_json(
+            200,
+            r#"{"Parameter":{"Name":"/hookbridge/test/stripe","Type":"SecureString","Value":"whsec_a,whsec_b","Version":1}}"#,
+        )])
+        .then(Answer::GoAway),
+    );
     let clock = clock();
     let store = SsmSecretStore::new(
-        ssm_client_for(server.url()).await,
+        ssm_client_for(&server.url()).await,
         "/hookbridge/test/",
         clock.clone(),
     )
@@ -150,7 +154,7 @@ async fn cached_secrets_are_served_past_their_ttl_while_ssm_is_unreachable() {
         .expect("stale secrets beat an outage");
 
     assert_eq!(values(&secrets), ["whsec_a", "whsec_b"]);
-    let request: serde_json::Value = serde_json::from_str(&server.request_bodies()[0]).unwrap();
+    let request: serde_json::Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
     assert_eq!(request["Name"], "/hookbridge/test/stripe");
     assert_eq!(request["WithDecryption"], true);
 }

@@ -1,14 +1,12 @@
 //! The dev server in-process, on a free loopback port, delivering to a
 //! scripted loopback target.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener as StdListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hookbridge_core::secret::Secret;
 use hookbridge_core::verify::{github, standard};
+use hookbridge_testkit::http_target::{HttpTarget, Script, closed_loopback_url};
 use serde_json::Value;
 
 use super::server::Limits;
@@ -34,95 +32,6 @@ impl Drop for DataDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// One request the target received.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map_or("", |(_, value)| value)
-    }
-}
-
-/// A loopback target answering each request with the next status of its
-/// script, then 200, one request per connection.
-struct ScriptedTarget {
-    url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-impl ScriptedTarget {
-    fn start(script: Vec<u16>) -> Self {
-        let listener = StdListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&received);
-        let mut script = script.into_iter();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let status = script.next().unwrap_or(200);
-                answer(stream, status, &seen);
-            }
-        });
-        Self { url, received }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-fn answer(stream: TcpStream, status: u16, seen: &Mutex<Vec<Received>>) {
-    let mut reader = BufReader::new(stream);
-    let mut headers = Vec::new();
-    let mut content_length = 0;
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                content_length = value.trim().parse().unwrap_or(0);
-            }
-            headers.push((name.trim().to_owned(), value.trim().to_owned()));
-        }
-    }
-    let mut body = vec![0; content_length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    seen.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Received {
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        });
-    let mut stream = reader.into_inner();
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} Scripted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
 }
 
 fn config(data_dir: &Path, target: Option<&str>, time_scale: f64) -> Resolved {
@@ -194,8 +103,8 @@ async fn wait_for(client: &reqwest::Client, base: &str, done: impl Fn(&Value) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_is_accepted_stored_once_and_delivered_after_two_failures() {
     let data = DataDir::new("deliver");
-    let target = ScriptedTarget::start(vec![500, 503]);
-    let running = start_local(&config(&data.0, Some(&target.url), 1000.0))
+    let target = HttpTarget::start(Script::in_order([500, 503]));
+    let running = start_local(&config(&data.0, Some(&target.url()), 1000.0))
         .await
         .unwrap();
     let base = format!("http://{}", running.address);
@@ -246,13 +155,16 @@ async fn a_webhook_is_accepted_stored_once_and_delivered_after_two_failures() {
 
     // The target saw three signed requests and no fourth: the duplicate
     // scheduled nothing.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let received = target.received();
+    let received = target.wait_for_requests(4, Duration::from_millis(200));
     assert_eq!(received.len(), 3);
     for request in &received {
         assert_eq!(request.body, PULL_REQUEST);
-        assert_eq!(request.header("webhook-id"), "delivery-1");
-        let timestamp: i64 = request.header("webhook-timestamp").parse().unwrap();
+        assert_eq!(request.headers["webhook-id"], "delivery-1");
+        let timestamp: i64 = request
+            .header("webhook-timestamp")
+            .unwrap()
+            .parse()
+            .unwrap();
         let expected = standard::sign(
             &Secret::new(config::DEFAULT_OUTBOUND_SECRET),
             "delivery-1",
@@ -260,8 +172,8 @@ async fn a_webhook_is_accepted_stored_once_and_delivered_after_two_failures() {
             PULL_REQUEST.as_bytes(),
         )
         .unwrap();
-        assert_eq!(request.header("webhook-signature"), expected);
-        assert_eq!(request.header("x-hookbridge-source"), "github");
+        assert_eq!(request.headers["webhook-signature"], expected);
+        assert_eq!(request.headers["x-hookbridge-source"], "github");
     }
     running.stop().await;
 }
@@ -271,10 +183,7 @@ async fn pending_deliveries_resume_after_a_restart() {
     let data = DataDir::new("resume");
     // Nothing listens there: attempts 1 and 2 fail at once, attempt 3 is
     // due 120 s / 100 after the first; the process stops before that.
-    let closed = {
-        let listener = StdListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/hook", listener.local_addr().unwrap())
-    };
+    let closed = closed_loopback_url();
     let running = start_local(&config(&data.0, Some(&closed), 100.0))
         .await
         .unwrap();
@@ -289,8 +198,8 @@ async fn pending_deliveries_resume_after_a_restart() {
     running.stop().await;
 
     // Same data, a working target: attempt 3 happens when it was due.
-    let target = ScriptedTarget::start(Vec::new());
-    let running = start_local(&config(&data.0, Some(&target.url), 100.0))
+    let target = HttpTarget::start(Script::always(200));
+    let running = start_local(&config(&data.0, Some(&target.url()), 100.0))
         .await
         .unwrap();
     let base = format!("http://{}", running.address);
@@ -307,7 +216,7 @@ async fn pending_deliveries_resume_after_a_restart() {
     assert_eq!(last["outcome"], "delivered");
     let at = |attempt: &Value| humantime::parse_rfc3339(attempt["at"].as_str().unwrap()).unwrap();
     assert!(at(last).duration_since(at(&attempts[0])).unwrap() >= Duration::from_millis(1190));
-    assert_eq!(target.received().len(), 1);
+    assert_eq!(target.requests().len(), 1);
     running.stop().await;
 }
 
