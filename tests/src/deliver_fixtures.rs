@@ -8,7 +8,7 @@ use lambda_http::{Body, Request};
 use serde_json::json;
 
 /// The development outbound signing key.
-pub const OUTBOUND: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
+pub const OUTBOUND: &str = crate::dev_process::webhooks::OUTBOUND_SECRET;
 pub const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:hookbridge-deliver";
 pub const ENVELOPE: &str = r#"{"id":"evt_42","source":"moneybutton","type":"payment.completed","received_at":"2026-11-24T00:00:00.123Z","occurred_at":null,"correlation_id":"7a2e0000-0000-4000-8000-000000000000","payload":{"id":"42","status":"COMPLETED","amount":"1.50"}}"#;
 /// The `payload` of [`ENVELOPE`], as the target must receive it.

@@ -1,5 +1,5 @@
 //! Webhooks as each provider signs them, for the built-in sources of
-//! `hookbridge dev` (signed with the development secrets of the brief).
+//! `hookbridge dev` (signed with the development secrets of dev-sources.toml).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -7,22 +7,12 @@ use hookbridge_core::config::{HmacScheme, MacEncoding};
 use hookbridge_core::secret::Secret;
 use hookbridge_core::verify::{github, hmac_header, standard, stripe};
 
-pub const STRIPE_SECRET: &str = "whsec_hookbridge_dev_stripe";
-pub const GITHUB_SECRET: &str = "hookbridge-dev-github";
-pub const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-pub const MONEYBUTTON_SECRET: &str = "hookbridge-dev-moneybutton";
-pub const SHOPIFY_SECRET: &str = "hookbridge-dev-hmac";
-/// The key `hookbridge dev` signs its deliveries with.
-pub const OUTBOUND_SECRET: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
-/// Every development secret `hookbridge dev` configures itself with.
-pub const DEVELOPMENT_SECRETS: [&str; 6] = [
-    STRIPE_SECRET,
-    GITHUB_SECRET,
-    STANDARD_SECRET,
-    MONEYBUTTON_SECRET,
-    SHOPIFY_SECRET,
-    OUTBOUND_SECRET,
-];
+// `STRIPE_SECRET`, `GITHUB_SECRET`, `STANDARD_SECRET`, `MONEYBUTTON_SECRET`,
+// `SHOPIFY_SECRET`, `OUTBOUND_SECRET` (the key `hookbridge dev` signs its
+// deliveries with) and `DEVELOPMENT_SECRETS` (all of them), from
+// dev-sources.toml (tests/build.rs).
+include!(concat!(env!("OUT_DIR"), "/dev_sources.rs"));
+
 /// A well-formed secret no source is configured with (a valid `whsec_` key,
 /// so Standard Webhooks signing accepts it).
 pub const WRONG_SECRET: &str = "whsec_bm90LXRoZS1jb25maWd1cmVkLXNlY3JldA==";

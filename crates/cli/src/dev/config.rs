@@ -18,23 +18,9 @@ use super::schedule::{InvalidTimeScale, TimeScale};
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "hookbridge.toml";
 
-/// The built-in development sources: one per kind, the same as `events/`.
-const DEFAULT_SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
-    "standard":{"kind":"standard"},"moneybutton":{"kind":"moneybutton"},
-    "shopify":{"kind":"hmac","header":"X-Shopify-Hmac-Sha256","encoding":"base64",
-               "id_header":"X-Shopify-Webhook-Id","type_header":"X-Shopify-Topic"}}"#;
-
-/// The development secrets of the built-in sources. Never real secrets.
-pub const DEFAULT_SECRETS: [(&str, &str); 5] = [
-    ("stripe", "whsec_hookbridge_dev_stripe"),
-    ("github", "hookbridge-dev-github"),
-    ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-    ("moneybutton", "hookbridge-dev-moneybutton"),
-    ("shopify", "hookbridge-dev-hmac"),
-];
-
-/// The development outbound signing secret (deliver's key).
-pub const DEFAULT_OUTBOUND_SECRET: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
+/// The development sources, their secrets and the outbound key: the
+/// repository's `dev-sources.toml`, which the scripts and tests read too.
+const DEVELOPMENT_CONFIG: &str = include_str!("../../../../dev-sources.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
@@ -170,19 +156,25 @@ impl Settings {
 
 /// The built-in development sources and their secrets.
 pub fn built_in_sources() -> SourceSetup {
+    let setup = development_settings()
+        .sources
+        .expect("dev-sources.toml configures sources");
     SourceSetup {
-        sources: Sources::from_json(DEFAULT_SOURCES).expect("the built-in sources are valid"),
-        secrets: DEFAULT_SECRETS
-            .iter()
-            .map(|(name, secret)| ((*name).to_owned(), Arc::new(SecretSet::parse(secret))))
-            .collect(),
         built_in: true,
+        ..setup
     }
 }
 
 /// The development outbound signing key.
 pub fn built_in_outbound() -> Arc<SecretSet> {
-    Arc::new(SecretSet::parse(DEFAULT_OUTBOUND_SECRET))
+    development_settings()
+        .outbound_secrets
+        .expect("dev-sources.toml holds the outbound secret")
+}
+
+fn development_settings() -> Settings {
+    Settings::parse(DEVELOPMENT_CONFIG, Path::new("dev-sources.toml"), true)
+        .expect("dev-sources.toml is a valid configuration")
 }
 
 fn secret_set(list: &[String]) -> SecretSet {
@@ -462,6 +454,24 @@ mod tests {
             assert_eq!(setup.secrets[name].len(), 1, "{name}");
         }
         assert_eq!(built_in_outbound().len(), 1);
+    }
+
+    /// A default deploy configures the sources `hookbridge dev` starts with,
+    /// so the samples of events/ and the docs hold for both.
+    #[test]
+    fn the_template_default_sources_are_the_development_sources() {
+        let template: serde_yaml::Value =
+            serde_yaml::from_str(include_str!("../../../../template.yaml"))
+                .expect("template.yaml is YAML");
+        let default = template["Parameters"]["Sources"]["Default"]
+            .as_str()
+            .expect("template.yaml has a default `Sources` parameter");
+        let deployed = Sources::from_json(default).expect("the default `Sources` parse");
+        assert_eq!(
+            deployed,
+            built_in_sources().sources,
+            "template.yaml's default `Sources` must configure the sources of dev-sources.toml"
+        );
     }
 
     #[test]

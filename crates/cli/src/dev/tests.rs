@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hookbridge_core::secret::Secret;
 use hookbridge_core::verify::{github, standard};
 use hookbridge_testkit::http_target::{HttpTarget, Script, closed_loopback_url};
 use serde_json::Value;
@@ -57,11 +56,13 @@ const PULL_REQUEST: &str = r#"{"action":"opened","repository":{"full_name":"octo
 
 /// POSTs a GitHub webhook signed with the development secret.
 async fn post_github(client: &reqwest::Client, base: &str, delivery: &str) -> (u16, Value) {
+    let sources = config::built_in_sources();
+    let secret = sources.secrets["github"].iter().next().unwrap().expose();
     let response = client
         .post(format!("{base}/webhooks/github"))
         .header(
             "x-hub-signature-256",
-            github::sign("hookbridge-dev-github", PULL_REQUEST.as_bytes()),
+            github::sign(secret, PULL_REQUEST.as_bytes()),
         )
         .header("x-github-event", "pull_request")
         .header("x-github-delivery", delivery)
@@ -157,6 +158,7 @@ async fn a_webhook_is_accepted_stored_once_and_delivered_after_two_failures() {
     // scheduled nothing.
     let received = target.wait_for_requests(4, Duration::from_millis(200));
     assert_eq!(received.len(), 3);
+    let outbound = config::built_in_outbound();
     for request in &received {
         assert_eq!(request.body, PULL_REQUEST);
         assert_eq!(request.headers["webhook-id"], "delivery-1");
@@ -166,7 +168,7 @@ async fn a_webhook_is_accepted_stored_once_and_delivered_after_two_failures() {
             .parse()
             .unwrap();
         let expected = standard::sign(
-            &Secret::new(config::DEFAULT_OUTBOUND_SECRET),
+            outbound.iter().next().unwrap(),
             "delivery-1",
             timestamp,
             PULL_REQUEST.as_bytes(),
