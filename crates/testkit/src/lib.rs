@@ -2,3 +2,23 @@
 //! doubles of the ports in `hookbridge_core::ports`, builders of envelopes,
 //! and one scriptable loopback HTTP target. Only ever a dev-dependency, so
 //! no production crate's public API carries a double.
+
+mod bus;
+mod clock;
+mod envelope;
+mod event_store;
+mod headers;
+mod recorded;
+mod secrets;
+mod sns;
+
+pub use bus::MemoryBus;
+pub use clock::ManualClock;
+pub use envelope::EnvelopeBuilder;
+pub use event_store::{AcceptingStore, MemoryEventStore, StoredProjection, run_ready};
+pub use headers::header_map;
+pub use secrets::MemorySecrets;
+pub use sns::{
+    FakeAuthenticator, FixtureCertificate, NoConfirmations, RecordingConfirmer, Verdict,
+    sns_fixture,
+};
