@@ -1,9 +1,8 @@
-//! What the deliver tests share: one SNS notification carrying one envelope,
-//! and ports that stand in for SNS's signature and confirmation (both are
-//! covered by their own tests in tests/deliver.rs and the core).
+//! What the deliver tests share: one SNS notification carrying one envelope.
+//! The ports that stand in for SNS's signature and confirmation are
+//! hookbridge-testkit's (both are covered by their own tests in
+//! tests/deliver.rs and the core).
 
-use deliver::{Authenticator, Unauthenticated};
-use hookbridge_core::sns::{ConfirmError, SnsMessage, SnsUrl, SubscriptionConfirmer};
 use lambda_http::{Body, Request};
 use serde_json::json;
 
@@ -13,24 +12,6 @@ pub const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:hookbridge-deliver";
 pub const ENVELOPE: &str = r#"{"id":"evt_42","source":"moneybutton","type":"payment.completed","received_at":"2026-11-24T00:00:00.123Z","occurred_at":null,"correlation_id":"7a2e0000-0000-4000-8000-000000000000","payload":{"id":"42","status":"COMPLETED","amount":"1.50"}}"#;
 /// The `payload` of [`ENVELOPE`], as the target must receive it.
 pub const PAYLOAD: &str = r#"{"id":"42","status":"COMPLETED","amount":"1.50"}"#;
-
-/// Trusts every message.
-pub struct TrustAll;
-
-impl Authenticator for TrustAll {
-    async fn authenticate(&self, _message: &SnsMessage) -> Result<(), Unauthenticated> {
-        Ok(())
-    }
-}
-
-/// Notifications never need a confirmation.
-pub struct NoConfirmations;
-
-impl SubscriptionConfirmer for NoConfirmations {
-    async fn confirm(&self, subscribe_url: &SnsUrl) -> Result<(), ConfirmError> {
-        panic!("unexpected confirmation at {subscribe_url}")
-    }
-}
 
 /// The SNS notification carrying [`ENVELOPE`]; SNS re-sends it unchanged.
 pub fn notification() -> Request {

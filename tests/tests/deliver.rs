@@ -8,20 +8,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use deliver::{Deliver, Settings, SnsSignatures};
-use hookbridge_aws::certificates::certificate_from_response;
+use hookbridge_aws::certificates::fetch_certificate;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::DeliveryPolicy;
+use hookbridge_core::ports::{CertificateError, CertificateSource};
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::sns::{
-    CertificateError, CertificateSource, CertificateUrl, SigningCertificate,
-};
+use hookbridge_core::sns::{CertificateUrl, SigningCertificate};
 use hookbridge_core::verify::standard;
 use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
-use hookbridge_tests::deliver_fixtures::{
-    ENVELOPE, NoConfirmations, OUTBOUND, TOPIC, TrustAll, notification,
-};
+use hookbridge_testkit::{FakeAuthenticator, NoConfirmations, Verdict};
+use hookbridge_tests::deliver_fixtures::{ENVELOPE, OUTBOUND, TOPIC, notification};
 use hookbridge_tests::{aws_config, create_topic, put_secure_parameter, unique_name};
 use lambda_http::Body;
 use lambda_http::http::{self, StatusCode};
@@ -68,8 +66,13 @@ fn status(status: u16) -> Answer {
     Reply::json(status, r#"{"ok":false}"#).into()
 }
 
-type LoopbackDeliver =
-    Deliver<TrustAll, NoConfirmations, HttpWebhookTarget, SsmSecretStore<SystemClock>, SystemClock>;
+type LoopbackDeliver = Deliver<
+    FakeAuthenticator,
+    NoConfirmations,
+    HttpWebhookTarget,
+    SsmSecretStore<SystemClock>,
+    SystemClock,
+>;
 
 /// The handler as main.rs builds it, but for trust and a shorter timeout.
 async fn deliver_to(target_url: &str, timeout: Duration) -> LoopbackDeliver {
@@ -83,7 +86,7 @@ async fn deliver_to(target_url: &str, timeout: Duration) -> LoopbackDeliver {
             target_url: target_url.to_owned(),
             outbound_secret_parameter: parameter,
         }),
-        TrustAll,
+        FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,
         HttpWebhookTarget::new(client),
         SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),
@@ -205,7 +208,7 @@ async fn a_missing_outbound_secret_answers_503_without_a_request() {
             target_url: target.url(),
             outbound_secret_parameter: format!("/{}/missing", unique_name("hb-deliver")),
         }),
-        TrustAll,
+        FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,
         HttpWebhookTarget::new(client),
         SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),
@@ -235,23 +238,12 @@ impl CertificateSource for EmulatorCertificates {
             .as_str()
             .split_once(".amazonaws.com")
             .map_or("", |(_, path)| path);
-        let response = self
-            .client
-            .get(format!("{}{path}", self.endpoint))
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20261124/us-east-1/sns/aws4_request, \
+        let request = self.client.get(format!("{}{path}", self.endpoint)).header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20261124/us-east-1/sns/aws4_request, \
                  SignedHeaders=host, Signature=0",
-            )
-            .send()
-            .await
-            .map_err(|error| CertificateError::Unavailable(error.to_string()))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| CertificateError::Unavailable(error.to_string()))?;
-        certificate_from_response(status, &body).map(Arc::new)
+        );
+        fetch_certificate(request).await.map(Arc::new)
     }
 }
 

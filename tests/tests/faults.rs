@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_config::SdkConfig;
 use consume::{Consumer, Outcome};
 use deliver::{Deliver, Settings};
-use hookbridge_aws::clock::{ManualClock, SystemClock};
+use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::dynamodb::{attr, event_key, projection_key};
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
@@ -34,9 +34,8 @@ use hookbridge_core::ports::Clock;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::verify::{standard, stripe};
 use hookbridge_testkit::http_target::{HttpTarget, Script};
-use hookbridge_tests::deliver_fixtures::{
-    NoConfirmations, OUTBOUND, PAYLOAD, TOPIC, TrustAll, notification,
-};
+use hookbridge_testkit::{FakeAuthenticator, ManualClock, NoConfirmations, Verdict};
+use hookbridge_tests::deliver_fixtures::{OUTBOUND, PAYLOAD, TOPIC, notification};
 use hookbridge_tests::fault_proxy::{FaultProxy, Mode};
 use hookbridge_tests::{
     BusTap, Item, all_items, aws_config, create_events_table, put_secure_parameter, text,
@@ -391,7 +390,7 @@ async fn deliver_reports_delivered_only_after_a_2xx_from_a_flapping_target() {
             target_url: format!("{}/hooks", proxy.url()),
             outbound_secret_parameter: parameter,
         }),
-        TrustAll,
+        FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,
         HttpWebhookTarget::new(client),
         SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),

@@ -4,13 +4,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookbridge_aws::clock::ManualClock;
 use hookbridge_aws::eventbridge::EventBridgePublisher;
 use hookbridge_aws::retry::RetryPolicy;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_core::config::Sources;
 use hookbridge_core::ports::Clock;
 use hookbridge_core::verify::stripe;
+use hookbridge_testkit::ManualClock;
 use hookbridge_tests::{BusTap, aws_config, put_secure_parameter, unique_name};
 use ingest::Ingest;
 use lambda_http::{Body, Request, http};

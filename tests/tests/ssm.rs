@@ -2,9 +2,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use hookbridge_aws::{ManualClock, SsmSecretStore};
+use hookbridge_aws::SsmSecretStore;
 use hookbridge_core::ports::{SecretStore, SecretStoreError};
 use hookbridge_core::secret::{Secret, SecretSet};
+use hookbridge_testkit::ManualClock;
 use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
 use hookbridge_tests::{aws_config, put_secure_parameter, unique_name};
 

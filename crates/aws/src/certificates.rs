@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use hookbridge_core::sns::{
-    CertificateError, CertificateSource, CertificateUrl, SigningCertificate,
-};
+use hookbridge_core::ports::{CertificateError, CertificateSource};
+use hookbridge_core::sns::{CertificateUrl, SigningCertificate};
 
 /// SNS certificates are about 2 KiB; anything far larger is not one.
 const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;
@@ -44,27 +43,29 @@ impl HttpsCertificateSource {
         }
         cache.insert(url.clone(), Arc::clone(certificate));
     }
+}
 
-    async fn fetch(&self, url: &CertificateUrl) -> Result<SigningCertificate, CertificateError> {
-        let response = self
-            .client
-            .get(url.as_str())
-            .send()
-            .await
-            .map_err(|error| CertificateError::Unavailable(error.to_string()))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| CertificateError::Unavailable(error.to_string()))?;
-        certificate_from_response(status, &body)
-    }
+/// Sends `request` (a GET of a certificate URL) and reads the certificate
+/// from the answer; no answer at all is `Unavailable`.
+pub async fn fetch_certificate(
+    request: reqwest::RequestBuilder,
+) -> Result<SigningCertificate, CertificateError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|error| CertificateError::Unavailable(error.to_string()))?;
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|error| CertificateError::Unavailable(error.to_string()))?;
+    certificate_from_response(status, &body)
 }
 
 /// What an answer from a certificate URL means. A server error may pass; any
 /// other failure means the URL names no certificate, so the message that
 /// pointed at it cannot be genuine.
-pub fn certificate_from_response(
+fn certificate_from_response(
     status: u16,
     body: &[u8],
 ) -> Result<SigningCertificate, CertificateError> {
@@ -87,7 +88,7 @@ impl CertificateSource for HttpsCertificateSource {
         if let Some(certificate) = self.cached(url) {
             return Ok(certificate);
         }
-        let certificate = Arc::new(self.fetch(url).await?);
+        let certificate = Arc::new(fetch_certificate(self.client.get(url.as_str())).await?);
         tracing::info!(url = %url, "fetched SNS signing certificate");
         self.remember(url, &certificate);
         Ok(certificate)

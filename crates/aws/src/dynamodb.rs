@@ -24,9 +24,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use hookbridge_core::envelope::Envelope;
-use hookbridge_core::projection::{
-    EventRecord, EventStore, EventStoreError, ProjectionChange, RecordOutcome,
-};
+use hookbridge_core::ports::{EventStore, EventStoreError};
+use hookbridge_core::projection::{EventRecord, ProjectionChange, RecordOutcome};
 
 /// Attribute names of the table design; tests and tools read items by them.
 pub mod attr {

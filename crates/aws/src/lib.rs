@@ -11,7 +11,7 @@ pub mod sns;
 pub mod ssm;
 pub mod webhook_target;
 
-pub use clock::{ManualClock, SystemClock};
+pub use clock::SystemClock;
 pub use dynamodb::DynamoDbEventStore;
 pub use eventbridge::EventBridgePublisher;
 pub use retry::RetryPolicy;

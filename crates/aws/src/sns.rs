@@ -1,6 +1,7 @@
 //! Confirming an SNS subscription by visiting its `SubscribeURL`.
 
-use hookbridge_core::sns::{ConfirmError, SnsUrl, SubscriptionConfirmer};
+use hookbridge_core::ports::{ConfirmError, SubscriptionConfirmer};
+use hookbridge_core::sns::SnsUrl;
 
 /// Confirms by GET on the subscribe URL, which the core has already checked
 /// to be on an SNS endpoint (so no request ever goes to another host).

@@ -1,6 +1,7 @@
 //! [`WebhookTarget`] over HTTP(S) with the shared client.
 
-use hookbridge_core::outbound::{OutboundWebhook, TargetError, WebhookTarget};
+use hookbridge_core::outbound::OutboundWebhook;
+use hookbridge_core::ports::{TargetError, WebhookTarget};
 
 /// POSTs signed webhooks; the client's timeout bounds every attempt.
 #[derive(Debug, Clone)]

@@ -2,8 +2,6 @@
 //! outbound secret by the Standard Webhooks scheme, so any Standard Webhooks
 //! library verifies it and `webhook-id` (the event id) deduplicates it.
 
-use std::future::Future;
-
 use crate::envelope::Envelope;
 use crate::secret::SecretSet;
 use crate::verify::standard::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
@@ -108,26 +106,6 @@ impl std::fmt::Debug for OutboundWebhook {
             .field("correlation_id", &self.correlation_id)
             .finish_non_exhaustive()
     }
-}
-
-/// Why the target gave no HTTP answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
-    #[error("the target did not answer in time")]
-    Timeout,
-    #[error("the target could not be reached: {0}")]
-    Connection(String),
-    #[error("the request to the target failed: {0}")]
-    Request(String),
-}
-
-/// POSTs a webhook to the target and reports the HTTP status it answered.
-pub trait WebhookTarget: Send + Sync {
-    fn post(
-        &self,
-        url: &str,
-        webhook: &OutboundWebhook,
-    ) -> impl Future<Output = Result<u16, TargetError>> + Send;
 }
 
 #[cfg(test)]

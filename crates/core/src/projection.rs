@@ -8,10 +8,7 @@
 //! projection and a store can enforce it with a single comparison.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
@@ -281,111 +278,6 @@ pub enum ProjectionChange {
     NotProjected,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum EventStoreError {
-    /// The store refused the write for good (e.g. the table does not exist,
-    /// the item is invalid): retries will not help, the event belongs in the
-    /// dead-letter queue.
-    #[error("event store rejected the write: {0}")]
-    Rejected(String),
-    /// Throttled, conflicting or failing: a retry may succeed.
-    #[error("event store unavailable: {0}")]
-    Unavailable(String),
-}
-
-/// Stores events exactly once and keeps each object's projection at its
-/// newest event.
-///
-/// Contract: the event record and the projection change happen together or
-/// not at all; a duplicate event id changes nothing; a projection is replaced
-/// only by an event whose [`OrderKey`] is greater than the one it holds.
-pub trait EventStore: Send + Sync {
-    fn record(
-        &self,
-        record: &EventRecord<'_>,
-    ) -> impl Future<Output = Result<RecordOutcome, EventStoreError>> + Send;
-}
-
-/// An object's projection as held by [`MemoryEventStore`].
-#[derive(Debug, Clone)]
-pub struct StoredProjection {
-    pub order_key: OrderKey,
-    pub envelope: Envelope,
-}
-
-#[derive(Debug, Default)]
-struct MemoryTables {
-    /// (source, event id) -> expiry.
-    events: HashMap<(String, String), u64>,
-    /// (source, object id) -> latest event.
-    projections: HashMap<(String, String), StoredProjection>,
-}
-
-/// An [`EventStore`] in memory with the same rules as the DynamoDB one: for
-/// local runs, handler tests and benchmarks.
-#[derive(Debug, Default)]
-pub struct MemoryEventStore {
-    tables: Mutex<MemoryTables>,
-}
-
-impl MemoryEventStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The projection of one object, if any event named it.
-    pub fn projection(&self, source: &str, object_id: &str) -> Option<StoredProjection> {
-        self.lock()
-            .projections
-            .get(&(source.to_owned(), object_id.to_owned()))
-            .cloned()
-    }
-
-    /// How many distinct events are recorded.
-    pub fn event_count(&self) -> usize {
-        self.lock().events.len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryTables> {
-        // A panic elsewhere cannot leave the maps half-updated: every write
-        // below is a single insert.
-        self.tables
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl EventStore for MemoryEventStore {
-    async fn record(&self, record: &EventRecord<'_>) -> Result<RecordOutcome, EventStoreError> {
-        let envelope = record.envelope;
-        let mut tables = self.lock();
-        let event_key = (envelope.source.clone(), envelope.id.clone());
-        if tables.events.contains_key(&event_key) {
-            return Ok(RecordOutcome::Duplicate);
-        }
-        tables.events.insert(event_key, record.expires_at);
-        let Some(projection) = &record.projection else {
-            return Ok(RecordOutcome::Recorded(ProjectionChange::NotProjected));
-        };
-        let object_key = (envelope.source.clone(), projection.object_id.clone());
-        let newer = tables
-            .projections
-            .get(&object_key)
-            .is_none_or(|held| held.order_key < projection.order_key);
-        if !newer {
-            return Ok(RecordOutcome::Recorded(ProjectionChange::Superseded));
-        }
-        tables.projections.insert(
-            object_key,
-            StoredProjection {
-                order_key: projection.order_key.clone(),
-                envelope: envelope.clone(),
-            },
-        );
-        Ok(RecordOutcome::Recorded(ProjectionChange::Updated))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,16 +309,6 @@ mod tests {
 
     fn key(rule: &ProjectionRule, envelope: &Envelope) -> OrderKey {
         project(rule, envelope).unwrap().unwrap().order_key
-    }
-
-    fn block_on<F: Future>(future: F) -> F::Output {
-        // The memory store never awaits anything, so one poll completes it.
-        let mut future = std::pin::pin!(future);
-        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        match future.as_mut().poll(&mut context) {
-            std::task::Poll::Ready(output) => output,
-            std::task::Poll::Pending => panic!("memory store future was pending"),
-        }
     }
 
     #[test]
@@ -620,76 +502,7 @@ mod tests {
         assert_eq!(record.projection, None);
     }
 
-    #[test]
-    fn memory_store_counts_duplicates_and_keeps_the_newest() {
-        let store = MemoryEventStore::new();
-        let rule = ProjectionRule::Moneybutton;
-        let completed = moneybutton("c", "COMPLETED", "2026-11-24T00:00:02Z");
-        let pending = moneybutton("p", "PENDING", "2026-11-24T00:00:01Z");
-        let record = |e| EventRecord::new(e, Some(&rule), DAY).unwrap();
-        assert_eq!(
-            block_on(store.record(&record(&completed))).unwrap(),
-            RecordOutcome::Recorded(ProjectionChange::Updated)
-        );
-        assert_eq!(
-            block_on(store.record(&record(&completed))).unwrap(),
-            RecordOutcome::Duplicate
-        );
-        assert_eq!(
-            block_on(store.record(&record(&pending))).unwrap(),
-            RecordOutcome::Recorded(ProjectionChange::Superseded)
-        );
-        assert_eq!(store.event_count(), 2);
-        let held = store.projection("src", "pay_1").unwrap();
-        assert_eq!(held.envelope.id, "c");
-    }
-
-    /// Events of one Money Button payment with colliding times, so times,
-    /// ranks and ids all take part in the order.
-    fn payment_events() -> Vec<Envelope> {
-        let statuses = ["PENDING", "RECEIVED", "COMPLETED", "FAILED", "DOUBLE_SPENT"];
-        let times = [
-            "2026-11-24T00:00:00Z",
-            "2026-11-24T00:00:00Z",
-            "2026-11-24T00:00:01Z",
-        ];
-        let mut events = Vec::new();
-        for (i, status) in statuses.iter().enumerate() {
-            for (j, at) in times.iter().enumerate() {
-                events.push(moneybutton(&format!("e{i}{j}"), status, at));
-            }
-        }
-        events
-    }
-
     proptest! {
-        /// Whatever the delivery order and however often an event repeats,
-        /// the projection ends at the event with the greatest order key.
-        #[test]
-        fn projection_is_the_same_for_every_delivery_order(
-            deliveries in proptest::collection::vec(0usize..15, 1..40)
-                .prop_shuffle()
-        ) {
-            let events = payment_events();
-            let rule = ProjectionRule::Moneybutton;
-            let store = MemoryEventStore::new();
-            for &index in &deliveries {
-                let record = EventRecord::new(&events[index], Some(&rule), DAY).unwrap();
-                block_on(store.record(&record)).unwrap();
-            }
-            let newest = deliveries
-                .iter()
-                .map(|&index| &events[index])
-                .max_by_key(|event| key(&rule, event))
-                .unwrap();
-            let held = store.projection("src", "pay_1").unwrap();
-            prop_assert_eq!(&held.envelope.id, &newest.id);
-            let mut distinct = deliveries.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            prop_assert_eq!(store.event_count(), distinct.len());
-        }
-
         /// The string order of keys is the order of their components.
         #[test]
         fn order_key_compares_like_its_components(

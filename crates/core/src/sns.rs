@@ -1,11 +1,10 @@
 //! Amazon SNS HTTP/S messages: parsing, the string SNS signs, the URLs it may
 //! point at, and RSA signature verification. No network: certificates come
-//! in through [`CertificateSource`], confirmations go out through
-//! [`SubscriptionConfirmer`].
+//! in through [`CertificateSource`](crate::ports::CertificateSource),
+//! confirmations go out through
+//! [`SubscriptionConfirmer`](crate::ports::SubscriptionConfirmer).
 
 use std::fmt;
-use std::future::Future;
-use std::sync::Arc;
 
 use aws_lc_rs::signature::{
     RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey,
@@ -16,6 +15,8 @@ use serde::Deserialize;
 use x509_cert::Certificate;
 use x509_cert::der::DecodePem;
 use x509_cert::der::oid::ObjectIdentifier;
+
+use crate::ports::CertificateError;
 
 /// What an SNS message announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -413,39 +414,6 @@ impl SigningCertificate {
             .to_vec();
         Ok(Self { rsa_public_key })
     }
-}
-
-/// Why no certificate could be had for a URL.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CertificateError {
-    /// The URL served something that is not an RSA certificate (or nothing):
-    /// the message cannot be genuine.
-    #[error("not an SNS signing certificate: {0}")]
-    Invalid(String),
-    /// SNS could not be reached; a retry may succeed.
-    #[error("certificate unavailable: {0}")]
-    Unavailable(String),
-}
-
-/// Fetches signing certificates by URL (an adapter caches them).
-pub trait CertificateSource: Send + Sync {
-    fn certificate(
-        &self,
-        url: &CertificateUrl,
-    ) -> impl Future<Output = Result<Arc<SigningCertificate>, CertificateError>> + Send;
-}
-
-/// Why a subscription could not be confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("subscription confirmation failed: {0}")]
-pub struct ConfirmError(pub String);
-
-/// Confirms a subscription by visiting its `SubscribeURL`.
-pub trait SubscriptionConfirmer: Send + Sync {
-    fn confirm(
-        &self,
-        subscribe_url: &SnsUrl,
-    ) -> impl Future<Output = Result<(), ConfirmError>> + Send;
 }
 
 #[cfg(test)]

@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hookbridge_core::envelope::Envelope;
-use hookbridge_core::projection::{EventRecord, EventStore, MemoryEventStore, ProjectionRule};
+use hookbridge_core::ports::EventStore;
+use hookbridge_core::projection::{
+    EventRecord, OrderKey, ProjectionChange, ProjectionRule, RecordOutcome, project,
+};
+use hookbridge_testkit::{EnvelopeBuilder, MemoryEventStore, run_ready};
 use proptest::prelude::*;
-use serde_json::value::RawValue;
 
 const RETENTION: Duration = Duration::from_secs(86_400);
 const SOURCE: &str = "src";
@@ -68,25 +71,13 @@ fn envelope(rule: &ProjectionRule, index: usize, event: &Event) -> Envelope {
         ),
     };
     let time = format!("2026-11-24T00:00:0{}.{:03}Z", event.second, event.millis);
-    Envelope {
-        id: format!("evt_{index}"),
-        source: SOURCE.into(),
-        event_type,
-        received_at: time.clone(),
-        occurred_at: event.occurred.then_some(time),
-        correlation_id: format!("corr_{index}"),
-        payload: RawValue::from_string(payload).expect("valid JSON"),
-    }
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    // The memory store never awaits anything, so one poll completes it.
-    let mut future = std::pin::pin!(future);
-    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut context) {
-        std::task::Poll::Ready(output) => output,
-        std::task::Poll::Pending => panic!("memory store future was pending"),
-    }
+    EnvelopeBuilder::new(&format!("evt_{index}"), &payload)
+        .source(SOURCE)
+        .event_type(&event_type)
+        .received_at(&time)
+        .occurred_at(event.occurred.then_some(time.as_str()))
+        .correlation_id(&format!("corr_{index}"))
+        .build()
 }
 
 /// Every object's projection (event id and order key) after delivering
@@ -99,7 +90,7 @@ fn delivered(
     let store = MemoryEventStore::new();
     for &index in order {
         let record = EventRecord::new(&events[index], Some(rule), RETENTION).expect("valid times");
-        block_on(store.record(&record)).expect("the memory store does not fail");
+        run_ready(store.record(&record)).expect("the memory store does not fail");
     }
     let projections = (0..3)
         .flat_map(|object| {
@@ -145,7 +136,87 @@ fn newest(
     newest
 }
 
+fn key(rule: &ProjectionRule, envelope: &Envelope) -> OrderKey {
+    project(rule, envelope)
+        .expect("valid times")
+        .expect("names its object")
+        .order_key
+}
+
+#[test]
+fn memory_store_counts_duplicates_and_keeps_the_newest() {
+    let store = MemoryEventStore::new();
+    let rule = ProjectionRule::Moneybutton;
+    let completed =
+        EnvelopeBuilder::moneybutton_payment("c", "COMPLETED", "2026-11-24T00:00:02Z").build();
+    let pending =
+        EnvelopeBuilder::moneybutton_payment("p", "PENDING", "2026-11-24T00:00:01Z").build();
+    let record = |e| EventRecord::new(e, Some(&rule), RETENTION).unwrap();
+    assert_eq!(
+        run_ready(store.record(&record(&completed))).unwrap(),
+        RecordOutcome::Recorded(ProjectionChange::Updated)
+    );
+    assert_eq!(
+        run_ready(store.record(&record(&completed))).unwrap(),
+        RecordOutcome::Duplicate
+    );
+    assert_eq!(
+        run_ready(store.record(&record(&pending))).unwrap(),
+        RecordOutcome::Recorded(ProjectionChange::Superseded)
+    );
+    assert_eq!(store.event_count(), 2);
+    let held = store.projection("src", "pay_1").unwrap();
+    assert_eq!(held.envelope.id, "c");
+}
+
+/// Events of one Money Button payment with colliding times, so times,
+/// ranks and ids all take part in the order.
+fn payment_events() -> Vec<Envelope> {
+    let statuses = ["PENDING", "RECEIVED", "COMPLETED", "FAILED", "DOUBLE_SPENT"];
+    let times = [
+        "2026-11-24T00:00:00Z",
+        "2026-11-24T00:00:00Z",
+        "2026-11-24T00:00:01Z",
+    ];
+    let mut events = Vec::new();
+    for (i, status) in statuses.iter().enumerate() {
+        for (j, at) in times.iter().enumerate() {
+            events.push(
+                EnvelopeBuilder::moneybutton_payment(&format!("e{i}{j}"), status, at).build(),
+            );
+        }
+    }
+    events
+}
+
 proptest! {
+    /// Whatever the delivery order and however often an event repeats, a
+    /// payment's projection ends at the event with the greatest order key.
+    #[test]
+    fn one_payment_ends_at_its_newest_event_for_every_delivery_order(
+        deliveries in proptest::collection::vec(0usize..15, 1..40)
+            .prop_shuffle()
+    ) {
+        let events = payment_events();
+        let rule = ProjectionRule::Moneybutton;
+        let store = MemoryEventStore::new();
+        for &index in &deliveries {
+            let record = EventRecord::new(&events[index], Some(&rule), RETENTION).unwrap();
+            run_ready(store.record(&record)).unwrap();
+        }
+        let newest = deliveries
+            .iter()
+            .map(|&index| &events[index])
+            .max_by_key(|event| key(&rule, event))
+            .unwrap();
+        let held = store.projection("src", "pay_1").unwrap();
+        prop_assert_eq!(&held.envelope.id, &newest.id);
+        let mut distinct = deliveries.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        prop_assert_eq!(store.event_count(), distinct.len());
+    }
+
     #[test]
     fn projection_is_the_same_for_every_delivery_order(
         rule in any_rule(),

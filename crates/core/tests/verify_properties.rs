@@ -7,22 +7,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use hookbridge_core::config::{HmacScheme, MacEncoding};
 use hookbridge_core::secret::{Secret, SecretSet};
 use hookbridge_core::verify::{VerifyError, github, hmac_header, standard, stripe};
+use hookbridge_testkit::header_map;
 use proptest::prelude::*;
 
 const NOW: u64 = 1_800_000_000;
 const TOLERANCE: Duration = Duration::from_secs(300);
-
-fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            (
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            )
-        })
-        .collect()
-}
 
 fn tampered(body: &[u8], index: usize, flip: u8) -> Vec<u8> {
     let mut other = body.to_vec();
@@ -45,7 +34,7 @@ proptest! {
         skew in -300i64..=300,
     ) {
         let header = stripe::sign(&secret, NOW as i64 + skew, &body);
-        let h = headers(&[("stripe-signature", &header)]);
+        let h = header_map(&[("stripe-signature", &header)]);
         let secrets = SecretSet::parse(&secret);
         let now = UNIX_EPOCH + Duration::from_secs(NOW);
         prop_assert_eq!(stripe::verify(&h, &body, &secrets, now, TOLERANCE), Ok(()));
@@ -64,7 +53,7 @@ proptest! {
         use base64::Engine;
         let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(&key));
         let signature = standard::sign(&Secret::new(secret.as_str()), &id, NOW as i64, &body).unwrap();
-        let h = headers(&[
+        let h = header_map(&[
             ("webhook-id", &id),
             ("webhook-timestamp", &NOW.to_string()),
             ("webhook-signature", &signature),
@@ -90,7 +79,7 @@ proptest! {
         let secrets = SecretSet::parse(secret);
         let other = tampered(&body, index, flip);
 
-        let h = headers(&[("x-hub-signature-256", &github::sign(secret, &body))]);
+        let h = header_map(&[("x-hub-signature-256", &github::sign(secret, &body))]);
         prop_assert_eq!(github::verify(&h, &body, &secrets), Ok(()));
         prop_assert_eq!(github::verify(&h, &other, &secrets), Err(VerifyError::NoMatch));
 
@@ -102,7 +91,7 @@ proptest! {
             type_header: None,
             type_pointer: "/type".into(),
         };
-        let h = headers(&[("x-signature", &hmac_header::sign(&scheme, secret, &body))]);
+        let h = header_map(&[("x-signature", &hmac_header::sign(&scheme, secret, &body))]);
         prop_assert_eq!(hmac_header::verify(&scheme, &h, &body, &secrets), Ok(()));
         prop_assert_eq!(hmac_header::verify(&scheme, &h, &other, &secrets), Err(VerifyError::NoMatch));
     }

@@ -3,4 +3,24 @@
 //! and one scriptable loopback HTTP target. Only ever a dev-dependency, so
 //! no production crate's public API carries a double.
 
+mod bus;
+mod clock;
+mod envelope;
+mod event_store;
+mod headers;
+mod recorded;
+mod secrets;
+mod sns;
+
 pub mod http_target;
+
+pub use bus::MemoryBus;
+pub use clock::ManualClock;
+pub use envelope::EnvelopeBuilder;
+pub use event_store::{AcceptingStore, MemoryEventStore, StoredProjection, run_ready};
+pub use headers::header_map;
+pub use secrets::MemorySecrets;
+pub use sns::{
+    FakeAuthenticator, FixtureCertificate, NoConfirmations, RecordingConfirmer, Verdict,
+    sns_fixture,
+};

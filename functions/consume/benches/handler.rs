@@ -3,42 +3,16 @@
 //! once (no network, no state).
 
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use consume::{Consumer, Settings};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hookbridge_core::projection::{
-    EventRecord, EventStore, EventStoreError, ProjectionChange, RecordOutcome,
-};
+use hookbridge_testkit::{AcceptingStore, run_ready};
 
 const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"moneybutton":{"kind":"moneybutton"},
     "github":{"kind":"github"},"orders":{"kind":"hmac","header":"X-Sig","object_pointer":"/order/id"}}"#;
 const STRIPE_SAMPLE: &str = include_str!("../../../events/consume-stripe.json");
 const MONEYBUTTON_SAMPLE: &str = include_str!("../../../events/consume-moneybutton.json");
 const GITHUB_SAMPLE: &str = include_str!("../../../events/consume-github.json");
-
-/// Accepts every record: what is left to measure is the handler itself.
-struct AcceptingStore;
-
-impl EventStore for AcceptingStore {
-    async fn record(&self, record: &EventRecord<'_>) -> Result<RecordOutcome, EventStoreError> {
-        black_box(record);
-        Ok(RecordOutcome::Recorded(ProjectionChange::Updated))
-    }
-}
-
-/// Runs a future that never waits, as every future here is.
-fn run<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the accepting store never waits"),
-    }
-}
 
 /// A Stripe-shaped bus event whose payload is about `size` bytes.
 fn large_stripe_event(size: usize) -> String {
@@ -80,10 +54,10 @@ fn handler(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("consume_handle");
     for (name, event) in cases {
-        run(consumer.handle(event)).expect("the sample is recorded");
+        run_ready(consumer.handle(event)).expect("the sample is recorded");
         group.throughput(Throughput::Bytes(event.len() as u64));
         group.bench_function(name, |b| {
-            b.iter(|| run(consumer.handle(black_box(event))));
+            b.iter(|| run_ready(consumer.handle(black_box(event))));
         });
     }
     group.finish();

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use hookbridge_core::config::{ConfigError, Sources};
 use hookbridge_core::envelope::Envelope;
+use hookbridge_core::ports::{EventStore, EventStoreError};
 use hookbridge_core::projection::{
-    EventRecord, EventStore, EventStoreError, ProjectionChange, ProjectionError, ProjectionRule,
-    RecordOutcome,
+    EventRecord, ProjectionChange, ProjectionError, ProjectionRule, RecordOutcome,
 };
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
@@ -300,7 +300,7 @@ impl<S: EventStore> Consumer<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookbridge_core::projection::MemoryEventStore;
+    use hookbridge_testkit::MemoryEventStore;
 
     const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
         "moneybutton":{"kind":"moneybutton"},"standard":{"kind":"standard"},

@@ -16,15 +16,15 @@
 //! | confirmation request to SNS failed | 502 (retried) |
 //! | configuration missing, secret or certificate unavailable | 503 (retried) |
 
-use std::future::Future;
 use std::time::UNIX_EPOCH;
 
 use hookbridge_core::envelope::Envelope;
-use hookbridge_core::outbound::{OutboundWebhook, SignError, TargetError, WebhookTarget};
-use hookbridge_core::ports::{Clock, SecretStore, SecretStoreError};
-use hookbridge_core::sns::{
-    CertificateError, CertificateSource, MessageType, SnsError, SnsMessage, SubscriptionConfirmer,
+use hookbridge_core::outbound::{OutboundWebhook, SignError};
+use hookbridge_core::ports::{
+    Authenticator, CertificateError, CertificateSource, Clock, SecretStore, SecretStoreError,
+    SubscriptionConfirmer, TargetError, Unauthenticated, WebhookTarget,
 };
+use hookbridge_core::sns::{MessageType, SnsError, SnsMessage};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
@@ -70,25 +70,6 @@ impl Settings {
             Err(MissingSettings(missing))
         }
     }
-}
-
-/// Why a message's origin could not be established.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Unauthenticated {
-    /// The message is not SNS's: answered 403, never retried.
-    #[error("{0}")]
-    Rejected(String),
-    /// Proof could not be had right now (certificate unreachable): 503.
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-/// Establishes that a parsed message really comes from SNS.
-pub trait Authenticator: Send + Sync {
-    fn authenticate(
-        &self,
-        message: &SnsMessage,
-    ) -> impl Future<Output = Result<(), Unauthenticated>> + Send;
 }
 
 /// The production authenticator: the RSA signature, checked with the

@@ -1,17 +1,16 @@
 //! The handler with in-memory ports: every status it can answer.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
-use hookbridge_core::outbound::{OutboundWebhook, TargetError, WebhookTarget};
-use hookbridge_core::ports::{Clock, SecretStore, SecretStoreError};
+use hookbridge_core::outbound::OutboundWebhook;
+use hookbridge_core::ports::{Clock, TargetError, WebhookTarget};
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::sns::{
-    CertificateError, CertificateSource, CertificateUrl, ConfirmError, SigningCertificate,
-    SnsMessage, SnsUrl, SubscriptionConfirmer,
-};
 use hookbridge_core::verify::standard;
+use hookbridge_testkit::{
+    FakeAuthenticator, FixtureCertificate, ManualClock, MemorySecrets, RecordingConfirmer, Verdict,
+    sns_fixture,
+};
 use lambda_http::http::{self, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -23,46 +22,6 @@ const TARGET: &str = "https://target.example/webhooks";
 const SECRET_NAME: &str = "/hookbridge/test/outbound";
 const OUTBOUND: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
 const NOW: u64 = 1_795_000_000;
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/sns/");
-
-#[derive(Clone, Copy)]
-enum Verdict {
-    Authentic,
-    Forged,
-    Unreachable,
-}
-
-struct FakeAuthenticator(Verdict);
-
-impl Authenticator for FakeAuthenticator {
-    async fn authenticate(&self, _message: &SnsMessage) -> Result<(), Unauthenticated> {
-        match self.0 {
-            Verdict::Authentic => Ok(()),
-            Verdict::Forged => Err(Unauthenticated::Rejected("signature mismatch".into())),
-            Verdict::Unreachable => Err(Unauthenticated::Unavailable("timeout".into())),
-        }
-    }
-}
-
-#[derive(Default, Clone)]
-struct RecordingConfirmer {
-    confirmed: Arc<Mutex<Vec<String>>>,
-    fail: bool,
-}
-
-impl SubscriptionConfirmer for RecordingConfirmer {
-    async fn confirm(&self, subscribe_url: &SnsUrl) -> Result<(), ConfirmError> {
-        self.confirmed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(subscribe_url.as_str().to_owned());
-        if self.fail {
-            Err(ConfirmError("HTTP 500".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
 
 #[derive(Clone)]
 struct ScriptedTarget {
@@ -96,40 +55,12 @@ impl WebhookTarget for ScriptedTarget {
     }
 }
 
-/// A stored value, or how the store fails for the name.
-type StoredSecrets = Result<Arc<SecretSet>, fn(&str) -> SecretStoreError>;
-
-struct MemorySecrets(HashMap<String, StoredSecrets>);
-
-impl MemorySecrets {
-    fn outbound() -> Self {
-        Self(HashMap::from([(
-            SECRET_NAME.to_owned(),
-            Ok(Arc::new(SecretSet::parse(OUTBOUND))),
-        )]))
-    }
-
-    fn failing(error: fn(&str) -> SecretStoreError) -> Self {
-        Self(HashMap::from([(SECRET_NAME.to_owned(), Err(error))]))
-    }
+fn outbound_secrets() -> MemorySecrets {
+    MemorySecrets::new().with(SECRET_NAME, SecretSet::parse(OUTBOUND))
 }
 
-impl SecretStore for MemorySecrets {
-    async fn secrets(&self, name: &str) -> Result<Arc<SecretSet>, SecretStoreError> {
-        match self.0.get(name) {
-            Some(Ok(secrets)) => Ok(Arc::clone(secrets)),
-            Some(Err(error)) => Err(error(name)),
-            None => Err(SecretStoreError::NotFound(name.to_owned())),
-        }
-    }
-}
-
-struct FixedClock;
-
-impl Clock for FixedClock {
-    fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(NOW)
-    }
+fn clock() -> ManualClock {
+    ManualClock::new(UNIX_EPOCH + Duration::from_secs(NOW))
 }
 
 fn settings() -> Result<Settings, MissingSettings> {
@@ -152,9 +83,9 @@ impl Harness {
     fn new() -> Self {
         Self {
             verdict: Verdict::Authentic,
-            confirmer: RecordingConfirmer::default(),
+            confirmer: RecordingConfirmer::new(),
             target: ScriptedTarget::answering(Ok(200)),
-            secrets: MemorySecrets::outbound(),
+            secrets: outbound_secrets(),
             settings: settings(),
         }
     }
@@ -167,7 +98,7 @@ impl Harness {
             self.confirmer.clone(),
             self.target.clone(),
             self.secrets,
-            FixedClock,
+            clock(),
         );
         let response = deliver.handle(request).await;
         let (status, body) = parts(response);
@@ -257,7 +188,7 @@ async fn a_notification_is_signed_and_posted_to_the_target() {
             &headers,
             webhook.body().as_bytes(),
             &SecretSet::parse(OUTBOUND),
-            FixedClock.now(),
+            clock().now(),
             Duration::from_secs(300),
         ),
         Ok(())
@@ -360,7 +291,7 @@ async fn a_subscription_confirmation_is_confirmed_at_its_subscribe_url() {
     let (status, body, harness) = Harness::new().send(post(&message.to_string())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({"status": "confirmed"}));
-    let confirmed = harness.confirmer.confirmed.lock().unwrap().clone();
+    let confirmed = harness.confirmer.confirmed();
     assert_eq!(confirmed, [message["SubscribeURL"].as_str().unwrap()]);
     assert!(harness.target.posted().is_empty());
 }
@@ -368,10 +299,7 @@ async fn a_subscription_confirmation_is_confirmed_at_its_subscribe_url() {
 #[tokio::test]
 async fn a_failed_confirmation_answers_502() {
     let harness = Harness {
-        confirmer: RecordingConfirmer {
-            fail: true,
-            ..RecordingConfirmer::default()
-        },
+        confirmer: RecordingConfirmer::failing(),
         ..Harness::new()
     };
     let message = sns_message("SubscriptionConfirmation", "subscribe");
@@ -386,7 +314,7 @@ async fn a_confirmation_pointing_elsewhere_is_refused_without_a_request() {
     message["SubscribeURL"] = "https://evil.example/?Action=ConfirmSubscription".into();
     let (status, _, harness) = Harness::new().send(post(&message.to_string())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(harness.confirmer.confirmed.lock().unwrap().is_empty());
+    assert!(harness.confirmer.confirmed().is_empty());
 }
 
 #[tokio::test]
@@ -395,7 +323,7 @@ async fn a_confirmation_of_another_topic_is_not_confirmed() {
     message["TopicArn"] = "arn:aws:sns:us-east-1:123456789012:other".into();
     let (status, _, harness) = Harness::new().send(post(&message.to_string())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(harness.confirmer.confirmed.lock().unwrap().is_empty());
+    assert!(harness.confirmer.confirmed().is_empty());
 }
 
 #[tokio::test]
@@ -404,7 +332,7 @@ async fn an_unsubscribe_confirmation_answers_200_and_confirms_nothing() {
     let (status, body, harness) = Harness::new().send(post(&message.to_string())).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"status": "unsubscribed"}));
-    assert!(harness.confirmer.confirmed.lock().unwrap().is_empty());
+    assert!(harness.confirmer.confirmed().is_empty());
     assert!(harness.target.posted().is_empty());
 }
 
@@ -441,22 +369,16 @@ async fn missing_configuration_answers_503() {
 async fn an_unavailable_or_unusable_secret_answers_503() {
     let cases: [(MemorySecrets, &str); 4] = [
         (
-            MemorySecrets::failing(|_| SecretStoreError::Unavailable("throttled".into())),
+            MemorySecrets::new().unavailable(SECRET_NAME, "throttled"),
             "secret_unavailable",
         ),
-        (MemorySecrets(HashMap::new()), "secret_unavailable"),
+        (MemorySecrets::new(), "secret_unavailable"),
         (
-            MemorySecrets(HashMap::from([(
-                SECRET_NAME.to_owned(),
-                Ok(Arc::new(SecretSet::default())),
-            )])),
+            MemorySecrets::new().with(SECRET_NAME, SecretSet::default()),
             "secret_invalid",
         ),
         (
-            MemorySecrets(HashMap::from([(
-                SECRET_NAME.to_owned(),
-                Ok(Arc::new(SecretSet::parse("whsec_!!!"))),
-            )])),
+            MemorySecrets::new().with(SECRET_NAME, SecretSet::parse("whsec_!!!")),
             "secret_invalid",
         ),
     ];
@@ -517,23 +439,6 @@ fn settings_name_every_missing_variable() {
     assert_eq!(Settings::from_lookup(blank).unwrap_err().0.len(), 3);
 }
 
-/// Serves the shared AWS certificate for any URL, to drive the production
-/// authenticator with real AWS-signed messages.
-struct FixtureCertificate;
-
-impl CertificateSource for FixtureCertificate {
-    async fn certificate(
-        &self,
-        _url: &CertificateUrl,
-    ) -> Result<Arc<SigningCertificate>, CertificateError> {
-        let pem = std::fs::read(format!(
-            "{TESTDATA}SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem"
-        ))
-        .unwrap();
-        SigningCertificate::from_pem(&pem).map(Arc::new)
-    }
-}
-
 fn handler_for(
     topic: &str,
 ) -> Deliver<
@@ -541,7 +446,7 @@ fn handler_for(
     RecordingConfirmer,
     ScriptedTarget,
     MemorySecrets,
-    FixedClock,
+    ManualClock,
 > {
     hookbridge_testlog::capture();
     Deliver::new(
@@ -550,17 +455,17 @@ fn handler_for(
             ..settings().unwrap()
         }),
         SnsSignatures(FixtureCertificate),
-        RecordingConfirmer::default(),
+        RecordingConfirmer::new(),
         ScriptedTarget::answering(Ok(200)),
-        MemorySecrets::outbound(),
-        FixedClock,
+        outbound_secrets(),
+        clock(),
     )
 }
 
 #[tokio::test]
 async fn real_aws_signatures_pass_the_production_authenticator() {
     for name in ["notification-v1.json", "notification-v2.json"] {
-        let body = std::fs::read_to_string(format!("{TESTDATA}{name}")).unwrap();
+        let body = sns_fixture(name);
         let topic: Value = serde_json::from_str(&body).unwrap();
         let deliver = handler_for(topic["TopicArn"].as_str().unwrap());
         // Authentic, but "Hello world" is no envelope: past the 403 gate.

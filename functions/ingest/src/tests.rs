@@ -1,62 +1,27 @@
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use hookbridge_core::envelope::Envelope;
-use hookbridge_core::ports::BusEvent;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::verify::stripe;
+use hookbridge_testkit::{ManualClock, MemoryBus, MemorySecrets};
 use lambda_http::http;
 
 use super::*;
 
 const NOW: u64 = 1_764_000_000;
 
-struct FixedClock(SystemTime);
-impl Clock for FixedClock {
-    fn now(&self) -> SystemTime {
-        self.0
-    }
-}
-
-fn at_now() -> FixedClock {
-    FixedClock(UNIX_EPOCH + Duration::from_secs(NOW))
-}
-
-#[derive(Default)]
-struct MemorySecrets(HashMap<String, Result<Arc<SecretSet>, String>>);
-impl SecretStore for MemorySecrets {
-    async fn secrets(&self, name: &str) -> Result<Arc<SecretSet>, SecretStoreError> {
-        match self.0.get(name) {
-            Some(Ok(set)) => Ok(set.clone()),
-            Some(Err(reason)) => Err(SecretStoreError::Unavailable(reason.clone())),
-            None => Err(SecretStoreError::NotFound(name.into())),
-        }
-    }
-}
-
-#[derive(Default)]
-struct MemoryBus {
-    events: Mutex<Vec<BusEvent>>,
-    failing: bool,
-}
-impl EventPublisher for MemoryBus {
-    async fn publish(&self, event: &BusEvent) -> Result<(), PublishError> {
-        if self.failing {
-            return Err(PublishError::Unavailable {
-                attempts: 3,
-                reason: "throttled".into(),
-            });
-        }
-        self.events.lock().unwrap().push(event.clone());
-        Ok(())
-    }
+fn at_now() -> ManualClock {
+    ManualClock::new(UNIX_EPOCH + Duration::from_secs(NOW))
 }
 
 const SECRET: &str = "whsec_unit";
 const BODY: &str = r#"{"id":"evt_1","type":"charge.succeeded","created":1764000000}"#;
 
-fn service(secrets: MemorySecrets, bus: MemoryBus) -> Ingest<MemorySecrets, MemoryBus, FixedClock> {
+fn service(
+    secrets: MemorySecrets,
+    bus: MemoryBus,
+) -> Ingest<MemorySecrets, MemoryBus, ManualClock> {
     hookbridge_testlog::capture();
     let sources =
         Sources::from_json(r#"{"stripe":{"kind":"stripe"},"other":{"kind":"github"}}"#).unwrap();
@@ -64,11 +29,7 @@ fn service(secrets: MemorySecrets, bus: MemoryBus) -> Ingest<MemorySecrets, Memo
 }
 
 fn with_stripe_secret() -> MemorySecrets {
-    let mut secrets = MemorySecrets::default();
-    secrets
-        .0
-        .insert("stripe".into(), Ok(Arc::new(SecretSet::parse(SECRET))));
-    secrets
+    MemorySecrets::new().with("stripe", SecretSet::parse(SECRET))
 }
 
 fn request(method: &str, path: &str, signature: Option<&str>, body: &str) -> Request {
@@ -79,6 +40,11 @@ fn request(method: &str, path: &str, signature: Option<&str>, body: &str) -> Req
         builder = builder.header("stripe-signature", signature);
     }
     builder.body(Body::from(body)).unwrap()
+}
+
+/// The Stripe webhook `BODY`, correctly signed.
+fn signed_stripe_post() -> Request {
+    request("POST", "/webhooks/stripe", Some(&signed(BODY)), BODY)
 }
 
 fn signed(body: &str) -> String {
@@ -93,15 +59,8 @@ async fn json_of(response: Response<Body>) -> (u16, serde_json::Value) {
 
 #[tokio::test]
 async fn verified_webhook_is_published_then_answered_202() {
-    let ingest = service(with_stripe_secret(), MemoryBus::default());
-    let response = ingest
-        .handle(request(
-            "POST",
-            "/webhooks/stripe",
-            Some(&signed(BODY)),
-            BODY,
-        ))
-        .await;
+    let ingest = service(with_stripe_secret(), MemoryBus::new());
+    let response = ingest.handle(signed_stripe_post()).await;
     let correlation = response.headers()[CORRELATION_HEADER]
         .to_str()
         .unwrap()
@@ -110,7 +69,7 @@ async fn verified_webhook_is_published_then_answered_202() {
     assert_eq!(status, 202);
     assert_eq!(body["id"], "evt_1");
     assert_eq!(body["correlation_id"], correlation.as_str());
-    let events = ingest.publisher.events.lock().unwrap();
+    let events = ingest.publisher.events();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].source, "hookbridge.stripe");
     let envelope: Envelope = serde_json::from_str(&events[0].detail).unwrap();
@@ -119,36 +78,18 @@ async fn verified_webhook_is_published_then_answered_202() {
 
 #[tokio::test]
 async fn duplicate_event_is_accepted_again() {
-    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    let ingest = service(with_stripe_secret(), MemoryBus::new());
     for _ in 0..2 {
-        let response = ingest
-            .handle(request(
-                "POST",
-                "/webhooks/stripe",
-                Some(&signed(BODY)),
-                BODY,
-            ))
-            .await;
+        let response = ingest.handle(signed_stripe_post()).await;
         assert_eq!(json_of(response).await.1["id"], "evt_1");
     }
-    assert_eq!(ingest.publisher.events.lock().unwrap().len(), 2);
+    assert_eq!(ingest.publisher.events().len(), 2);
 }
 
 #[tokio::test]
 async fn failing_bus_answers_503_so_the_provider_retries() {
-    let bus = MemoryBus {
-        failing: true,
-        ..MemoryBus::default()
-    };
-    let ingest = service(with_stripe_secret(), bus);
-    let response = ingest
-        .handle(request(
-            "POST",
-            "/webhooks/stripe",
-            Some(&signed(BODY)),
-            BODY,
-        ))
-        .await;
+    let ingest = service(with_stripe_secret(), MemoryBus::failing());
+    let response = ingest.handle(signed_stripe_post()).await;
     let (status, body) = json_of(response).await;
     assert_eq!(status, 503);
     assert_eq!(body["error"]["code"], "bus_unavailable");
@@ -156,32 +97,22 @@ async fn failing_bus_answers_503_so_the_provider_retries() {
 
 #[tokio::test]
 async fn unavailable_or_missing_secrets_answer_503_not_401() {
-    let mut unavailable = MemorySecrets::default();
-    unavailable
-        .0
-        .insert("stripe".into(), Err("connection refused".into()));
-    for secrets in [unavailable, MemorySecrets::default()] {
-        let ingest = service(secrets, MemoryBus::default());
-        let response = ingest
-            .handle(request(
-                "POST",
-                "/webhooks/stripe",
-                Some(&signed(BODY)),
-                BODY,
-            ))
-            .await;
+    let unavailable = MemorySecrets::new().unavailable("stripe", "connection refused");
+    for secrets in [unavailable, MemorySecrets::new()] {
+        let ingest = service(secrets, MemoryBus::new());
+        let response = ingest.handle(signed_stripe_post()).await;
         let (status, body) = json_of(response).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (503, Some("secrets_unavailable"))
         );
-        assert!(ingest.publisher.events.lock().unwrap().is_empty());
+        assert!(ingest.publisher.events().is_empty());
     }
 }
 
 #[tokio::test]
 async fn routing_errors_follow_the_contract() {
-    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    let ingest = service(with_stripe_secret(), MemoryBus::new());
     let cases = [
         ("POST", "/webhooks/nope", 404, "unknown_source"),
         ("POST", "/webhooks/", 404, "unknown_source"),
@@ -204,12 +135,12 @@ async fn routing_errors_follow_the_contract() {
         );
         assert!(body["error"]["message"].is_string());
     }
-    assert!(ingest.publisher.events.lock().unwrap().is_empty());
+    assert!(ingest.publisher.events().is_empty());
 }
 
 #[tokio::test]
 async fn rejected_webhooks_never_reach_the_bus_and_never_echo_the_signature() {
-    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    let ingest = service(with_stripe_secret(), MemoryBus::new());
     let forged = stripe::sign("whsec_forged", NOW as i64, BODY.as_bytes());
     let response = ingest
         .handle(request("POST", "/webhooks/stripe", Some(&forged), BODY))
@@ -220,12 +151,12 @@ async fn rejected_webhooks_never_reach_the_bus_and_never_echo_the_signature() {
         !text.contains(&forged[13..]) && !text.contains(SECRET),
         "{text}"
     );
-    assert!(ingest.publisher.events.lock().unwrap().is_empty());
+    assert!(ingest.publisher.events().is_empty());
 }
 
 #[tokio::test]
 async fn path_parameter_names_the_source_when_present() {
-    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    let ingest = service(with_stripe_secret(), MemoryBus::new());
     let mut params = HashMap::new();
     params.insert("source".to_string(), vec!["stripe".to_string()]);
     let request = request("POST", "/prod/hooks/anything", Some(&signed(BODY)), BODY)
@@ -235,7 +166,7 @@ async fn path_parameter_names_the_source_when_present() {
 
 #[tokio::test]
 async fn body_is_verified_over_raw_bytes_whether_text_or_binary() {
-    let ingest = service(with_stripe_secret(), MemoryBus::default());
+    let ingest = service(with_stripe_secret(), MemoryBus::new());
     let request = http::Request::builder()
         .method("POST")
         .uri("https://example.com/webhooks/stripe")
@@ -264,12 +195,11 @@ async fn every_sample_event_gets_its_expected_status() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/ingest");
     let expected: HashMap<String, u16> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let mut secrets = MemorySecrets::default();
-    for (source, secret) in DEV_SECRETS {
-        secrets
-            .0
-            .insert(source.into(), Ok(Arc::new(SecretSet::parse(secret))));
-    }
+    let secrets = DEV_SECRETS
+        .into_iter()
+        .fold(MemorySecrets::new(), |secrets, (source, secret)| {
+            secrets.with(source, SecretSet::parse(secret))
+        });
     let sources = Arc::new(Sources::from_json(DEV_SOURCES).unwrap());
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -286,9 +216,9 @@ async fn every_sample_event_gets_its_expected_status() {
         hookbridge_testlog::capture();
         let ingest = Ingest::new(
             sources.clone(),
-            MemorySecrets(secrets.0.clone()),
-            MemoryBus::default(),
-            FixedClock(UNIX_EPOCH + Duration::from_millis(signed_at)),
+            secrets.clone(),
+            MemoryBus::new(),
+            ManualClock::new(UNIX_EPOCH + Duration::from_millis(signed_at)),
         );
         let request = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("{name} is not an API Gateway event: {e}"));
@@ -297,7 +227,7 @@ async fn every_sample_event_gets_its_expected_status() {
             .get(&name)
             .unwrap_or_else(|| panic!("{name} is not in expected.json"));
         assert_eq!(status, want, "{name}");
-        let published = ingest.publisher.events.lock().unwrap().len();
+        let published = ingest.publisher.events().len();
         assert_eq!(
             published,
             usize::from(want == 202),

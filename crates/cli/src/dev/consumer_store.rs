@@ -5,9 +5,8 @@
 //!
 //! [`OrderKey`]: hookbridge_core::projection::OrderKey
 
-use hookbridge_core::projection::{
-    EventRecord, EventStore, EventStoreError, ProjectionChange, RecordOutcome,
-};
+use hookbridge_core::ports::{EventStore, EventStoreError};
+use hookbridge_core::projection::{EventRecord, ProjectionChange, RecordOutcome};
 use rusqlite::{ErrorCode, TransactionBehavior, params};
 
 use super::store::{LocalStore, StoreError};
@@ -115,7 +114,8 @@ mod tests {
     use std::time::Duration;
 
     use hookbridge_core::envelope::Envelope;
-    use hookbridge_core::projection::{MemoryEventStore, ProjectionRule};
+    use hookbridge_core::projection::ProjectionRule;
+    use hookbridge_testkit::MemoryEventStore;
     use proptest::prelude::*;
     use rusqlite::OptionalExtension;
     use serde_json::value::RawValue;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use consume::{ConsumeError, Consumer};
-use hookbridge_core::projection::EventStoreError;
+use hookbridge_core::ports::EventStoreError;
 use tokio::sync::{Notify, watch};
 
 use super::consumer_store::SqliteEventStore;

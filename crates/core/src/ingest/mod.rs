@@ -173,6 +173,3 @@ pub fn prepare(
         bus_event,
     })
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,9 +1,15 @@
-use std::time::{Duration, UNIX_EPOCH};
+//! Ingest's pure path, scheme by scheme: verified webhooks become bus
+//! events, everything else the contract's error.
 
-use super::*;
-use crate::config::Sources;
-use crate::envelope::Envelope;
-use crate::verify::{github, hmac_header, standard, stripe};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hookbridge_core::config::{SourceKind, Sources};
+use hookbridge_core::entry::{MAX_ENTRY_SIZE, entry_size};
+use hookbridge_core::envelope::Envelope;
+use hookbridge_core::ingest::{IngestError, MAX_NESTING, Prepared, Webhook, prepare};
+use hookbridge_core::secret::{Secret, SecretSet};
+use hookbridge_core::verify::{github, hmac_header, standard, stripe};
+use hookbridge_testkit::header_map;
 use sha2::{Digest, Sha256};
 
 const NOW: u64 = 1_764_000_000;
@@ -40,18 +46,6 @@ fn run(
     prepare(&webhook, &SecretSet::parse(secret), now(), CORRELATION)
 }
 
-fn header_map(pairs: &[(&str, &str)]) -> http::HeaderMap {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            (
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn envelope(prepared: &Prepared) -> Envelope {
     serde_json::from_str(&prepared.bus_event.detail).unwrap()
 }
@@ -66,6 +60,11 @@ fn stripe_run(body: &[u8]) -> Result<Prepared, IngestError> {
         body,
         STRIPE_SECRET,
     )
+}
+
+/// Money Button sends its secret in the body, and no header.
+fn moneybutton_run(body: &[u8], secret: &str) -> Result<Prepared, IngestError> {
+    run("moneybutton", &header_map(&[]), body, secret)
 }
 
 const STRIPE_BODY: &str = r#"{"id":"evt_1","object":"event","type":"payment_intent.succeeded","created":1763999999,"data":{"object":{"id":"pi_1","amount":12345678901234567890}}}"#;
@@ -282,13 +281,8 @@ fn github_without_event_header_is_a_bad_request() {
 const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn standard_headers(body: &[u8]) -> http::HeaderMap {
-    let signature = standard::sign(
-        &crate::secret::Secret::new(STANDARD_SECRET),
-        "msg_1",
-        NOW as i64,
-        body,
-    )
-    .unwrap();
+    let signature =
+        standard::sign(&Secret::new(STANDARD_SECRET), "msg_1", NOW as i64, body).unwrap();
     header_map(&[
         ("webhook-id", "msg_1"),
         ("webhook-timestamp", &NOW.to_string()),
@@ -386,13 +380,7 @@ const MB_BODY: &str = r#"{"secret":"mb-secret","payment":{"id":"5432","status":"
 
 #[test]
 fn money_button_secret_verifies_and_is_removed_from_the_payload() {
-    let prepared = run(
-        "moneybutton",
-        &header_map(&[]),
-        MB_BODY.as_bytes(),
-        "mb-secret",
-    )
-    .unwrap();
+    let prepared = moneybutton_run(MB_BODY.as_bytes(), "mb-secret").unwrap();
     assert_eq!(prepared.event_type, "payment.completed");
     assert_eq!(prepared.event_id, "5432:completed");
     assert!(!prepared.bus_event.detail.contains("mb-secret"));
@@ -409,7 +397,7 @@ fn money_button_secret_verifies_and_is_removed_from_the_payload() {
 
 #[test]
 fn money_button_wrong_secret_is_unauthorized() {
-    let error = run("moneybutton", &header_map(&[]), MB_BODY.as_bytes(), "other").unwrap_err();
+    let error = moneybutton_run(MB_BODY.as_bytes(), "other").unwrap_err();
     assert_eq!((error.status(), error.code()), (401, "signature_mismatch"));
 }
 
@@ -421,13 +409,7 @@ fn money_button_missing_secret_is_a_missing_signature() {
         r#"{"secret":""}"#,
         r#"{}"#,
     ] {
-        let error = run(
-            "moneybutton",
-            &header_map(&[]),
-            body.as_bytes(),
-            "mb-secret",
-        )
-        .unwrap_err();
+        let error = moneybutton_run(body.as_bytes(), "mb-secret").unwrap_err();
         assert_eq!(
             (error.status(), error.code()),
             (401, "signature_missing"),
@@ -438,13 +420,7 @@ fn money_button_missing_secret_is_a_missing_signature() {
 
 #[test]
 fn money_button_unauthenticated_body_is_refused_before_its_payment_is_read() {
-    let error = run(
-        "moneybutton",
-        &header_map(&[]),
-        br#"{"secret":"other","payment":[]}"#,
-        "mb-secret",
-    )
-    .unwrap_err();
+    let error = moneybutton_run(br#"{"secret":"other","payment":[]}"#, "mb-secret").unwrap_err();
     assert_eq!((error.status(), error.code()), (401, "signature_mismatch"));
 }
 
@@ -474,13 +450,7 @@ fn money_button_invalid_secret_or_payment_is_a_bad_request() {
         ),
         (r#"{"secret":"mb-secret","payment":[]}"#, "invalid_field"),
     ] {
-        let error = run(
-            "moneybutton",
-            &header_map(&[]),
-            body.as_bytes(),
-            "mb-secret",
-        )
-        .unwrap_err();
+        let error = moneybutton_run(body.as_bytes(), "mb-secret").unwrap_err();
         assert_eq!(
             (error.status(), error.code()),
             (400, code),
@@ -492,7 +462,7 @@ fn money_button_invalid_secret_or_payment_is_a_bad_request() {
 #[test]
 fn money_button_numeric_payment_id_is_accepted() {
     let body = br#"{"secret":"mb-secret","payment":{"id":77,"status":"RECEIVED"}}"#;
-    let prepared = run("moneybutton", &header_map(&[]), body, "mb-secret").unwrap();
+    let prepared = moneybutton_run(body, "mb-secret").unwrap();
     assert_eq!(prepared.event_id, "77:received");
     assert_eq!(
         envelope(&prepared).payload.get(),
@@ -516,7 +486,7 @@ fn error_messages_never_echo_secrets_or_signatures() {
         !text.contains(STRIPE_SECRET) && !text.contains(&signature[13..]),
         "{text}"
     );
-    let error = run("moneybutton", &header_map(&[]), MB_BODY.as_bytes(), "other").unwrap_err();
+    let error = moneybutton_run(MB_BODY.as_bytes(), "other").unwrap_err();
     assert!(!format!("{error} {error:?}").contains("mb-secret"));
 }
 

@@ -1,0 +1,22 @@
+//! Ports: what the domain needs from the outside world, as traits, each with
+//! the error it reports. The AWS adapters (hookbridge-aws) and the local ones
+//! (the CLI) implement them; hookbridge-testkit holds in-memory doubles for
+//! tests. Each port has one name, `hookbridge_core::ports::<Trait>`: the
+//! files below only group them by what they reach.
+
+mod bus;
+mod clock;
+mod event_store;
+mod secrets;
+mod sns;
+mod webhook_target;
+
+pub use bus::{BusEvent, EventPublisher, PublishError};
+pub use clock::Clock;
+pub use event_store::{EventStore, EventStoreError};
+pub use secrets::{SecretStore, SecretStoreError};
+pub use sns::{
+    Authenticator, CertificateError, CertificateSource, ConfirmError, SubscriptionConfirmer,
+    Unauthenticated,
+};
+pub use webhook_target::{TargetError, WebhookTarget};
