@@ -126,7 +126,7 @@ async fn stripe_secret_prefix(config: &SdkConfig) -> String {
 
 /// The consume handler on `table`, reaching DynamoDB with `client`.
 fn consumer(client: aws_sdk_dynamodb::Client, table: &str) -> Consumer<DynamoDbEventStore> {
-    let settings = consume::Settings::from_env(|name| match name {
+    let settings = consume::Settings::from_lookup(|name| match name {
         "TABLE_NAME" => Some(table.to_owned()),
         "HOOKBRIDGE_SOURCES" => Some(SOURCES.to_owned()),
         _ => None,

@@ -14,6 +14,8 @@ use hookbridge_core::sns::{
 use hookbridge_core::verify::standard;
 use lambda_http::http::{self, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use hookbridge_aws::settings::VariableError;
+use hookbridge_aws::ssm::TTL_VARIABLE;
 use serde_json::{Value, json};
 
 use super::*;
@@ -132,11 +134,12 @@ impl Clock for FixedClock {
     }
 }
 
-fn settings() -> Result<Settings, MissingSettings> {
+fn settings() -> Result<Settings, SettingsError> {
     Ok(Settings {
         topic_arn: TOPIC.to_owned(),
         target_url: TARGET.to_owned(),
         outbound_secret_parameter: SECRET_NAME.to_owned(),
+        secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
     })
 }
 
@@ -145,7 +148,7 @@ struct Harness {
     confirmer: RecordingConfirmer,
     target: ScriptedTarget,
     secrets: MemorySecrets,
-    settings: Result<Settings, MissingSettings>,
+    settings: Result<Settings, SettingsError>,
 }
 
 impl Harness {
@@ -422,7 +425,7 @@ async fn a_notification_without_an_envelope_answers_400() {
 #[tokio::test]
 async fn missing_configuration_answers_503() {
     let harness = Harness {
-        settings: Err(MissingSettings(vec![TARGET_URL_VARIABLE])),
+        settings: Err(SettingsError(vec![VariableError::Missing(TARGET_URL_VARIABLE)])),
         ..Harness::new()
     };
     let (status, body, harness) = harness.send(post(&notification())).await;
@@ -502,18 +505,16 @@ async fn no_answer_carries_the_secret_or_signature() {
 fn settings_name_every_missing_variable() {
     let only_topic = |name: &str| (name == TOPIC_ARN_VARIABLE).then(|| TOPIC.to_owned());
     assert_eq!(
-        Settings::from_lookup(only_topic),
-        Err(MissingSettings(vec![
-            TARGET_URL_VARIABLE,
-            OUTBOUND_SECRET_VARIABLE
-        ]))
+        Settings::from_lookup(only_topic).map_err(|problems| problems.variables()),
+        Err(vec![TARGET_URL_VARIABLE, OUTBOUND_SECRET_VARIABLE])
     );
-    let all = |name: &str| Some(format!("value of {name}"));
+    // The secrets TTL is optional: left unset, as the template does.
+    let all = |name: &str| (name != TTL_VARIABLE).then(|| format!("value of {name}"));
     assert_eq!(
         Settings::from_lookup(all).map(|settings| settings.target_url),
         Ok("value of TARGET_URL".to_owned())
     );
-    let blank = |_: &str| Some("  ".to_owned());
+    let blank = |name: &str| (name != TTL_VARIABLE).then(|| "  ".to_owned());
     assert_eq!(Settings::from_lookup(blank).unwrap_err().0.len(), 3);
 }
 

@@ -6,7 +6,7 @@ use hookbridge_core::envelope::Envelope;
 use hookbridge_core::ports::BusEvent;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::verify::stripe;
-use lambda_http::http;
+use lambda_http::http::{self, header};
 
 use super::*;
 
