@@ -449,6 +449,7 @@ async fn deliver_reports_delivered_only_after_a_2xx_from_a_flapping_target() {
             topic_arn: TOPIC.to_owned(),
             target_url: format!("{}/hooks", proxy.url()),
             outbound_secret_parameter: parameter,
+            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
         }),
         TrustAll,
         NoConfirmations,

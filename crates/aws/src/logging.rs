@@ -107,7 +107,10 @@ mod tests {
         assert_eq!(level(vars(&[])), LevelFilter::INFO);
         assert_eq!(level(vars(&[("RUST_LOG", "debug")])), LevelFilter::DEBUG);
         assert_eq!(
-            level(vars(&[("AWS_LAMBDA_LOG_LEVEL", "WARN"), ("RUST_LOG", "debug")])),
+            level(vars(&[
+                ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+                ("RUST_LOG", "debug")
+            ])),
             LevelFilter::WARN
         );
         assert_eq!(

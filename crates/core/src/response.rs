@@ -93,7 +93,12 @@ mod tests {
     #[test]
     fn a_405_names_what_is_allowed() {
         let response = allowing(
-            error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "no", None),
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "no",
+                None,
+            ),
             "POST",
         );
         assert_eq!(response.headers()[header::ALLOW], "POST");

@@ -19,14 +19,14 @@
 use std::future::Future;
 use std::time::UNIX_EPOCH;
 
+use hookbridge_aws::settings::SettingsError;
 use hookbridge_core::envelope::Envelope;
 use hookbridge_core::outbound::{OutboundWebhook, SignError, TargetError, WebhookTarget};
 use hookbridge_core::ports::{Clock, SecretStore, SecretStoreError};
+use hookbridge_core::response;
 use hookbridge_core::sns::{
     CertificateError, CertificateSource, MessageType, SnsError, SnsMessage, SubscriptionConfirmer,
 };
-use hookbridge_aws::settings::SettingsError;
-use hookbridge_core::response;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hookbridge_aws::settings::VariableError;
+use hookbridge_aws::ssm::TTL_VARIABLE;
 use hookbridge_core::outbound::{OutboundWebhook, TargetError, WebhookTarget};
 use hookbridge_core::ports::{Clock, SecretStore, SecretStoreError};
 use hookbridge_core::secret::SecretSet;
@@ -14,8 +16,6 @@ use hookbridge_core::sns::{
 use hookbridge_core::verify::standard;
 use lambda_http::http::{self, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use hookbridge_aws::settings::VariableError;
-use hookbridge_aws::ssm::TTL_VARIABLE;
 use serde_json::{Value, json};
 
 use super::*;
@@ -425,7 +425,9 @@ async fn a_notification_without_an_envelope_answers_400() {
 #[tokio::test]
 async fn missing_configuration_answers_503() {
     let harness = Harness {
-        settings: Err(SettingsError(vec![VariableError::Missing(TARGET_URL_VARIABLE)])),
+        settings: Err(SettingsError(vec![VariableError::Missing(
+            TARGET_URL_VARIABLE,
+        )])),
         ..Harness::new()
     };
     let (status, body, harness) = harness.send(post(&notification())).await;

@@ -63,9 +63,8 @@ impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
             )
             .await;
         match result {
-            Ok(accepted) => {
-                response::json(StatusCode::ACCEPTED, &accepted, Some(&correlation_id)).map(Body::from)
-            }
+            Ok(accepted) => response::json(StatusCode::ACCEPTED, &accepted, Some(&correlation_id))
+                .map(Body::from),
             Err(error) => error_response(&error, &correlation_id),
         }
     }

@@ -19,11 +19,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use ingest::Ingest;
 use serde::Serialize;
-use uuid::Uuid;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use super::events::limit_of;
 use super::store::{self, LocalStore};
