@@ -179,7 +179,9 @@ mod tests {
     fn the_dev_server_gives_the_sources_itself() {
         let sources = Sources::from_json(SOURCES).unwrap();
         let read = Settings::from_lookup_with_sources(sources.clone(), |name| {
-            (name != SOURCES_VARIABLE).then(|| "set".to_owned())
+            [EVENT_BUS_VARIABLE, PREFIX_VARIABLE]
+                .contains(&name)
+                .then(|| "set".to_owned())
         })
         .unwrap();
         assert_eq!(read.sources, sources);
