@@ -19,7 +19,7 @@ const RECEIVED_AT_EPOCH: u64 = 1_795_478_400;
 const DAY: u64 = 86_400;
 
 fn consumer(config: &SdkConfig, table: &str) -> Consumer<DynamoDbEventStore> {
-    let settings = Settings::from_env(|name| match name {
+    let settings = Settings::from_lookup(|name| match name {
         "TABLE_NAME" => Some(table.to_owned()),
         "HOOKBRIDGE_SOURCES" => Some(SOURCES.to_owned()),
         _ => None,
@@ -334,7 +334,7 @@ async fn an_unreachable_dynamodb_is_an_error_lambda_retries() {
     let unreachable = aws_sdk_dynamodb::config::Builder::from(&config)
         .endpoint_url(closed_loopback_url())
         .build();
-    let settings = Settings::from_env(|name| match name {
+    let settings = Settings::from_lookup(|name| match name {
         "TABLE_NAME" => Some("hookbridge-events".to_owned()),
         "HOOKBRIDGE_SOURCES" => Some(SOURCES.to_owned()),
         _ => None,

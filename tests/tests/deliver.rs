@@ -85,6 +85,7 @@ async fn deliver_to(target_url: &str, timeout: Duration) -> LoopbackDeliver {
             topic_arn: TOPIC.to_owned(),
             target_url: target_url.to_owned(),
             outbound_secret_parameter: parameter,
+            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
         }),
         FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,
@@ -207,6 +208,7 @@ async fn a_missing_outbound_secret_answers_503_without_a_request() {
             topic_arn: TOPIC.to_owned(),
             target_url: target.url(),
             outbound_secret_parameter: format!("/{}/missing", unique_name("hb-deliver")),
+            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
         }),
         FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,
@@ -328,6 +330,7 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
             topic_arn: topic_arn.clone(),
             target_url: target.url(),
             outbound_secret_parameter: parameter,
+            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
         }),
         SnsSignatures(EmulatorCertificates {
             endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap(),

@@ -122,7 +122,7 @@ async fn stripe_secret_prefix(config: &SdkConfig) -> String {
 
 /// The consume handler on `table`, reaching DynamoDB with `client`.
 fn consumer(client: aws_sdk_dynamodb::Client, table: &str) -> Consumer<DynamoDbEventStore> {
-    let settings = consume::Settings::from_env(|name| match name {
+    let settings = consume::Settings::from_lookup(|name| match name {
         "TABLE_NAME" => Some(table.to_owned()),
         "HOOKBRIDGE_SOURCES" => Some(SOURCES.to_owned()),
         _ => None,
@@ -389,6 +389,7 @@ async fn deliver_reports_delivered_only_after_a_2xx_from_a_flapping_target() {
             topic_arn: TOPIC.to_owned(),
             target_url: format!("{}/hooks", proxy.url()),
             outbound_secret_parameter: parameter,
+            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
         }),
         FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,

@@ -24,6 +24,8 @@ use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use hookbridge_core::ports::{Clock, SecretStore, SecretStoreError};
 use hookbridge_core::secret::SecretSet;
 
+use crate::settings::{SettingsError, SettingsReader};
+
 /// How long a fetched value is trusted without asking SSM again.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 pub const PREFIX_VARIABLE: &str = "HOOKBRIDGE_SECRETS_PREFIX";
@@ -43,36 +45,34 @@ pub struct SecretsSettings {
     pub ttl: Duration,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SettingsError {
-    #[error("{PREFIX_VARIABLE} is not set")]
-    MissingPrefix,
-    #[error("{TTL_VARIABLE} must be a whole number of seconds, got `{0}`")]
-    InvalidTtl(String),
-}
-
 impl SecretsSettings {
     /// Reads [`PREFIX_VARIABLE`] (required) and [`TTL_VARIABLE`] (default
-    /// [`DEFAULT_TTL`]) from the process environment.
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// [`DEFAULT_TTL`]) through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let mut reader = SettingsReader::new(lookup);
+        let settings = Self::read(&mut reader);
+        reader.finish(|| settings)
     }
 
-    /// As [`Self::from_env`], with the variables read through `lookup`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let prefix = lookup(PREFIX_VARIABLE)
-            .filter(|prefix| !prefix.trim().is_empty())
-            .ok_or(SettingsError::MissingPrefix)?;
-        let ttl = match lookup(TTL_VARIABLE) {
-            None => DEFAULT_TTL,
-            Some(raw) => raw
-                .trim()
-                .parse()
-                .map(Duration::from_secs)
-                .map_err(|_| SettingsError::InvalidTtl(raw))?,
-        };
-        Ok(Self { prefix, ttl })
+    /// Reads the variables through a function's own `reader`, so their
+    /// problems are reported with the function's.
+    pub fn read<L: Fn(&str) -> Option<String>>(reader: &mut SettingsReader<L>) -> Option<Self> {
+        let prefix = reader.required(PREFIX_VARIABLE);
+        let ttl = read_ttl(reader);
+        Some(Self {
+            prefix: prefix?,
+            ttl: ttl?,
+        })
     }
+}
+
+/// Reads [`TTL_VARIABLE`] (default [`DEFAULT_TTL`]): whole seconds.
+pub fn read_ttl<L: Fn(&str) -> Option<String>>(reader: &mut SettingsReader<L>) -> Option<Duration> {
+    reader.optional_parsed(TTL_VARIABLE, DEFAULT_TTL, |raw| {
+        raw.parse()
+            .map(Duration::from_secs)
+            .map_err(|_| "must be a whole number of seconds")
+    })
 }
 
 /// Secrets from SSM Parameter Store, cached with a TTL.
@@ -162,15 +162,6 @@ impl<C: Clock> SsmSecretStore<C> {
         Self::new(client, settings.prefix, clock).with_ttl(settings.ttl)
     }
 
-    /// Configured from [`PREFIX_VARIABLE`] and [`TTL_VARIABLE`].
-    pub fn from_env(client: Client, clock: C) -> Result<Self, SettingsError> {
-        Ok(Self::from_settings(
-            client,
-            SecretsSettings::from_env()?,
-            clock,
-        ))
-    }
-
     fn cache(&self) -> MutexGuard<'_, HashMap<String, CachedSecrets>> {
         // Every critical section is a single map operation: a panic cannot
         // leave the map half-updated, so a poisoned lock is still sound.
@@ -253,6 +244,7 @@ impl<C: Clock> SecretStore for SsmSecretStore<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::VariableError;
 
     const TTL: Duration = Duration::from_secs(300);
 
@@ -340,11 +332,9 @@ mod tests {
 
     #[test]
     fn settings_require_a_prefix() {
-        assert_eq!(settings(&[]), Err(SettingsError::MissingPrefix));
-        assert_eq!(
-            settings(&[(PREFIX_VARIABLE, " ")]),
-            Err(SettingsError::MissingPrefix)
-        );
+        let missing_prefix = SettingsError(vec![VariableError::Missing(PREFIX_VARIABLE)]);
+        assert_eq!(settings(&[]), Err(missing_prefix.clone()));
+        assert_eq!(settings(&[(PREFIX_VARIABLE, " ")]), Err(missing_prefix));
     }
 
     #[test]
@@ -352,7 +342,10 @@ mod tests {
         for bad in ["5m", "-1", "1.5", ""] {
             assert_eq!(
                 settings(&[(PREFIX_VARIABLE, "/p/"), (TTL_VARIABLE, bad)]),
-                Err(SettingsError::InvalidTtl(bad.to_owned())),
+                Err(SettingsError(vec![VariableError::Invalid {
+                    variable: TTL_VARIABLE,
+                    reason: "must be a whole number of seconds".to_owned()
+                }])),
                 "{bad:?} must be rejected"
             );
         }

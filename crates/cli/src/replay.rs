@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use aws_config::BehaviorVersion;
 use hookbridge_aws::replay::{DeadLetterReplayer, ReplayError as AwsReplayError};
 
 use crate::dev::DEFAULT_DATA_DIR;
@@ -91,7 +90,7 @@ fn replay_aws(queue_url: &str, topic_arn: &str, limit: usize) -> Result<(), Repl
         .build()
         .map_err(ReplayError::Runtime)?;
     let report = runtime.block_on(async {
-        let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let aws = hookbridge_aws::sdk_config::load().await;
         DeadLetterReplayer::new(
             aws_sdk_sqs::Client::new(&aws),
             aws_sdk_sns::Client::new(&aws),

@@ -18,7 +18,8 @@ pub enum Kind {
     Stripe,
     Github,
     Standard,
-    Moneybutton,
+    #[value(name = "moneybutton")]
+    MoneyButton,
     Hmac,
 }
 
@@ -28,7 +29,7 @@ impl Kind {
             Self::Stripe => "stripe",
             Self::Github => "github",
             Self::Standard => "standard",
-            Self::Moneybutton => "moneybutton",
+            Self::MoneyButton => "moneybutton",
             Self::Hmac => "hmac",
         }
     }

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod outbound;
 pub mod ports;
 pub mod projection;
+pub mod response;
 pub mod secret;
 pub mod sns;
 pub mod verify;

@@ -26,7 +26,7 @@ pub enum ProjectionRule {
     Github,
     /// Money Button: the object is `payment.id`; for equal times the payment
     /// status decides.
-    Moneybutton,
+    MoneyButton,
     /// Standard Webhooks and hmac sources: the configured `object_pointer`
     /// (RFC 6901 JSON pointer) names the object id in the payload.
     Pointer(String),
@@ -39,7 +39,7 @@ impl ProjectionRule {
         match &config.kind {
             SourceKind::Stripe { .. } => Some(Self::Stripe),
             SourceKind::Github => Some(Self::Github),
-            SourceKind::MoneyButton => Some(Self::Moneybutton),
+            SourceKind::MoneyButton => Some(Self::MoneyButton),
             SourceKind::Standard { .. } | SourceKind::Hmac(_) => {
                 config.object_pointer.clone().map(Self::Pointer)
             }
@@ -144,13 +144,13 @@ struct GithubRepository<'a> {
 }
 
 #[derive(Deserialize)]
-struct MoneybuttonPayload<'a> {
+struct MoneyButtonPayload<'a> {
     #[serde(borrow)]
-    payment: Option<MoneybuttonPayment<'a>>,
+    payment: Option<MoneyButtonPayment<'a>>,
 }
 
 #[derive(Deserialize)]
-struct MoneybuttonPayment<'a> {
+struct MoneyButtonPayment<'a> {
     #[serde(borrow)]
     id: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -177,8 +177,8 @@ fn locate(rule: &ProjectionRule, envelope: &Envelope) -> Option<(String, u8)> {
                 .map_or(envelope.event_type.as_str(), |(kind, _action)| kind);
             Some((format!("{repository}#{kind}"), 0))
         }
-        ProjectionRule::Moneybutton => {
-            let payment = serde_json::from_str::<MoneybuttonPayload<'_>>(payload)
+        ProjectionRule::MoneyButton => {
+            let payment = serde_json::from_str::<MoneyButtonPayload<'_>>(payload)
                 .ok()?
                 .payment?;
             let rank = payment.status.as_deref().map_or(0, moneybutton_rank);
@@ -323,7 +323,7 @@ mod tests {
         let rule = |name| ProjectionRule::for_source(sources.get(name).unwrap());
         assert_eq!(rule("s"), Some(ProjectionRule::Stripe));
         assert_eq!(rule("g"), Some(ProjectionRule::Github));
-        assert_eq!(rule("m"), Some(ProjectionRule::Moneybutton));
+        assert_eq!(rule("m"), Some(ProjectionRule::MoneyButton));
         assert_eq!(
             rule("w"),
             Some(ProjectionRule::Pointer("/data/id".to_owned()))
@@ -381,7 +381,7 @@ mod tests {
     #[test]
     fn moneybutton_object_is_payment_id() {
         let event = moneybutton("pay_1-COMPLETED", "COMPLETED", "2026-11-24T00:00:00Z");
-        let projection = project(&ProjectionRule::Moneybutton, &event)
+        let projection = project(&ProjectionRule::MoneyButton, &event)
             .unwrap()
             .unwrap();
         assert_eq!(projection.object_id, "pay_1");
@@ -391,7 +391,7 @@ mod tests {
     #[test]
     fn moneybutton_status_breaks_ties_and_terminal_states_rank_highest() {
         let at = "2026-11-24T00:00:00Z";
-        let rule = ProjectionRule::Moneybutton;
+        let rule = ProjectionRule::MoneyButton;
         // Ids chosen in the opposite order of the statuses, so only the rank
         // can explain the result.
         let pending = key(&rule, &moneybutton("z", "PENDING", at));
@@ -407,7 +407,7 @@ mod tests {
 
     #[test]
     fn later_time_wins_over_higher_rank() {
-        let rule = ProjectionRule::Moneybutton;
+        let rule = ProjectionRule::MoneyButton;
         let completed = key(
             &rule,
             &moneybutton("a", "COMPLETED", "2026-11-24T00:00:00Z"),
@@ -456,7 +456,7 @@ mod tests {
             (ProjectionRule::Stripe, r#"[1,2]"#),
             (ProjectionRule::Github, r#"{"organization":{}}"#),
             (
-                ProjectionRule::Moneybutton,
+                ProjectionRule::MoneyButton,
                 r#"{"payment":{"status":"PENDING"}}"#,
             ),
             (

@@ -43,7 +43,7 @@ fn any_rule() -> impl Strategy<Value = ProjectionRule> {
     prop_oneof![
         Just(ProjectionRule::Stripe),
         Just(ProjectionRule::Github),
-        Just(ProjectionRule::Moneybutton),
+        Just(ProjectionRule::MoneyButton),
         Just(ProjectionRule::Pointer("/object/id".into())),
     ]
 }
@@ -61,7 +61,7 @@ fn envelope(rule: &ProjectionRule, index: usize, event: &Event) -> Envelope {
             "pull_request.edited".to_owned(),
             format!(r#"{{"repository":{{"full_name":"octo/{object}"}}}}"#),
         ),
-        ProjectionRule::Moneybutton => (
+        ProjectionRule::MoneyButton => (
             format!("payment.{}", status.to_ascii_lowercase()),
             format!(r#"{{"payment":{{"id":"{object}","status":"{status}"}}}}"#),
         ),

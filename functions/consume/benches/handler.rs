@@ -35,7 +35,7 @@ fn pointer_event() -> String {
 }
 
 fn handler(c: &mut Criterion) {
-    let settings = Settings::from_env(|name| match name {
+    let settings = Settings::from_lookup(|name| match name {
         "TABLE_NAME" => Some("events".to_owned()),
         "HOOKBRIDGE_SOURCES" => Some(SOURCES.to_owned()),
         _ => None,

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hookbridge_core::config::{ConfigError, Sources};
+use hookbridge_aws::settings::SettingsError;
 use hookbridge_core::envelope::Envelope;
 use hookbridge_core::ports::{EventStore, EventStoreError};
 use hookbridge_core::projection::{
@@ -22,72 +22,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
-/// How long event items are kept when `RETENTION_DAYS` is not set.
-pub const DEFAULT_RETENTION_DAYS: u64 = 30;
-/// Upper bound on `RETENTION_DAYS`: ten years.
-const MAX_RETENTION_DAYS: u64 = 3_650;
-const SECONDS_PER_DAY: u64 = 86_400;
+mod lambda;
 
-/// What the function is configured with, read once at cold start.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// The DynamoDB table (`TABLE_NAME`).
-    pub table_name: String,
-    /// Projection rule per configured source; sources without one (standard
-    /// or hmac without `object_pointer`) are recorded only.
-    pub rules: HashMap<String, ProjectionRule>,
-    /// How long event items live (`RETENTION_DAYS`).
-    pub retention: Duration,
-}
+pub use lambda::{
+    AwsConsumer, ConsumeFunction, DEFAULT_RETENTION_DAYS, RETENTION_VARIABLE, Settings,
+    TABLE_NAME_VARIABLE,
+};
 
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error("environment variable {0} is not set")]
-    Missing(&'static str),
-    #[error(
-        "RETENTION_DAYS must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, got {0:?}"
-    )]
-    InvalidRetention(String),
-    #[error(transparent)]
-    Sources(#[from] ConfigError),
-}
-
-impl Settings {
-    /// Reads `TABLE_NAME`, `HOOKBRIDGE_SOURCES` and `RETENTION_DAYS` through
-    /// `var` (the process environment in `main`, a map in tests).
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let table_name = var("TABLE_NAME")
-            .filter(|name| !name.is_empty())
-            .ok_or(SettingsError::Missing("TABLE_NAME"))?;
-        let sources =
-            var("HOOKBRIDGE_SOURCES").ok_or(SettingsError::Missing("HOOKBRIDGE_SOURCES"))?;
-        let sources = Sources::from_json(&sources)?;
-        let retention_days = match var("RETENTION_DAYS") {
-            None => DEFAULT_RETENTION_DAYS,
-            Some(days) => days
-                .trim()
-                .parse()
-                .ok()
-                .filter(|days| (1..=MAX_RETENTION_DAYS).contains(days))
-                .ok_or(SettingsError::InvalidRetention(days))?,
-        };
-        Ok(Self {
-            table_name,
-            rules: sources
-                .iter()
-                .filter_map(|(name, config)| {
-                    ProjectionRule::for_source(config).map(|rule| (name.to_owned(), rule))
-                })
-                .collect(),
-            retention: Duration::from_secs(retention_days * SECONDS_PER_DAY),
-        })
-    }
-}
-
-/// The EventBridge event as delivered to a Lambda target. Only what
-/// identifies it and its detail are read.
+/// The EventBridge event as Lambda receives it (the bus's event around the
+/// envelope). Only what identifies it and its detail are read.
 #[derive(Debug, Deserialize)]
-struct BusEvent<'a> {
+struct InvokedEvent<'a> {
     #[serde(borrow)]
     id: Cow<'a, str>,
     #[serde(rename = "detail-type", borrow)]
@@ -100,6 +45,8 @@ struct BusEvent<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
+    #[error("the function is not configured: {0}")]
+    Unconfigured(SettingsError),
     #[error("invocation is not an EventBridge event: {0}")]
     NotABusEvent(serde_json::Error),
     #[error("bus event {bus_event_id} carries no valid envelope: {reason}")]
@@ -131,6 +78,7 @@ impl ConsumeError {
     /// A stable name for logs and the Lambda error type.
     pub fn code(&self) -> &'static str {
         match self {
+            Self::Unconfigured(_) => "configuration_missing",
             Self::NotABusEvent(_) => "not_a_bus_event",
             Self::InvalidEnvelope { .. } => "invalid_envelope",
             Self::SourceMismatch { .. } => "source_mismatch",
@@ -226,7 +174,7 @@ impl<S: EventStore> Consumer<S> {
     /// with the outcome or the error, in a span naming the bus event and,
     /// once parsed, the event id and correlation id.
     pub async fn handle(&self, event: &str) -> Result<Consumed, ConsumeError> {
-        let bus_event: BusEvent<'_> = serde_json::from_str(event).map_err(|err| {
+        let bus_event: InvokedEvent<'_> = serde_json::from_str(event).map_err(|err| {
             tracing::error!(code = "not_a_bus_event", error = %err, "invocation rejected");
             ConsumeError::NotABusEvent(err)
         })?;
@@ -254,7 +202,7 @@ impl<S: EventStore> Consumer<S> {
         .await
     }
 
-    async fn record(&self, bus_event: &BusEvent<'_>) -> Result<Consumed, ConsumeError> {
+    async fn record(&self, bus_event: &InvokedEvent<'_>) -> Result<Consumed, ConsumeError> {
         let envelope: Envelope = serde_json::from_str(bus_event.detail.get()).map_err(|err| {
             ConsumeError::InvalidEnvelope {
                 bus_event_id: bus_event.id.clone().into_owned(),
@@ -302,15 +250,15 @@ mod tests {
     use super::*;
     use hookbridge_testkit::MemoryEventStore;
 
-    const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
+    pub(crate) const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
         "moneybutton":{"kind":"moneybutton"},"standard":{"kind":"standard"},
         "orders":{"kind":"hmac","header":"X-Sig","object_pointer":"/order/id"}}"#;
     const STRIPE_SAMPLE: &str = include_str!("../../../events/consume-stripe.json");
     const MONEYBUTTON_SAMPLE: &str = include_str!("../../../events/consume-moneybutton.json");
     const GITHUB_SAMPLE: &str = include_str!("../../../events/consume-github.json");
 
-    fn settings_from(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        Settings::from_env(|name| {
+    pub(crate) fn settings_from(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::from_lookup(|name| {
             vars.iter()
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| (*value).to_owned())
@@ -346,59 +294,6 @@ mod tests {
         async fn record(&self, _: &EventRecord<'_>) -> Result<RecordOutcome, EventStoreError> {
             Err((self.0)())
         }
-    }
-
-    #[test]
-    fn settings_default_to_thirty_days_and_map_sources_to_rules() {
-        let settings =
-            settings_from(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", SOURCES)]).unwrap();
-        assert_eq!(settings.table_name, "events");
-        assert_eq!(settings.retention, Duration::from_secs(30 * 86_400));
-        assert_eq!(settings.rules.get("stripe"), Some(&ProjectionRule::Stripe));
-        assert_eq!(
-            settings.rules.get("orders"),
-            Some(&ProjectionRule::Pointer("/order/id".to_owned()))
-        );
-        // Standard without object_pointer: recorded, not projected.
-        assert_eq!(settings.rules.get("standard"), None);
-    }
-
-    #[test]
-    fn settings_read_retention_days() {
-        let settings = settings_from(&[
-            ("TABLE_NAME", "events"),
-            ("HOOKBRIDGE_SOURCES", SOURCES),
-            ("RETENTION_DAYS", "7"),
-        ])
-        .unwrap();
-        assert_eq!(settings.retention, Duration::from_secs(7 * 86_400));
-    }
-
-    #[test]
-    fn settings_reject_what_is_missing_or_malformed() {
-        for days in ["0", "-1", "3651", "30d", ""] {
-            let result = settings_from(&[
-                ("TABLE_NAME", "events"),
-                ("HOOKBRIDGE_SOURCES", SOURCES),
-                ("RETENTION_DAYS", days),
-            ]);
-            assert!(
-                matches!(result, Err(SettingsError::InvalidRetention(_))),
-                "{days:?}"
-            );
-        }
-        assert!(matches!(
-            settings_from(&[("HOOKBRIDGE_SOURCES", SOURCES)]),
-            Err(SettingsError::Missing("TABLE_NAME"))
-        ));
-        assert!(matches!(
-            settings_from(&[("TABLE_NAME", "events")]),
-            Err(SettingsError::Missing("HOOKBRIDGE_SOURCES"))
-        ));
-        assert!(matches!(
-            settings_from(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", "[]")]),
-            Err(SettingsError::Sources(_))
-        ));
     }
 
     #[tokio::test]

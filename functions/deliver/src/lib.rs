@@ -18,59 +18,23 @@
 
 use std::time::UNIX_EPOCH;
 
+use hookbridge_aws::settings::SettingsError;
 use hookbridge_core::envelope::Envelope;
 use hookbridge_core::outbound::{OutboundWebhook, SignError};
 use hookbridge_core::ports::{
     Authenticator, CertificateError, CertificateSource, Clock, SecretStore, SecretStoreError,
     SubscriptionConfirmer, TargetError, Unauthenticated, WebhookTarget,
 };
+use hookbridge_core::response;
 use hookbridge_core::sns::{MessageType, SnsError, SnsMessage};
-use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
-pub const TOPIC_ARN_VARIABLE: &str = "TOPIC_ARN";
-pub const TARGET_URL_VARIABLE: &str = "TARGET_URL";
-pub const OUTBOUND_SECRET_VARIABLE: &str = "OUTBOUND_SECRET_PARAMETER";
+mod lambda;
 
-/// What the function needs from its environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// The only topic whose messages are accepted.
-    pub topic_arn: String,
-    pub target_url: String,
-    /// Full SSM name of the outbound signing secret.
-    pub outbound_secret_parameter: String,
-}
-
-/// The variables that are unset or blank.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("missing configuration: {}", .0.join(", "))]
-pub struct MissingSettings(pub Vec<&'static str>);
-
-impl Settings {
-    /// Reads the settings through `lookup` (the process environment in
-    /// production), naming every missing variable at once.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MissingSettings> {
-        let mut missing = Vec::new();
-        let mut read = |name: &'static str| {
-            let value = lookup(name).filter(|value| !value.trim().is_empty());
-            if value.is_none() {
-                missing.push(name);
-            }
-            value.unwrap_or_default()
-        };
-        let settings = Self {
-            topic_arn: read(TOPIC_ARN_VARIABLE),
-            target_url: read(TARGET_URL_VARIABLE),
-            outbound_secret_parameter: read(OUTBOUND_SECRET_VARIABLE),
-        };
-        if missing.is_empty() {
-            Ok(settings)
-        } else {
-            Err(MissingSettings(missing))
-        }
-    }
-}
+pub use lambda::{
+    AwsDeliver, OUTBOUND_SECRET_VARIABLE, Settings, TARGET_URL_VARIABLE, TOPIC_ARN_VARIABLE,
+};
 
 /// The production authenticator: the RSA signature, checked with the
 /// certificate at the message's (already vetted) `SigningCertURL`.
@@ -158,7 +122,7 @@ impl<T: WebhookTarget, S: SecretStore, K: Clock> Outbound<T, S, K> {
 #[derive(Debug, thiserror::Error)]
 enum DeliverError {
     #[error("{0}")]
-    Unconfigured(MissingSettings),
+    Unconfigured(SettingsError),
     #[error("only POST is accepted")]
     MethodNotAllowed,
     #[error("not an acceptable SNS message: {0}")]
@@ -228,7 +192,7 @@ impl OutboundError {
 /// The handler, generic over its ports so tests run it without AWS.
 #[derive(Debug)]
 pub struct Deliver<A, C, T, S, K> {
-    settings: Result<Settings, MissingSettings>,
+    settings: Result<Settings, SettingsError>,
     authenticator: A,
     confirmer: C,
     outbound: Outbound<T, S, K>,
@@ -242,10 +206,10 @@ where
     S: SecretStore,
     K: Clock,
 {
-    /// Missing settings do not stop the function: every request is then
-    /// answered 503, so SNS keeps the messages until it is configured.
+    /// Missing or invalid settings do not stop the function: every request
+    /// is then answered 503, so SNS keeps the messages until it is configured.
     pub fn new(
-        settings: Result<Settings, MissingSettings>,
+        settings: Result<Settings, SettingsError>,
         authenticator: A,
         confirmer: C,
         target: T,
@@ -279,7 +243,7 @@ where
         let settings = self
             .settings
             .as_ref()
-            .map_err(|missing| DeliverError::Unconfigured(missing.clone()))?;
+            .map_err(|problems| DeliverError::Unconfigured(problems.clone()))?;
         if request.method() != Method::POST {
             return Err(DeliverError::MethodNotAllowed);
         }
@@ -379,28 +343,15 @@ where
 }
 
 fn ok_response(body: serde_json::Value) -> Response<Body> {
-    json_response(StatusCode::OK, &body)
+    response::json(StatusCode::OK, &body, None).map(Body::from)
 }
 
 fn error_response(error: &DeliverError) -> Response<Body> {
-    let body = serde_json::json!({
-        "error": {"code": error.code(), "message": error.to_string()}
-    });
-    let mut response = json_response(error.status(), &body);
+    let mut answer = response::error(error.status(), error.code(), &error.to_string(), None);
     if matches!(error, DeliverError::MethodNotAllowed) {
-        response
-            .headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        answer = response::allowing(answer, "POST");
     }
-    response
-}
-
-fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .expect("status and headers are valid")
+    answer.map(Body::from)
 }
 
 #[cfg(test)]

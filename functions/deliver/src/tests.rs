@@ -3,6 +3,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
+use hookbridge_aws::settings::VariableError;
+use hookbridge_aws::ssm::TTL_VARIABLE;
 use hookbridge_core::outbound::OutboundWebhook;
 use hookbridge_core::ports::{Clock, TargetError, WebhookTarget};
 use hookbridge_core::secret::SecretSet;
@@ -63,11 +65,12 @@ fn clock() -> ManualClock {
     ManualClock::new(UNIX_EPOCH + Duration::from_secs(NOW))
 }
 
-fn settings() -> Result<Settings, MissingSettings> {
+fn settings() -> Result<Settings, SettingsError> {
     Ok(Settings {
         topic_arn: TOPIC.to_owned(),
         target_url: TARGET.to_owned(),
         outbound_secret_parameter: SECRET_NAME.to_owned(),
+        secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
     })
 }
 
@@ -76,7 +79,7 @@ struct Harness {
     confirmer: RecordingConfirmer,
     target: ScriptedTarget,
     secrets: MemorySecrets,
-    settings: Result<Settings, MissingSettings>,
+    settings: Result<Settings, SettingsError>,
 }
 
 impl Harness {
@@ -350,7 +353,9 @@ async fn a_notification_without_an_envelope_answers_400() {
 #[tokio::test]
 async fn missing_configuration_answers_503() {
     let harness = Harness {
-        settings: Err(MissingSettings(vec![TARGET_URL_VARIABLE])),
+        settings: Err(SettingsError(vec![VariableError::Missing(
+            TARGET_URL_VARIABLE,
+        )])),
         ..Harness::new()
     };
     let (status, body, harness) = harness.send(post(&notification())).await;
@@ -424,18 +429,16 @@ async fn no_answer_carries_the_secret_or_signature() {
 fn settings_name_every_missing_variable() {
     let only_topic = |name: &str| (name == TOPIC_ARN_VARIABLE).then(|| TOPIC.to_owned());
     assert_eq!(
-        Settings::from_lookup(only_topic),
-        Err(MissingSettings(vec![
-            TARGET_URL_VARIABLE,
-            OUTBOUND_SECRET_VARIABLE
-        ]))
+        Settings::from_lookup(only_topic).map_err(|problems| problems.variables()),
+        Err(vec![TARGET_URL_VARIABLE, OUTBOUND_SECRET_VARIABLE])
     );
-    let all = |name: &str| Some(format!("value of {name}"));
+    // The secrets TTL is optional: left unset, as the template does.
+    let all = |name: &str| (name != TTL_VARIABLE).then(|| format!("value of {name}"));
     assert_eq!(
         Settings::from_lookup(all).map(|settings| settings.target_url),
         Ok("value of TARGET_URL".to_owned())
     );
-    let blank = |_: &str| Some("  ".to_owned());
+    let blank = |name: &str| (name != TTL_VARIABLE).then(|| "  ".to_owned());
     assert_eq!(Settings::from_lookup(blank).unwrap_err().0.len(), 3);
 }
 

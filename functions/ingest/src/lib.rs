@@ -9,17 +9,20 @@ use std::sync::Arc;
 use hookbridge_core::config::Sources;
 use hookbridge_core::ingest::{self, IngestError, Webhook};
 use hookbridge_core::ports::{Clock, EventPublisher, PublishError, SecretStore, SecretStoreError};
-use lambda_http::http::{HeaderMap, Method, StatusCode, header};
+use hookbridge_core::response;
+use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::{error, info, warn};
 
+mod lambda;
+
+pub use hookbridge_core::response::CORRELATION_HEADER;
+pub use lambda::{AwsIngest, EVENT_BUS_VARIABLE, IngestFunction, Settings};
+
 /// Route prefix of the webhook endpoint, for requests that carry no path
 /// parameters (Lambda function URLs, the local server).
 const ROUTE_PREFIX: &str = "/webhooks/";
-
-/// The header echoing the correlation id, so a sender can quote it.
-pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
 /// What a 202 says: the event's id and the correlation id of this delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,7 +63,8 @@ impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
             )
             .await;
         match result {
-            Ok(accepted) => json_response(StatusCode::ACCEPTED, &accepted, &correlation_id),
+            Ok(accepted) => response::json(StatusCode::ACCEPTED, &accepted, Some(&correlation_id))
+                .map(Body::from),
             Err(error) => error_response(&error, &correlation_id),
         }
     }
@@ -178,50 +182,19 @@ fn source_of(request: &Request) -> Option<String> {
     (!source.is_empty() && !source.contains('/')).then(|| source.to_owned())
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: String,
-}
-
 /// The one place an [`IngestError`] becomes HTTP.
 fn error_response(error: &IngestError, correlation_id: &str) -> Response<Body> {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = ErrorBody {
-        error: ErrorDetail {
-            code: error.code(),
-            message: error.to_string(),
-        },
-    };
-    let mut response = json_response(status, &body, correlation_id);
+    let mut answer = response::error(
+        status,
+        error.code(),
+        &error.to_string(),
+        Some(correlation_id),
+    );
     if matches!(error, IngestError::MethodNotAllowed) {
-        response
-            .headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        answer = response::allowing(answer, "POST");
     }
-    response
-}
-
-fn json_response(
-    status: StatusCode,
-    body: &impl Serialize,
-    correlation_id: &str,
-) -> Response<Body> {
-    let body = serde_json::to_string(body).expect("response bodies always serialise");
-    let mut builder = Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json");
-    if let Ok(value) = header::HeaderValue::from_str(correlation_id) {
-        builder = builder.header(CORRELATION_HEADER, value);
-    }
-    builder
-        .body(Body::from(body))
-        .expect("status and headers are valid")
+    answer.map(Body::from)
 }
 
 #[cfg(test)]

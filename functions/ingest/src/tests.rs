@@ -5,7 +5,7 @@ use hookbridge_core::envelope::Envelope;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::verify::stripe;
 use hookbridge_testkit::{ManualClock, MemoryBus, MemorySecrets};
-use lambda_http::http;
+use lambda_http::http::{self, header};
 
 use super::*;
 

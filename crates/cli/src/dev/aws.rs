@@ -1,15 +1,13 @@
 //! `hookbridge dev --aws`: the local HTTP edge in front of the real AWS
-//! adapters (EventBridge, SSM), built once as the ingest Lambda's `main`
-//! builds them. Delivery and consumption then happen in AWS (or moto).
+//! adapters (EventBridge, SSM), built once by the ingest Lambda's own
+//! constructor, `ingest::AwsIngest::on_aws`. Delivery and consumption then
+//! happen in AWS (or moto).
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
-use hookbridge_aws::clock::SystemClock;
-use hookbridge_aws::eventbridge::EventBridgePublisher;
-use hookbridge_aws::ssm::SsmSecretStore;
+use hookbridge_aws::settings::{SOURCES_VARIABLE, SettingsError};
 use hookbridge_core::config::{ConfigError, Sources};
-use ingest::Ingest;
+use ingest::AwsIngest;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -17,17 +15,12 @@ use super::config::{self, Settings};
 use super::server::{App, Limits};
 use super::{DEFAULT_HOST, DEFAULT_PORT, DevArgs, DevError, Running, bind, listen_address};
 
-pub const SOURCES_VARIABLE: &str = "HOOKBRIDGE_SOURCES";
-pub const BUS_VARIABLE: &str = "EVENT_BUS_NAME";
-
 #[derive(Debug, thiserror::Error)]
 pub enum AwsSetupError {
-    #[error("{BUS_VARIABLE} must name the event bus with --aws")]
-    MissingBus,
     #[error("{SOURCES_VARIABLE}: {0}")]
     Sources(ConfigError),
-    #[error("secret store: {0}")]
-    Secrets(hookbridge_aws::ssm::SettingsError),
+    #[error("with --aws: {0}")]
+    Settings(SettingsError),
 }
 
 pub async fn run(args: DevArgs, settings: Settings) -> Result<(), DevError> {
@@ -42,19 +35,16 @@ pub async fn run(args: DevArgs, settings: Settings) -> Result<(), DevError> {
             Err(_) => config::built_in_sources().sources,
         },
     };
-    let bus_name = std::env::var(BUS_VARIABLE)
-        .ok()
-        .filter(|name| !name.trim().is_empty())
-        .ok_or(AwsSetupError::MissingBus)?;
+    let ingest_settings =
+        ingest::Settings::from_lookup_with_sources(sources, |name| std::env::var(name).ok())
+            .map_err(AwsSetupError::Settings)?;
     if args.target.is_some() || args.time_scale.is_some() {
         tracing::warn!("--target and --time-scale do not apply with --aws: delivery runs in AWS");
     }
-    let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    let secrets = SsmSecretStore::from_env(aws_sdk_ssm::Client::new(&aws), SystemClock)
-        .map_err(AwsSetupError::Secrets)?;
-    let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&aws), &bus_name);
+    let bus_name = ingest_settings.event_bus_name.clone();
+    let aws = hookbridge_aws::sdk_config::load().await;
     let app = Arc::new(App {
-        ingest: Ingest::new(sources, secrets, publisher, SystemClock),
+        ingest: AwsIngest::on_aws(ingest_settings, &aws),
         events: None,
         limits: Limits::default(),
     });

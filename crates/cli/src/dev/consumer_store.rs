@@ -140,7 +140,7 @@ mod tests {
     }
 
     fn record<'a>(envelope: &'a Envelope) -> EventRecord<'a> {
-        EventRecord::new(envelope, Some(&ProjectionRule::Moneybutton), RETENTION).unwrap()
+        EventRecord::new(envelope, Some(&ProjectionRule::MoneyButton), RETENTION).unwrap()
     }
 
     /// The event id the projection of `pay_1` holds.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_core::entry::MAX_ENTRY_SIZE;
 use hookbridge_core::ports::{EventPublisher, SecretStore};
+use hookbridge_core::response;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use super::event_list::limit_of;
 use super::store::LocalStore;
@@ -145,12 +147,15 @@ where
     if request.uri().path().starts_with("/webhooks/") {
         return webhook(app, request).await;
     }
+    // Ingest gives a webhook its correlation id; every other answer gets one here.
+    let correlation_id = &Uuid::new_v4().to_string();
     let path = request.uri().path();
     match path {
-        "/healthz" => only_get(&request).unwrap_or_else(|| json(StatusCode::OK, &Status::OK)),
-        "/events" => match only_get(&request) {
+        "/healthz" => only_get(&request, correlation_id)
+            .unwrap_or_else(|| json(StatusCode::OK, &Status::OK, correlation_id)),
+        "/events" => match only_get(&request, correlation_id) {
             Some(refused) => refused,
-            None => events(app, request.uri().query()).await,
+            None => events(app, request.uri().query(), correlation_id).await,
         },
         _ => error(
             StatusCode::NOT_FOUND,
@@ -158,6 +163,7 @@ where
             &format!(
                 "no route for {path}: use POST /webhooks/{{source}}, GET /events or GET /healthz"
             ),
+            correlation_id,
         ),
     }
 }
@@ -171,26 +177,29 @@ impl Status {
     const OK: Self = Self { status: "ok" };
 }
 
-fn only_get(request: &Request<Incoming>) -> Option<Response<Body>> {
+fn only_get(request: &Request<Incoming>, correlation_id: &str) -> Option<Response<Body>> {
     (request.method() != Method::GET).then(|| {
-        let mut response = error(
+        let refused = response::error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "only GET is accepted",
+            Some(correlation_id),
         );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
-        response
+        into_hyper(response::allowing(refused, "GET"))
     })
 }
 
-async fn events<S, P>(app: &App<S, P>, query: Option<&str>) -> Response<Body> {
+async fn events<S, P>(
+    app: &App<S, P>,
+    query: Option<&str>,
+    correlation_id: &str,
+) -> Response<Body> {
     let Some(store) = &app.events else {
         return error(
             StatusCode::NOT_FOUND,
             "not_local",
             "with --aws, deliveries and records live in AWS: GET /events is not served",
+            correlation_id,
         );
     };
     let limit = match limit_of(query) {
@@ -200,6 +209,7 @@ async fn events<S, P>(app: &App<S, P>, query: Option<&str>) -> Response<Body> {
                 StatusCode::BAD_REQUEST,
                 "invalid_limit",
                 &invalid.to_string(),
+                correlation_id,
             );
         }
     };
@@ -207,13 +217,14 @@ async fn events<S, P>(app: &App<S, P>, query: Option<&str>) -> Response<Body> {
         .call(move |connection| recent_events(connection, limit))
         .await
     {
-        Ok(list) => json(StatusCode::OK, &list),
+        Ok(list) => json(StatusCode::OK, &list, correlation_id),
         Err(failure) => {
-            tracing::error!(error = %failure, "reading events failed");
+            tracing::error!(correlation_id, error = %failure, "reading events failed");
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store_unavailable",
                 "the local store could not be read",
+                correlation_id,
             )
         }
     }
@@ -231,13 +242,13 @@ enum BodyError {
 }
 
 impl BodyError {
-    fn response(&self) -> Response<Body> {
+    fn response(&self, correlation_id: &str) -> Response<Body> {
         let (status, code) = match self {
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::TooSlow => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Broken(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
         };
-        let mut response = error(status, code, &self.to_string());
+        let mut response = error(status, code, &self.to_string(), correlation_id);
         // The rest of the body is not read: the connection cannot be reused.
         response.headers_mut().insert(
             header::CONNECTION,
@@ -266,8 +277,10 @@ where
     let bytes = match bytes {
         Ok(bytes) => bytes,
         Err(refused) => {
-            tracing::warn!(path = parts.uri.path(), reason = %refused, "webhook refused at the edge");
-            return refused.response();
+            // Refused before ingest runs: the edge names the correlation id.
+            let correlation_id = Uuid::new_v4().to_string();
+            tracing::warn!(path = parts.uri.path(), correlation_id, reason = %refused, "webhook refused at the edge");
+            return refused.response(&correlation_id);
         }
     };
     let request = Request::from_parts(parts, lambda_http::Body::from(bytes));
@@ -278,11 +291,13 @@ where
     let response = match tokio::spawn(async move { app.ingest.handle(request).await }).await {
         Ok(response) => response,
         Err(failure) => {
-            tracing::error!(error = %failure, "the ingest task failed");
+            let correlation_id = Uuid::new_v4().to_string();
+            tracing::error!(correlation_id, error = %failure, "the ingest task failed");
             return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
                 "the webhook could not be handled; retry it",
+                &correlation_id,
             );
         }
     };
@@ -310,31 +325,14 @@ async fn read_body(mut body: Incoming, deadline: Instant) -> Result<Vec<u8>, Bod
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+fn error(status: StatusCode, code: &str, message: &str, correlation_id: &str) -> Response<Body> {
+    into_hyper(response::error(status, code, message, Some(correlation_id)))
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
+fn json(status: StatusCode, body: &impl Serialize, correlation_id: &str) -> Response<Body> {
+    into_hyper(response::json(status, body, Some(correlation_id)))
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    json(
-        status,
-        &ErrorBody {
-            error: ErrorDetail { code, message },
-        },
-    )
-}
-
-fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
-    let body = serde_json::to_vec(body).expect("response bodies always serialise");
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .expect("status and headers are valid")
+fn into_hyper(response: Response<String>) -> Response<Body> {
+    response.map(|body| Full::new(Bytes::from(body)))
 }

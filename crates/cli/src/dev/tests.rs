@@ -287,6 +287,36 @@ async fn the_edge_refuses_what_ingest_must_not_see() {
     running.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_of_the_edge_carries_a_correlation_id() {
+    let data = DataDir::new("edge-correlation");
+    let running = start_local(&config(&data.0, None, 1.0)).await.unwrap();
+    let base = format!("http://{}", running.address);
+    let client = reqwest::Client::new();
+    let requests = [
+        client
+            .post(format!("{base}/webhooks/github"))
+            .body(vec![b'a'; server::MAX_BODY + 1]),
+        client.post(format!("{base}/webhooks/github")).body("{}"),
+        client.get(format!("{base}/elsewhere")),
+        client.delete(format!("{base}/events")),
+        client.get(format!("{base}/healthz")),
+    ];
+    for request in requests {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let correlation_id = response.headers()["x-correlation-id"].clone();
+        assert!(!correlation_id.is_empty(), "{status}");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body = json_of(response).await;
+        if !status.is_success() {
+            assert!(body["error"]["code"].is_string(), "{body}");
+            assert!(body["error"]["message"].is_string(), "{body}");
+        }
+    }
+    running.stop().await;
+}
+
 #[test]
 fn flags_override_the_file_and_targets_must_be_urls() {
     let settings = Settings::parse(

@@ -1,0 +1,59 @@
+//! The IAM actions each adapter's AWS calls need.
+//!
+//! A function's handler type names its adapters, so the actions its role
+//! needs follow from that type (see each function's `iam_actions`), and
+//! `tests/tests/template.rs` holds the template's policies to exactly them.
+
+use crate::certificates::HttpsCertificateSource;
+use crate::dynamodb::DynamoDbEventStore;
+use crate::eventbridge::EventBridgePublisher;
+use crate::sns::HttpsSubscriptionConfirmer;
+use crate::ssm::SsmSecretStore;
+use crate::webhook_target::HttpWebhookTarget;
+
+/// What an adapter may call in AWS, as IAM actions (`service:Action`).
+pub trait IamActions {
+    fn iam_actions() -> Vec<&'static str>;
+}
+
+impl IamActions for EventBridgePublisher {
+    fn iam_actions() -> Vec<&'static str> {
+        vec!["events:PutEvents"]
+    }
+}
+
+impl<C> IamActions for SsmSecretStore<C> {
+    /// `GetParameter` with decryption of a SecureString: SSM calls KMS on
+    /// the caller's behalf.
+    fn iam_actions() -> Vec<&'static str> {
+        vec!["ssm:GetParameter", "kms:Decrypt"]
+    }
+}
+
+impl IamActions for DynamoDbEventStore {
+    /// The conditional PutItem and the Puts inside TransactWriteItems.
+    fn iam_actions() -> Vec<&'static str> {
+        vec!["dynamodb:PutItem"]
+    }
+}
+
+/// Plain HTTPS to SNS's public certificate URLs: no IAM.
+impl IamActions for HttpsCertificateSource {
+    fn iam_actions() -> Vec<&'static str> {
+        Vec::new()
+    }
+}
+
+/// The SubscribeURL is a presigned GET: no IAM.
+impl IamActions for HttpsSubscriptionConfirmer {
+    fn iam_actions() -> Vec<&'static str> {
+        Vec::new()
+    }
+}
+
+/// The target is outside AWS's authorisation: no IAM.
+impl IamActions for HttpWebhookTarget {
+    fn iam_actions() -> Vec<&'static str> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,213 @@
+//! The consume Lambda's wiring: its settings, the DynamoDB store behind
+//! [`Consumer`], and what an invocation gets while it is not configured.
+//! The Lambda's `main` builds it here.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use hookbridge_aws::DynamoDbEventStore;
+use hookbridge_aws::iam::IamActions;
+use hookbridge_aws::settings::{SOURCES_VARIABLE, SettingsError, SettingsReader};
+use hookbridge_core::config::Sources;
+use hookbridge_core::projection::{EventStore, ProjectionRule};
+
+use crate::{ConsumeError, Consumed, Consumer};
+
+pub const TABLE_NAME_VARIABLE: &str = "TABLE_NAME";
+pub const RETENTION_VARIABLE: &str = "RETENTION_DAYS";
+/// How long event items are kept when `RETENTION_DAYS` is not set.
+pub const DEFAULT_RETENTION_DAYS: u64 = 30;
+/// Upper bound on `RETENTION_DAYS`: ten years.
+const MAX_RETENTION_DAYS: u64 = 3_650;
+const SECONDS_PER_DAY: u64 = 86_400;
+
+/// What the function is configured with, read once at cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The DynamoDB table (`TABLE_NAME`).
+    pub table_name: String,
+    /// Projection rule per configured source; sources without one (standard
+    /// or hmac without `object_pointer`) are recorded only.
+    pub rules: HashMap<String, ProjectionRule>,
+    /// How long event items live (`RETENTION_DAYS`).
+    pub retention: Duration,
+}
+
+impl Settings {
+    /// Reads `TABLE_NAME`, `HOOKBRIDGE_SOURCES` and `RETENTION_DAYS` through
+    /// `lookup` (the process environment in `main`, a map in tests), naming
+    /// every missing or invalid one at once.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let mut reader = SettingsReader::new(lookup);
+        let table_name = reader.required(TABLE_NAME_VARIABLE);
+        let sources = reader.required_parsed(SOURCES_VARIABLE, Sources::from_json);
+        let retention_days =
+            reader.optional_parsed(RETENTION_VARIABLE, DEFAULT_RETENTION_DAYS, |days| {
+                days.parse()
+                    .ok()
+                    .filter(|days| (1..=MAX_RETENTION_DAYS).contains(days))
+                    .ok_or_else(|| {
+                        format!("must be a whole number of days from 1 to {MAX_RETENTION_DAYS}")
+                    })
+            });
+        reader.finish(|| {
+            Some(Self {
+                table_name: table_name?,
+                rules: rules_of(&sources?),
+                retention: Duration::from_secs(retention_days? * SECONDS_PER_DAY),
+            })
+        })
+    }
+}
+
+fn rules_of(sources: &Sources) -> HashMap<String, ProjectionRule> {
+    sources
+        .iter()
+        .filter_map(|(name, config)| {
+            ProjectionRule::for_source(config).map(|rule| (name.to_owned(), rule))
+        })
+        .collect()
+}
+
+/// The consumer on DynamoDB, as the Lambda runs it.
+pub type AwsConsumer = Consumer<DynamoDbEventStore>;
+
+impl AwsConsumer {
+    /// The one wiring of the DynamoDB store.
+    pub fn on_aws(settings: Settings, aws: &SdkConfig) -> Self {
+        let store = DynamoDbEventStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            settings.table_name.clone(),
+        );
+        Consumer::new(store, settings)
+    }
+}
+
+impl<S: EventStore + IamActions> Consumer<S> {
+    /// The IAM actions the function's role needs: its store's calls.
+    pub fn iam_actions() -> Vec<&'static str> {
+        S::iam_actions()
+    }
+}
+
+/// What every invocation goes to: the consumer, or while the configuration
+/// is missing or invalid, an error (Lambda retries, then the dead-letter
+/// queue keeps the event). A configuration mistake never becomes a crash
+/// loop, and no event is lost.
+pub enum ConsumeFunction {
+    Ready(Box<AwsConsumer>),
+    Unconfigured(SettingsError),
+}
+
+impl ConsumeFunction {
+    /// Builds the function from what `main` read, logging a configuration
+    /// problem once (variable names only: the values are not logged).
+    pub fn on_aws(settings: Result<Settings, SettingsError>, aws: &SdkConfig) -> Self {
+        match settings {
+            Ok(settings) => Self::Ready(Box::new(AwsConsumer::on_aws(settings, aws))),
+            Err(problems) => {
+                tracing::error!(%problems, "every invocation fails until configured");
+                Self::Unconfigured(problems)
+            }
+        }
+    }
+
+    pub async fn handle(&self, event: &str) -> Result<Consumed, ConsumeError> {
+        match self {
+            Self::Ready(consumer) => consumer.handle(event).await,
+            Self::Unconfigured(problems) => {
+                let error = ConsumeError::Unconfigured(problems.clone());
+                tracing::error!(code = error.code(), %error, "event not recorded");
+                Err(error)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{SOURCES, settings_from};
+    use lambda_runtime::Diagnostic;
+
+    #[test]
+    fn settings_default_to_thirty_days_and_map_sources_to_rules() {
+        let settings =
+            settings_from(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", SOURCES)]).unwrap();
+        assert_eq!(settings.table_name, "events");
+        assert_eq!(settings.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(settings.rules.get("stripe"), Some(&ProjectionRule::Stripe));
+        assert_eq!(
+            settings.rules.get("orders"),
+            Some(&ProjectionRule::Pointer("/order/id".to_owned()))
+        );
+        // Standard without object_pointer: recorded, not projected.
+        assert_eq!(settings.rules.get("standard"), None);
+    }
+
+    #[test]
+    fn settings_read_retention_days() {
+        let settings = settings_from(&[
+            ("TABLE_NAME", "events"),
+            ("HOOKBRIDGE_SOURCES", SOURCES),
+            ("RETENTION_DAYS", "7"),
+        ])
+        .unwrap();
+        assert_eq!(settings.retention, Duration::from_secs(7 * 86_400));
+    }
+
+    fn faulty_variables(vars: &[(&str, &str)]) -> Vec<&'static str> {
+        settings_from(vars).unwrap_err().variables()
+    }
+
+    #[test]
+    fn settings_reject_what_is_missing_or_malformed() {
+        for days in ["0", "-1", "3651", "30d", ""] {
+            let faulty = faulty_variables(&[
+                ("TABLE_NAME", "events"),
+                ("HOOKBRIDGE_SOURCES", SOURCES),
+                ("RETENTION_DAYS", days),
+            ]);
+            assert_eq!(faulty, ["RETENTION_DAYS"], "{days:?}");
+        }
+        assert_eq!(
+            faulty_variables(&[("HOOKBRIDGE_SOURCES", SOURCES)]),
+            ["TABLE_NAME"]
+        );
+        assert_eq!(
+            faulty_variables(&[("TABLE_NAME", "events")]),
+            ["HOOKBRIDGE_SOURCES"]
+        );
+        assert_eq!(
+            faulty_variables(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", "[]")]),
+            ["HOOKBRIDGE_SOURCES"]
+        );
+    }
+
+    #[test]
+    fn settings_name_every_problem_at_once() {
+        assert_eq!(
+            faulty_variables(&[("HOOKBRIDGE_SOURCES", "[]"), ("RETENTION_DAYS", "x")]),
+            ["TABLE_NAME", "HOOKBRIDGE_SOURCES", "RETENTION_DAYS"]
+        );
+    }
+
+    #[tokio::test]
+    async fn unconfigured_fails_every_invocation_with_a_typed_error() {
+        let problems = settings_from(&[]).unwrap_err();
+        let function = ConsumeFunction::Unconfigured(problems);
+        for _ in 0..2 {
+            let error = function.handle("{}").await.unwrap_err();
+            assert_eq!(error.code(), "configuration_missing");
+            let diagnostic = Diagnostic::from(error);
+            assert_eq!(diagnostic.error_type, "configuration_missing");
+            assert!(diagnostic.error_message.contains("TABLE_NAME"));
+        }
+    }
+
+    #[test]
+    fn the_role_needs_put_item_only() {
+        assert_eq!(AwsConsumer::iam_actions(), ["dynamodb:PutItem"]);
+    }
+}
