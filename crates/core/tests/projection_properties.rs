@@ -146,7 +146,7 @@ fn key(rule: &ProjectionRule, envelope: &Envelope) -> OrderKey {
 #[test]
 fn memory_store_counts_duplicates_and_keeps_the_newest() {
     let store = MemoryEventStore::new();
-    let rule = ProjectionRule::Moneybutton;
+    let rule = ProjectionRule::MoneyButton;
     let completed =
         EnvelopeBuilder::moneybutton_payment("c", "COMPLETED", "2026-11-24T00:00:02Z").build();
     let pending =
@@ -198,7 +198,7 @@ proptest! {
             .prop_shuffle()
     ) {
         let events = payment_events();
-        let rule = ProjectionRule::Moneybutton;
+        let rule = ProjectionRule::MoneyButton;
         let store = MemoryEventStore::new();
         for &index in &deliveries {
             let record = EventRecord::new(&events[index], Some(&rule), RETENTION).unwrap();

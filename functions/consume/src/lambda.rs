@@ -10,7 +10,8 @@ use hookbridge_aws::DynamoDbEventStore;
 use hookbridge_aws::iam::IamActions;
 use hookbridge_aws::settings::{SOURCES_VARIABLE, SettingsError, SettingsReader};
 use hookbridge_core::config::Sources;
-use hookbridge_core::projection::{EventStore, ProjectionRule};
+use hookbridge_core::ports::EventStore;
+use hookbridge_core::projection::ProjectionRule;
 
 use crate::{ConsumeError, Consumed, Consumer};
 
