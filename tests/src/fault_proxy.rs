@@ -88,15 +88,15 @@ impl InjectedResponse {
 
 /// One HTTP/1.1 request as read off a connection.
 #[derive(Debug, Clone)]
-pub struct HttpRequest {
+struct HttpRequest {
     /// Request line and header lines, without the blank line that ends them.
-    pub head: Vec<String>,
-    pub body: Vec<u8>,
+    head: Vec<String>,
+    body: Vec<u8>,
 }
 
 impl HttpRequest {
     /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    fn header(&self, name: &str) -> Option<&str> {
         self.head.iter().skip(1).find_map(|line| {
             let (key, value) = line.split_once(':')?;
             key.trim()
@@ -124,7 +124,7 @@ impl HttpRequest {
 
 /// Reads one request (head, then a `content-length` body); `None` when the
 /// peer closed the connection before sending a complete head.
-pub async fn read_request<R>(reader: &mut BufReader<R>) -> io::Result<Option<HttpRequest>>
+async fn read_request<R>(reader: &mut BufReader<R>) -> io::Result<Option<HttpRequest>>
 where
     R: tokio::io::AsyncRead + Unpin,
 {

@@ -36,6 +36,7 @@ use hookbridge_core::verify::{standard, stripe};
 use hookbridge_testkit::http_target::{HttpTarget, Script};
 use hookbridge_testkit::{FakeAuthenticator, ManualClock, NoConfirmations, Verdict};
 use hookbridge_tests::deliver_fixtures::{OUTBOUND, PAYLOAD, TOPIC, notification};
+use hookbridge_tests::dev_process::webhooks::STRIPE_SECRET;
 use hookbridge_tests::fault_proxy::{FaultProxy, Mode};
 use hookbridge_tests::{
     BusTap, Item, all_items, aws_config, create_events_table, put_secure_parameter, text,
@@ -47,7 +48,6 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-const STRIPE_SECRET: &str = "whsec_hookbridge_dev_stripe";
 const SOURCES: &str = r#"{"stripe":{"kind":"stripe"}}"#;
 const SIGNED_AT: u64 = 1_795_478_400;
 

@@ -176,31 +176,35 @@ async fn body_is_verified_over_raw_bytes_whether_text_or_binary() {
     assert_eq!(ingest.handle(request).await.status(), 202);
 }
 
-/// The sources and development secrets that `events/ingest` is signed for
-/// (see events/README.md).
-const DEV_SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
-    "standard":{"kind":"standard"},"moneybutton":{"kind":"moneybutton"},
-    "shopify":{"kind":"hmac","header":"X-Shopify-Hmac-Sha256","encoding":"base64",
-               "id_header":"X-Shopify-Webhook-Id","type_header":"X-Shopify-Topic"}}"#;
-const DEV_SECRETS: [(&str, &str); 5] = [
-    ("stripe", "whsec_hookbridge_dev_stripe"),
-    ("github", "hookbridge-dev-github"),
-    ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-    ("moneybutton", "hookbridge-dev-moneybutton"),
-    ("shopify", "hookbridge-dev-hmac"),
-];
+/// The development sources and their secrets, which `events/ingest` is
+/// signed for (see events/README.md), from their one copy.
+fn development_sources() -> (Sources, MemorySecrets) {
+    let file: toml::Table = include_str!("../../../dev-sources.toml").parse().unwrap();
+    let mut sources = serde_json::Map::new();
+    let mut secrets = MemorySecrets::new();
+    for (name, source) in file["sources"].as_table().unwrap() {
+        let mut options = source.as_table().unwrap().clone();
+        let stored: Vec<&str> = options["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|secret| secret.as_str().unwrap())
+            .collect();
+        secrets = secrets.with(name, SecretSet::parse(&stored.join(",")));
+        options.remove("secrets");
+        sources.insert(name.clone(), serde_json::to_value(options).unwrap());
+    }
+    let sources = Sources::from_json(&serde_json::Value::Object(sources).to_string()).unwrap();
+    (sources, secrets)
+}
 
 #[tokio::test]
 async fn every_sample_event_gets_its_expected_status() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/ingest");
     let expected: HashMap<String, u16> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let secrets = DEV_SECRETS
-        .into_iter()
-        .fold(MemorySecrets::new(), |secrets, (source, secret)| {
-            secrets.with(source, SecretSet::parse(secret))
-        });
-    let sources = Arc::new(Sources::from_json(DEV_SOURCES).unwrap());
+    let (sources, secrets) = development_sources();
+    let sources = Arc::new(sources);
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
