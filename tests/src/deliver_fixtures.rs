@@ -3,6 +3,14 @@
 //! hookbridge-testkit's (both are covered by their own tests in
 //! tests/deliver.rs and the core).
 
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use deliver::{Deliver, Settings};
+use hookbridge_aws::clock::SystemClock;
+use hookbridge_aws::ssm::SsmSecretStore;
+use hookbridge_aws::webhook_target::HttpWebhookTarget;
+use hookbridge_testkit::{FakeAuthenticator, NoConfirmations, Verdict};
 use lambda_http::{Body, Request};
 use serde_json::json;
 
@@ -31,4 +39,36 @@ pub fn notification() -> Request {
         .header("content-type", "text/plain; charset=UTF-8")
         .body(Body::from(message.to_string()))
         .expect("a valid request")
+}
+
+/// The deliver handler on the real SSM and HTTP adapters, trusting every
+/// message (no RSA, no confirmation), with its own HTTP timeout.
+pub type TrustingDeliver = Deliver<
+    FakeAuthenticator,
+    NoConfirmations,
+    HttpWebhookTarget,
+    SsmSecretStore<SystemClock>,
+    SystemClock,
+>;
+
+pub fn trusting_deliver(
+    config: &SdkConfig,
+    target_url: String,
+    outbound_secret_parameter: String,
+    timeout: Duration,
+) -> TrustingDeliver {
+    let client = hookbridge_aws::http::client_with_timeout(timeout).expect("build the HTTP client");
+    Deliver::new(
+        Ok(Settings {
+            topic_arn: TOPIC.to_owned(),
+            target_url,
+            outbound_secret_parameter,
+            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
+        }),
+        FakeAuthenticator(Verdict::Authentic),
+        NoConfirmations,
+        HttpWebhookTarget::new(client),
+        SsmSecretStore::new(aws_sdk_ssm::Client::new(config), "", SystemClock),
+        SystemClock,
+    )
 }

@@ -17,9 +17,11 @@ use hookbridge_core::ports::{CertificateError, CertificateSource};
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::sns::{CertificateUrl, SigningCertificate};
 use hookbridge_core::verify::standard;
+use hookbridge_testkit::NoConfirmations;
 use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
-use hookbridge_testkit::{FakeAuthenticator, NoConfirmations, Verdict};
-use hookbridge_tests::deliver_fixtures::{ENVELOPE, OUTBOUND, TOPIC, notification};
+use hookbridge_tests::deliver_fixtures::{
+    ENVELOPE, OUTBOUND, TrustingDeliver, notification, trusting_deliver,
+};
 use hookbridge_tests::{aws_config, create_topic, put_secure_parameter, unique_name};
 use lambda_http::Body;
 use lambda_http::http::{self, StatusCode};
@@ -66,36 +68,15 @@ fn status(status: u16) -> Answer {
     Reply::json(status, r#"{"ok":false}"#).into()
 }
 
-type LoopbackDeliver = Deliver<
-    FakeAuthenticator,
-    NoConfirmations,
-    HttpWebhookTarget,
-    SsmSecretStore<SystemClock>,
-    SystemClock,
->;
-
 /// The handler as main.rs builds it, but for trust and a shorter timeout.
-async fn deliver_to(target_url: &str, timeout: Duration) -> LoopbackDeliver {
+async fn deliver_to(target_url: &str, timeout: Duration) -> TrustingDeliver {
     let config = aws_config().await;
     let parameter = format!("/{}/outbound", unique_name("hb-deliver"));
     put_secure_parameter(&config, &parameter, OUTBOUND).await;
-    let client = hookbridge_aws::http::client_with_timeout(timeout).expect("build the HTTP client");
-    Deliver::new(
-        Ok(Settings {
-            topic_arn: TOPIC.to_owned(),
-            target_url: target_url.to_owned(),
-            outbound_secret_parameter: parameter,
-            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
-        }),
-        FakeAuthenticator(Verdict::Authentic),
-        NoConfirmations,
-        HttpWebhookTarget::new(client),
-        SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),
-        SystemClock,
-    )
+    trusting_deliver(&config, target_url.to_owned(), parameter, timeout)
 }
 
-async fn send(deliver: &LoopbackDeliver) -> (StatusCode, Value) {
+async fn send(deliver: &TrustingDeliver) -> (StatusCode, Value) {
     let response = deliver.handle(notification()).await;
     let body = serde_json::from_slice(response.body()).expect("every answer is JSON");
     (response.status(), body)
@@ -202,19 +183,11 @@ async fn an_unreachable_target_answers_502() {
 async fn a_missing_outbound_secret_answers_503_without_a_request() {
     let target = HttpTarget::start(Script::in_order([status(200)]));
     let config = aws_config().await;
-    let client = hookbridge_aws::http::client_with_timeout(Duration::from_secs(5)).unwrap();
-    let deliver: LoopbackDeliver = Deliver::new(
-        Ok(Settings {
-            topic_arn: TOPIC.to_owned(),
-            target_url: target.url(),
-            outbound_secret_parameter: format!("/{}/missing", unique_name("hb-deliver")),
-            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
-        }),
-        FakeAuthenticator(Verdict::Authentic),
-        NoConfirmations,
-        HttpWebhookTarget::new(client),
-        SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),
-        SystemClock,
+    let deliver = trusting_deliver(
+        &config,
+        target.url(),
+        format!("/{}/missing", unique_name("hb-deliver")),
+        Duration::from_secs(5),
     );
     let (status, body) = send(&deliver).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

@@ -23,19 +23,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
 use consume::{Consumer, Outcome};
-use deliver::{Deliver, Settings};
-use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::dynamodb::{attr, event_key, projection_key};
 use hookbridge_aws::ssm::SsmSecretStore;
-use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_aws::{DynamoDbEventStore, EventBridgePublisher, RetryPolicy};
 use hookbridge_core::config::Sources;
 use hookbridge_core::ports::Clock;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::verify::{standard, stripe};
+use hookbridge_testkit::ManualClock;
 use hookbridge_testkit::http_target::{HttpTarget, Script};
-use hookbridge_testkit::{FakeAuthenticator, ManualClock, NoConfirmations, Verdict};
-use hookbridge_tests::deliver_fixtures::{OUTBOUND, PAYLOAD, TOPIC, notification};
+use hookbridge_tests::deliver_fixtures::{OUTBOUND, PAYLOAD, notification, trusting_deliver};
 use hookbridge_tests::dev_process::webhooks::STRIPE_SECRET;
 use hookbridge_tests::fault_proxy::{FaultProxy, Mode};
 use hookbridge_tests::{
@@ -383,19 +380,11 @@ async fn deliver_reports_delivered_only_after_a_2xx_from_a_flapping_target() {
     let target = HttpTarget::start(Script::in_order([500, 503]));
     // The target is down at first: nothing listens on its address.
     let proxy = FaultProxy::refusing(target.address());
-    let client = hookbridge_aws::http::client_with_timeout(TARGET_TIMEOUT).unwrap();
-    let deliver = Deliver::new(
-        Ok(Settings {
-            topic_arn: TOPIC.to_owned(),
-            target_url: format!("{}/hooks", proxy.url()),
-            outbound_secret_parameter: parameter,
-            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
-        }),
-        FakeAuthenticator(Verdict::Authentic),
-        NoConfirmations,
-        HttpWebhookTarget::new(client),
-        SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),
-        SystemClock,
+    let deliver = trusting_deliver(
+        &config,
+        format!("{}/hooks", proxy.url()),
+        parameter,
+        TARGET_TIMEOUT,
     );
 
     // Each call is one SNS attempt; SNS retries while deliver answers 5xx.
