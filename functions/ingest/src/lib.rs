@@ -17,7 +17,6 @@ use tracing::{error, info, warn};
 
 mod lambda;
 
-pub use hookbridge_core::response::CORRELATION_HEADER;
 pub use lambda::{AwsIngest, EVENT_BUS_VARIABLE, IngestFunction, Settings};
 
 /// Route prefix of the webhook endpoint, for requests that carry no path

@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use hookbridge_core::envelope::Envelope;
+use hookbridge_core::response::CORRELATION_HEADER;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::verify::stripe;
 use hookbridge_testkit::{ManualClock, MemoryBus, MemorySecrets};
