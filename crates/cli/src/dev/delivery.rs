@@ -1,65 +1,80 @@
-//! The deliver route: every pending delivery is signed and POSTed to the
-//! target by the deliver Lambda's own logic ([`deliver::Outbound`]), on the
-//! phased DeliveryPolicy schedule compressed by the time scale. The worker
-//! sleeps until the earliest due delivery, waking early on new work, and
-//! polls the store at least once a second (so `hookbridge replay` from
-//! another process is picked up).
+//! A deliver route, one per destination: each of its due deliveries is
+//! signed with the destination's outbound secret and POSTed to its url by
+//! the deliver Lambda's own logic ([`deliver::Outbound`]), on the phased
+//! DeliveryPolicy schedule compressed by the time scale. Each route has its
+//! own queue, in-flight budget, HTTP client (with the destination's timeout)
+//! and pace (its `rate_per_second`), so a failing or slow destination never
+//! delays another's deliveries. The worker sleeps until its earliest due
+//! delivery, waking early on new work, and polls the store at least once a
+//! second (so `hookbridge replay` from another process is picked up).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use deliver::{Outbound, OutboundError};
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::Attempt;
+use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::Envelope;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::bus::ConfiguredSecrets;
-use super::schedule::{NextStep, TimeScale, after_failure};
+use super::schedule::{NextStep, Pace, TimeScale, after_failure};
 use super::store::LocalStore;
 use super::store::deliveries::{
     AfterAttempt, AttemptRecord, DueDelivery, due_deliveries, next_due, record_attempt,
 };
 use super::store::states::AttemptOutcome;
 
-/// The one name in the deliver route's own secret store: the outbound
-/// signing secret (the sources' secrets live in the ingest route's store).
-pub const OUTBOUND_SECRET_NAME: &str = "outbound";
-/// Attempts in flight at once.
+/// Attempts in flight at once, per destination.
 const CONCURRENCY: usize = 8;
 /// Longest sleep: the store is polled at least this often.
 const POLL: Duration = Duration::from_secs(1);
 
 pub struct DeliverRoute {
     pub store: LocalStore,
+    /// Where it delivers; its name also names its outbound secrets.
+    pub destination: Destination,
     pub outbound: Outbound<HttpWebhookTarget, ConfiguredSecrets, SystemClock>,
-    pub target_url: String,
     pub schedule: Vec<Attempt>,
     pub time_scale: TimeScale,
     pub wake: Arc<Notify>,
 }
 
 impl DeliverRoute {
+    fn name(&self) -> &str {
+        self.destination.name.as_str()
+    }
+
     /// Runs until `shutdown` turns true. Attempts still in flight then are
-    /// abandoned: their deliveries stay pending and resume on restart.
+    /// abandoned: their deliveries stay due and resume on restart.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut in_flight = JoinSet::new();
         let mut busy: HashMap<tokio::task::Id, i64> = HashMap::new();
+        let mut pace = Pace::new(self.destination.rate_per_second);
         loop {
             let now = SystemTime::now();
             let capacity = CONCURRENCY - busy.len();
+            let mut paced = false;
             if capacity > 0 {
                 let skip: Vec<i64> = busy.values().copied().collect();
+                let route = Arc::clone(&self);
                 match self
                     .store
-                    .call(move |connection| due_deliveries(connection, now, &skip, capacity))
+                    .call(move |connection| {
+                        due_deliveries(connection, route.name(), now, &skip, capacity)
+                    })
                     .await
                 {
                     Ok(due) => {
                         for delivery in due {
+                            if !pace.start(Instant::now()) {
+                                paced = true;
+                                break;
+                            }
                             let seq = delivery.seq;
                             let route = Arc::clone(&self);
                             let task =
@@ -67,14 +82,21 @@ impl DeliverRoute {
                             busy.insert(task.id(), seq);
                         }
                     }
-                    Err(error) => tracing::error!(%error, "reading pending deliveries failed"),
+                    Err(error) => tracing::error!(
+                        destination = self.name(),
+                        %error,
+                        "reading due deliveries failed"
+                    ),
                 }
             }
-            let wait = if busy.len() < CONCURRENCY {
+            let wait = if paced {
+                pace.wait(Instant::now()).min(POLL)
+            } else if busy.len() < CONCURRENCY {
                 let skip: Vec<i64> = busy.values().copied().collect();
+                let route = Arc::clone(&self);
                 match self
                     .store
-                    .call(move |connection| next_due(connection, &skip))
+                    .call(move |connection| next_due(connection, route.name(), &skip))
                     .await
                 {
                     Ok(Some(due)) => due
@@ -107,15 +129,17 @@ impl DeliverRoute {
     /// Makes one attempt and records it with the delivery's next state.
     async fn attempt(&self, due: DueDelivery) {
         let started = SystemTime::now();
+        let clock = Instant::now();
         let schedule_started = due.schedule_started.unwrap_or(started);
         let number = due.attempt;
+        let destination = self.name();
         let (event_id, correlation_id, result) = match serde_json::from_str::<Envelope>(&due.detail)
         {
             Ok(envelope) => {
                 let ids = (envelope.id.clone(), envelope.correlation_id.clone());
                 let result = self
                     .outbound
-                    .send(OUTBOUND_SECRET_NAME, &self.target_url, envelope)
+                    .send(destination, &self.destination.url, envelope)
                     .await
                     .map_err(|error| (error.code(), status_of(&error), error.to_string()));
                 (ids.0, ids.1, result)
@@ -126,13 +150,16 @@ impl DeliverRoute {
                 Err(("invalid_envelope", None, error.to_string())),
             ),
         };
+        let latency = clock.elapsed();
         let (attempt, next) = match result {
             Ok(status) => {
                 tracing::info!(
                     event_id,
                     correlation_id,
+                    destination,
                     attempt = number,
                     target_status = status,
+                    latency_ms = latency.as_millis(),
                     "delivered"
                 );
                 (
@@ -142,6 +169,8 @@ impl DeliverRoute {
                         outcome: AttemptOutcome::Delivered,
                         status: Some(status),
                         error: None,
+                        latency,
+                        response_excerpt: None,
                     },
                     AfterAttempt::Delivered,
                 )
@@ -158,6 +187,7 @@ impl DeliverRoute {
                         tracing::warn!(
                             event_id,
                             correlation_id,
+                            destination,
                             attempt = number,
                             code,
                             %error,
@@ -170,6 +200,7 @@ impl DeliverRoute {
                         tracing::error!(
                             event_id,
                             correlation_id,
+                            destination,
                             attempt = number,
                             code,
                             %error,
@@ -185,21 +216,29 @@ impl DeliverRoute {
                         outcome: AttemptOutcome::Failed,
                         status,
                         error: Some(error),
+                        latency,
+                        response_excerpt: None,
                     },
                     next,
                 )
             }
         };
         let seq = due.seq;
+        let name = destination.to_owned();
         if let Err(error) = self
             .store
             .call(move |connection| {
-                record_attempt(connection, seq, schedule_started, &attempt, next)
+                record_attempt(connection, seq, &name, schedule_started, &attempt, next)
             })
             .await
         {
             // The delivery stays due: the attempt is made again.
-            tracing::error!(event_id, %error, "recording the delivery attempt failed");
+            tracing::error!(
+                event_id,
+                destination,
+                %error,
+                "recording the delivery attempt failed"
+            );
         }
     }
 }
