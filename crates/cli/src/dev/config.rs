@@ -476,6 +476,28 @@ mod tests {
         assert!(settings.outbound_secrets.is_some());
     }
 
+    /// The example's destination tables are commented out (a copy must not
+    /// deliver anywhere unasked); uncommented, they parse.
+    #[test]
+    fn the_committed_example_destinations_parse_once_uncommented() {
+        let example = include_str!("../../../../hookbridge.example.toml");
+        let tables = &example[example
+            .find("# [destinations.billing]")
+            .expect("destination examples")..];
+        let uncommented: String = tables
+            .lines()
+            .map(|line| line.strip_prefix("# ").unwrap_or(line))
+            .map(|line| line.replace("whsec_…", "whsec_ZXhhbXBsZQ=="))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let setup = parse(&uncommented).unwrap().destinations;
+        let billing = setup.destinations.get("billing").unwrap();
+        assert_eq!(billing.rate_per_second, Some(20));
+        assert!(billing.wants("stripe", "invoice.paid"));
+        assert!(setup.secrets.contains_key("billing"));
+        assert!(setup.destinations.get("crm").is_some());
+    }
+
     #[test]
     fn a_source_reads_like_hookbridge_sources() {
         let settings = parse(
