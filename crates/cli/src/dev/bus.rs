@@ -96,17 +96,20 @@ impl EventPublisher for LocalBus {
                 destinations,
             } => {
                 let names: Vec<&str> = destinations.iter().map(|name| name.as_str()).collect();
-                tracing::info!(
-                    event_id,
-                    correlation_id,
-                    destinations = names.join(","),
-                    "stored on the local bus{}",
-                    if names.is_empty() {
-                        "; no destination wants it"
-                    } else {
-                        ""
-                    }
-                );
+                if names.is_empty() {
+                    tracing::info!(
+                        event_id,
+                        correlation_id,
+                        "stored on the local bus; no destination takes it: not delivered"
+                    );
+                } else {
+                    tracing::info!(
+                        event_id,
+                        correlation_id,
+                        destinations = names.join(","),
+                        "stored on the local bus"
+                    );
+                }
                 self.routes.persist.notify_one();
                 for name in names {
                     if let Some(wake) = self.routes.deliver.get(name) {
