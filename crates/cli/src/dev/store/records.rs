@@ -1,7 +1,9 @@
 //! `hookbridge status <event-id>`: an event's deliveries as the core's
 //! [`DeliveryRecord`]s, the shape deliver writes in AWS, so both print alike.
 
-use hookbridge_core::delivery_status::{self, Attempt, AttemptOutcome, DeliveryRecord};
+use hookbridge_core::delivery_status::{
+    Attempt, AttemptOutcome, DeliveryRecord, MAX_RECORDED_ATTEMPTS,
+};
 use hookbridge_core::destinations::DestinationName;
 use rusqlite::{Connection, params};
 
@@ -51,27 +53,42 @@ pub fn delivery_records(
                 reason: error.to_string(),
             }
         })?;
-        let state = delivery_status::DeliveryState::from(state);
-        let mut record = DeliveryRecord::pending(event_id, name);
-        let made = attempts.query_map(params![seq, destination], |row| {
-            let status: Option<u16> = row.get(1)?;
-            let error: Option<String> = row.get(2)?;
-            Ok(Attempt {
-                at: humantime::format_rfc3339_millis(from_millis(row.get(0)?)).to_string(),
-                outcome: match (status, error) {
-                    (Some(status), _) => AttemptOutcome::Status(status),
-                    (None, error) => AttemptOutcome::Error(error.unwrap_or_default()),
-                },
-                latency_ms: row.get::<_, Option<u64>>(3)?.unwrap_or_default(),
-                response_excerpt: row.get(4)?,
-            })
-        })?;
-        for attempt in made {
-            record.record(attempt?, state);
-        }
+        let made = attempts
+            .query_map(params![seq, destination], |row| {
+                let status: Option<u16> = row.get(1)?;
+                let error: Option<String> = row.get(2)?;
+                Ok(Attempt {
+                    at: humantime::format_rfc3339_millis(from_millis(row.get(0)?)).to_string(),
+                    outcome: match (status, error) {
+                        (Some(status), _) => AttemptOutcome::Status(status),
+                        (None, error) => AttemptOutcome::Error(error.unwrap_or_default()),
+                    },
+                    latency_ms: row.get::<_, Option<u64>>(3)?.unwrap_or_default(),
+                    response_excerpt: row.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let record = DeliveryRecord {
+            event_id: event_id.to_owned(),
+            destination: name,
+            state: state.into(),
+            attempt_count: u32::try_from(made.len()).unwrap_or(u32::MAX),
+            attempts: kept(made),
+        };
         records.push(record);
     }
     Ok(Some(records))
+}
+
+/// The attempts a record keeps, as [`DeliveryRecord::record`] does: the
+/// first and the newest, at most [`MAX_RECORDED_ATTEMPTS`]. (Every attempt is
+/// a row here, so two that look alike, say two refused connections in one
+/// millisecond, are both counted.)
+fn kept(mut attempts: Vec<Attempt>) -> Vec<Attempt> {
+    if attempts.len() > MAX_RECORDED_ATTEMPTS {
+        attempts.drain(1..=attempts.len() - MAX_RECORDED_ATTEMPTS);
+    }
+    attempts
 }
 
 #[cfg(test)]
@@ -151,6 +168,41 @@ mod tests {
             billing.attempts[0].response_excerpt.as_deref(),
             Some("busy")
         );
+    }
+
+    #[test]
+    fn alike_attempts_all_count_and_a_long_history_keeps_the_first_and_the_newest() {
+        let store = LocalStore::in_memory();
+        store
+            .with(|c| publish(c, &bus_event("evt_1", "c"), &billing_and_prs(), at(0)))
+            .unwrap();
+        for number in 1..=25 {
+            // The first two alike: refused in the same millisecond.
+            let when = at(u64::from(number.max(2)) - 2);
+            let next = AfterAttempt::Retry {
+                number: number + 1,
+                at: when,
+            };
+            store
+                .with(|c| record_attempt(c, 1, "billing", at(0), &fail(number, when), next))
+                .unwrap();
+        }
+        let records = store
+            .with(|c| delivery_records(c, "evt_1"))
+            .unwrap()
+            .unwrap();
+        let billing = &records[0];
+        assert_eq!(billing.state, State::Retrying);
+        assert_eq!(billing.attempt_count, 25, "alike attempts all count");
+        assert_eq!(billing.attempts.len(), MAX_RECORDED_ATTEMPTS);
+        let time = |seconds| humantime::format_rfc3339_millis(at(seconds)).to_string();
+        assert_eq!(billing.attempts[0].at, time(0), "the first is kept");
+        assert_eq!(
+            billing.attempts[1].at,
+            time(5),
+            "then the newest: attempt 7 on"
+        );
+        assert_eq!(billing.attempts[19].at, time(23));
     }
 
     #[test]
