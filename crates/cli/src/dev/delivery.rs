@@ -13,6 +13,7 @@ use deliver::{Outbound, OutboundError};
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::Attempt;
+use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::Envelope;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -26,8 +27,9 @@ use super::store::deliveries::{
 use super::store::states::AttemptOutcome;
 
 /// The one name in the deliver route's own secret store: the outbound
-/// signing secret (the sources' secrets live in the ingest route's store).
-pub const OUTBOUND_SECRET_NAME: &str = "outbound";
+/// signing secret of the `--target` destination (the sources' secrets live
+/// in the ingest route's store).
+pub const OUTBOUND_SECRET_NAME: &str = hookbridge_core::destinations::DEFAULT_DESTINATION;
 /// Attempts in flight at once.
 const CONCURRENCY: usize = 8;
 /// Longest sleep: the store is polled at least this often.
@@ -36,7 +38,7 @@ const POLL: Duration = Duration::from_secs(1);
 pub struct DeliverRoute {
     pub store: LocalStore,
     pub outbound: Outbound<HttpWebhookTarget, ConfiguredSecrets, SystemClock>,
-    pub target_url: String,
+    pub destination: Destination,
     pub schedule: Vec<Attempt>,
     pub time_scale: TimeScale,
     pub wake: Arc<Notify>,
@@ -115,8 +117,9 @@ impl DeliverRoute {
                 let ids = (envelope.id.clone(), envelope.correlation_id.clone());
                 let result = self
                     .outbound
-                    .send(OUTBOUND_SECRET_NAME, &self.target_url, envelope)
+                    .send(&self.destination, envelope)
                     .await
+                    .map(|answer| answer.status)
                     .map_err(|error| (error.code(), status_of(&error), error.to_string()));
                 (ids.0, ids.1, result)
             }
@@ -206,7 +209,7 @@ impl DeliverRoute {
 
 fn status_of(error: &OutboundError) -> Option<u16> {
     match error {
-        OutboundError::TargetStatus(status) => Some(*status),
+        OutboundError::TargetStatus(answer) => Some(answer.status),
         _ => None,
     }
 }

@@ -39,6 +39,8 @@ use self::bus::{ConfiguredSecrets, LocalBus, Routes};
 use self::config::{ConfigFileError, FlagError, Settings, SourceSetup};
 use self::consumer_store::SqliteEventStore;
 use self::data_dir_lock::{DataDirLock, DataDirLockError};
+use hookbridge_core::destinations::{DEFAULT_DESTINATION, Destinations};
+
 use self::delivery::{DeliverRoute, OUTBOUND_SECRET_NAME};
 use self::persist::PersistRoute;
 use self::schedule::TimeScale;
@@ -351,7 +353,10 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
                 outbound_secrets,
                 SystemClock,
             ),
-            target_url: target_url.clone(),
+            destination: Destinations::single_default(target_url)
+                .ok()
+                .and_then(|single| single.get(DEFAULT_DESTINATION).cloned())
+                .ok_or_else(|| DevError::InvalidTarget(target_url.clone()))?,
             schedule: DeliveryPolicy::default().schedule(),
             time_scale: config.time_scale,
             wake: Arc::clone(&routes.deliver),
