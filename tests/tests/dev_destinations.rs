@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hookbridge_core::delivery_policy::DeliveryPolicy;
-use hookbridge_testkit::http_target::{Answer, HttpTarget, Received, Script};
+use hookbridge_testkit::http_target::{Answer, HttpTarget, Received, Reply, Script};
 use hookbridge_tests::dev_process::webhooks::{Kind, OUTBOUND_SECRET, Webhook, unique_id};
 use hookbridge_tests::dev_process::{
     DeliveryStatus, DevOptions, DevServer, ListedEvent, Scratch, find_event, is_signed_by,
@@ -27,6 +27,8 @@ const BESIDE_THE_STALL: Duration = Duration::from_secs(10);
 
 const BILLING_SECRET: &str = "whsec_aG9va2JyaWRnZS10ZXN0LWJpbGxpbmcta2V5";
 const PRS_SECRET: &str = "whsec_aG9va2JyaWRnZS10ZXN0LXBycy1rZXk=";
+/// What the failing destination answers, kept as each attempt's excerpt.
+const BUSY: &str = r#"{"error":"busy, try later"}"#;
 
 /// `billing` filters by source, `prs` by type, `broken` takes Stripe and
 /// GitHub and signs with the shared (development) outbound secret. A
@@ -276,7 +278,7 @@ fn each_destination_gets_exactly_its_events_with_its_own_signature_beside_a_stal
 #[test]
 fn a_replay_to_one_destination_resends_nothing_to_the_others() {
     let billing = HttpTarget::start(Script::always(200));
-    let broken = HttpTarget::start(Script::always(503));
+    let broken = HttpTarget::start(Script::always(Reply::json(503, BUSY)));
     let scratch = Scratch::new("destinations-replay");
     scratch.write_config(&format!(
         r#"
@@ -299,7 +301,7 @@ types = ["payment_intent.*"]
         .div_f64(options.time_scale);
 
     dev.post_accepted(&webhook);
-    dev.wait_for_events(
+    let events = dev.wait_for_events(
         scaled_schedule + WAIT,
         "billing delivered, broken dead-lettered",
         |events| {
@@ -309,6 +311,18 @@ types = ["payment_intent.*"]
             })
         },
     );
+    let event = find_event(&events, &webhook.event_id).expect("listed");
+    let attempts = &event.delivery_to("broken").expect("broken").attempts;
+    assert_eq!(attempts.len(), DeliveryPolicy::default().schedule().len());
+    for attempt in attempts {
+        assert_eq!(attempt.status, Some(503), "{attempt:?}");
+        assert_eq!(
+            attempt.response_excerpt.as_deref(),
+            Some(BUSY),
+            "{attempt:?}"
+        );
+        assert!(attempt.latency_ms.is_some(), "{attempt:?}");
+    }
 
     let nothing = hookbridge(
         &scratch,

@@ -29,7 +29,7 @@ pub enum Command {
     Policy(policy::PolicyArgs),
     /// Send dead-lettered deliveries again.
     Replay(replay::ReplayArgs),
-    /// Show where each delivery of an event stands, per destination.
+    /// Show where an event's delivery stands at every destination.
     Status(status::StatusArgs),
 }
 

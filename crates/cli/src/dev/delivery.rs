@@ -1,10 +1,10 @@
 //! A deliver route, one per destination: each of its due deliveries is
 //! signed with the destination's outbound secret and POSTed to its url by
 //! the deliver Lambda's own logic ([`deliver::Outbound`]), on the phased
-//! DeliveryPolicy schedule compressed by the time scale. Each route has its
-//! own queue, in-flight budget, HTTP client (with the destination's timeout)
-//! and pace (its `rate_per_second`), so a failing or slow destination never
-//! delays another's deliveries. The worker sleeps until its earliest due
+//! DeliveryPolicy schedule compressed by the time scale, each attempt within
+//! the destination's `timeout_seconds`. Each route has its own queue,
+//! in-flight budget and pace (its `rate_per_second`), so a failing or slow
+//! destination never delays another's deliveries. The worker sleeps until its earliest due
 //! delivery, waking early on new work, and polls the store at least once a
 //! second (so `hookbridge replay` from another process is picked up).
 
@@ -18,6 +18,7 @@ use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::Attempt;
 use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::Envelope;
+use hookbridge_core::ports::TargetAnswer;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -139,26 +140,30 @@ impl DeliverRoute {
                 let ids = (envelope.id.clone(), envelope.correlation_id.clone());
                 let result = self
                     .outbound
-                    .send(destination, &self.destination.url, envelope)
+                    .send(&self.destination, envelope)
                     .await
-                    .map_err(|error| (error.code(), status_of(&error), error.to_string()));
+                    .map_err(Failure::from);
                 (ids.0, ids.1, result)
             }
             Err(error) => (
                 String::new(),
                 String::new(),
-                Err(("invalid_envelope", None, error.to_string())),
+                Err(Failure {
+                    code: "invalid_envelope",
+                    answer: None,
+                    message: error.to_string(),
+                }),
             ),
         };
         let latency = clock.elapsed();
         let (attempt, next) = match result {
-            Ok(status) => {
+            Ok(answer) => {
                 tracing::info!(
                     event_id,
                     correlation_id,
                     destination,
                     attempt = number,
-                    target_status = status,
+                    target_status = answer.status,
                     latency_ms = latency.as_millis(),
                     "delivered"
                 );
@@ -167,15 +172,19 @@ impl DeliverRoute {
                         number,
                         at: started,
                         outcome: AttemptOutcome::Delivered,
-                        status: Some(status),
+                        status: Some(answer.status),
                         error: None,
                         latency,
-                        response_excerpt: None,
+                        response_excerpt: answer.excerpt,
                     },
                     AfterAttempt::Delivered,
                 )
             }
-            Err((code, status, error)) => {
+            Err(Failure {
+                code,
+                answer,
+                message: error,
+            }) => {
                 let next = match after_failure(
                     &self.schedule,
                     number,
@@ -214,10 +223,10 @@ impl DeliverRoute {
                         number,
                         at: started,
                         outcome: AttemptOutcome::Failed,
-                        status,
+                        status: answer.as_ref().map(|answer| answer.status),
                         error: Some(error),
                         latency,
-                        response_excerpt: None,
+                        response_excerpt: answer.and_then(|answer| answer.excerpt),
                     },
                     next,
                 )
@@ -243,10 +252,27 @@ impl DeliverRoute {
     }
 }
 
-fn status_of(error: &OutboundError) -> Option<u16> {
-    match error {
-        OutboundError::TargetStatus(status) => Some(*status),
-        _ => None,
+/// Why an attempt failed, as recorded: the log code, the target's answer
+/// if it gave one, and the reason in words.
+struct Failure {
+    code: &'static str,
+    answer: Option<TargetAnswer>,
+    message: String,
+}
+
+impl From<OutboundError> for Failure {
+    fn from(error: OutboundError) -> Self {
+        let code = error.code();
+        let message = error.to_string();
+        let answer = match error {
+            OutboundError::TargetStatus(answer) => Some(answer),
+            _ => None,
+        };
+        Self {
+            code,
+            answer,
+            message,
+        }
     }
 }
 

@@ -329,16 +329,16 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
 
     let outbound_secrets =
         ConfiguredSecrets::new(config.destinations.outbound_secrets(&config.outbound));
-    for destination in destinations.iter() {
-        let client = hookbridge_aws::http::client_with_timeout(
-            destination.timeout.unwrap_or(TARGET_TIMEOUT),
-        )
+    // One connection pool; each attempt is bounded by its destination's
+    // `timeout_seconds`, else this client's timeout.
+    let client = hookbridge_aws::http::client_with_timeout(TARGET_TIMEOUT)
         .map_err(|error| DevError::HttpClient(error.to_string()))?;
+    for destination in destinations.iter() {
         let route = Arc::new(DeliverRoute {
             store: store.clone(),
             destination: destination.clone(),
             outbound: ::deliver::Outbound::new(
-                HttpWebhookTarget::new(client),
+                HttpWebhookTarget::new(client.clone()),
                 outbound_secrets.clone(),
                 SystemClock,
             ),
