@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use deliver::{Deliver, Settings};
 use hookbridge_aws::clock::SystemClock;
+use hookbridge_aws::s3::S3PayloadStore;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_testkit::{FakeAuthenticator, NoConfirmations, Verdict};
@@ -49,7 +50,11 @@ pub type TrustingDeliver = Deliver<
     HttpWebhookTarget,
     SsmSecretStore<SystemClock>,
     SystemClock,
+    S3PayloadStore,
 >;
+
+/// The bucket the trusting deliver handler reads referenced payloads from.
+pub const PAYLOAD_BUCKET: &str = "hookbridge-payloads";
 
 pub fn trusting_deliver(
     config: &SdkConfig,
@@ -64,11 +69,13 @@ pub fn trusting_deliver(
             target_url,
             outbound_secret_parameter,
             secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
+            payload_bucket: PAYLOAD_BUCKET.to_owned(),
         }),
         FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,
         HttpWebhookTarget::new(client),
         SsmSecretStore::new(aws_sdk_ssm::Client::new(config), "", SystemClock),
         SystemClock,
+        S3PayloadStore::new(config, PAYLOAD_BUCKET),
     )
 }

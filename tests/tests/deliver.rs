@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use deliver::{Deliver, Settings, SnsSignatures};
 use hookbridge_aws::certificates::fetch_certificate;
 use hookbridge_aws::clock::SystemClock;
+use hookbridge_aws::s3::S3PayloadStore;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::DeliveryPolicy;
@@ -20,7 +21,7 @@ use hookbridge_core::verify::standard;
 use hookbridge_testkit::NoConfirmations;
 use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
 use hookbridge_tests::deliver_fixtures::{
-    ENVELOPE, OUTBOUND, TrustingDeliver, notification, trusting_deliver,
+    ENVELOPE, OUTBOUND, PAYLOAD_BUCKET, TrustingDeliver, notification, trusting_deliver,
 };
 use hookbridge_tests::{aws_config, create_topic, put_secure_parameter, unique_name};
 use lambda_http::Body;
@@ -228,6 +229,7 @@ type EmulatedDeliver = Deliver<
     HttpWebhookTarget,
     SsmSecretStore<SystemClock>,
     SystemClock,
+    S3PayloadStore,
 >;
 
 /// Bodies the handler was posted, in order.
@@ -304,6 +306,7 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
             target_url: target.url(),
             outbound_secret_parameter: parameter,
             secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
+            payload_bucket: PAYLOAD_BUCKET.to_owned(),
         }),
         SnsSignatures(EmulatorCertificates {
             endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap(),
@@ -313,6 +316,7 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
         HttpWebhookTarget::new(client),
         SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), "", SystemClock),
         SystemClock,
+        S3PayloadStore::new(&config, PAYLOAD_BUCKET),
     ));
     let (endpoint, posted) = serve_over_http(Arc::clone(&deliver)).await;
     sns.subscribe()

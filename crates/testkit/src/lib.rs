@@ -8,6 +8,7 @@ mod clock;
 mod envelope;
 mod event_store;
 mod headers;
+mod payloads;
 mod recorded;
 mod secrets;
 mod sns;
@@ -19,6 +20,7 @@ pub use clock::ManualClock;
 pub use envelope::EnvelopeBuilder;
 pub use event_store::{AcceptingStore, MemoryEventStore, StoredProjection, run_ready};
 pub use headers::header_map;
+pub use payloads::MemoryPayloads;
 pub use secrets::MemorySecrets;
 pub use sns::{
     FakeAuthenticator, FixtureCertificate, NoConfirmations, RecordingConfirmer, Verdict,

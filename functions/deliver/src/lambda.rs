@@ -7,6 +7,7 @@ use aws_config::SdkConfig;
 use hookbridge_aws::certificates::HttpsCertificateSource;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::iam::IamActions;
+use hookbridge_aws::s3::{self, S3PayloadStore};
 use hookbridge_aws::settings::{SettingsError, SettingsReader};
 use hookbridge_aws::sns::HttpsSubscriptionConfirmer;
 use hookbridge_aws::ssm::{self, SsmSecretStore};
@@ -28,6 +29,8 @@ pub struct Settings {
     pub outbound_secret_parameter: String,
     /// How long the outbound secret is cached.
     pub secrets_ttl: Duration,
+    /// Where payloads too large to travel inline are stored.
+    pub payload_bucket: String,
 }
 
 impl Settings {
@@ -39,12 +42,14 @@ impl Settings {
         let target_url = reader.required(TARGET_URL_VARIABLE);
         let outbound_secret_parameter = reader.required(OUTBOUND_SECRET_VARIABLE);
         let secrets_ttl = ssm::read_ttl(&mut reader);
+        let payload_bucket = s3::read_bucket(&mut reader);
         reader.finish(|| {
             Some(Self {
                 topic_arn: topic_arn?,
                 target_url: target_url?,
                 outbound_secret_parameter: outbound_secret_parameter?,
                 secrets_ttl: secrets_ttl?,
+                payload_bucket: payload_bucket?,
             })
         })
     }
@@ -57,6 +62,7 @@ pub type AwsDeliver = Deliver<
     HttpWebhookTarget,
     SsmSecretStore<SystemClock>,
     SystemClock,
+    S3PayloadStore,
 >;
 
 impl AwsDeliver {
@@ -77,6 +83,11 @@ impl AwsDeliver {
         // OUTBOUND_SECRET_PARAMETER is the parameter's full name: no prefix.
         let secrets =
             SsmSecretStore::new(aws_sdk_ssm::Client::new(aws), "", SystemClock).with_ttl(ttl);
+        // Unconfigured, no request gets as far as a payload.
+        let bucket = settings.as_ref().map_or_else(
+            |_| String::new(),
+            |settings| settings.payload_bucket.clone(),
+        );
         Deliver::new(
             settings,
             SnsSignatures(HttpsCertificateSource::new(http.clone())),
@@ -84,6 +95,7 @@ impl AwsDeliver {
             HttpWebhookTarget::new(http),
             secrets,
             SystemClock,
+            S3PayloadStore::new(aws, bucket),
         )
     }
 }
@@ -94,20 +106,22 @@ impl<S: IamActions> IamActions for SnsSignatures<S> {
     }
 }
 
-impl<A, C, T, S, K> Deliver<A, C, T, S, K>
+impl<A, C, T, S, K> Deliver<A, C, T, S, K, S3PayloadStore>
 where
     A: IamActions,
     C: IamActions,
     T: IamActions,
     S: IamActions,
 {
-    /// The IAM actions the function's role needs: its adapters' calls.
+    /// The IAM actions the function's role needs: its adapters' calls (of
+    /// the payload store, only `get`).
     pub fn iam_actions() -> Vec<&'static str> {
         [
             A::iam_actions(),
             C::iam_actions(),
             T::iam_actions(),
             S::iam_actions(),
+            vec![s3::GET_ACTION],
         ]
         .concat()
     }
@@ -127,7 +141,12 @@ mod tests {
         };
         assert_eq!(
             Settings::from_lookup(lookup).unwrap_err().variables(),
-            [TARGET_URL_VARIABLE, OUTBOUND_SECRET_VARIABLE, TTL_VARIABLE]
+            [
+                TARGET_URL_VARIABLE,
+                OUTBOUND_SECRET_VARIABLE,
+                TTL_VARIABLE,
+                s3::PAYLOAD_BUCKET_VARIABLE
+            ]
         );
     }
 
@@ -141,10 +160,10 @@ mod tests {
     }
 
     #[test]
-    fn the_role_needs_the_outbound_secret_only() {
+    fn the_role_needs_the_outbound_secret_and_payload_reads_only() {
         assert_eq!(
             AwsDeliver::iam_actions(),
-            ["ssm:GetParameter", "kms:Decrypt"]
+            ["ssm:GetParameter", "kms:Decrypt", "s3:GetObject"]
         );
     }
 }

@@ -5,13 +5,14 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use hookbridge_aws::settings::VariableError;
 use hookbridge_aws::ssm::TTL_VARIABLE;
+use hookbridge_core::envelope::PayloadRef;
 use hookbridge_core::outbound::OutboundWebhook;
 use hookbridge_core::ports::{Clock, TargetError, WebhookTarget};
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::verify::standard;
 use hookbridge_testkit::{
-    FakeAuthenticator, FixtureCertificate, ManualClock, MemorySecrets, RecordingConfirmer, Verdict,
-    sns_fixture,
+    FakeAuthenticator, FixtureCertificate, ManualClock, MemoryPayloads, MemorySecrets,
+    RecordingConfirmer, Verdict, sns_fixture,
 };
 use lambda_http::http::{self, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -71,8 +72,11 @@ fn settings() -> Result<Settings, SettingsError> {
         target_url: TARGET.to_owned(),
         outbound_secret_parameter: SECRET_NAME.to_owned(),
         secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
+        payload_bucket: BUCKET.to_owned(),
     })
 }
+
+const BUCKET: &str = "payloads";
 
 struct Harness {
     verdict: Verdict,
@@ -80,6 +84,7 @@ struct Harness {
     target: ScriptedTarget,
     secrets: MemorySecrets,
     settings: Result<Settings, SettingsError>,
+    payloads: MemoryPayloads,
 }
 
 impl Harness {
@@ -90,6 +95,7 @@ impl Harness {
             target: ScriptedTarget::answering(Ok(200)),
             secrets: outbound_secrets(),
             settings: settings(),
+            payloads: MemoryPayloads::new(BUCKET),
         }
     }
 
@@ -102,6 +108,7 @@ impl Harness {
             self.target.clone(),
             self.secrets,
             clock(),
+            self.payloads.clone(),
         );
         let response = deliver.handle(request).await;
         let (status, body) = parts(response);
@@ -196,6 +203,99 @@ async fn a_notification_is_signed_and_posted_to_the_target() {
         ),
         Ok(())
     );
+}
+
+/// A notification whose envelope references `payload` stored at its key
+/// in `harness`'s bucket.
+fn referencing(harness: &Harness, payload: &[u8]) -> (String, PayloadRef) {
+    let reference = PayloadRef::of(BUCKET, "stripe", payload);
+    harness.payloads.overwrite(&reference.key, payload);
+    let envelope = ENVELOPE.replace(
+        r#""payload":{"id":"evt_1","object":"event","amount":1.50}"#,
+        &format!(
+            r#""payload_ref":{}"#,
+            serde_json::to_string(&reference).unwrap()
+        ),
+    );
+    (
+        sns_message("Notification", &envelope).to_string(),
+        reference,
+    )
+}
+
+#[tokio::test]
+async fn a_referenced_payload_is_fetched_checked_and_posted_byte_for_byte() {
+    let payload = format!(r#"{{"id":"evt_1","pad":"{}"}}"#, "é".repeat(200_000));
+    let harness = Harness::new();
+    let (notification, _) = referencing(&harness, payload.as_bytes());
+    let (status, body, harness) = harness.send(post(&notification)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let posted = harness.target.posted();
+    assert_eq!(posted[0].1.body(), payload);
+}
+
+#[tokio::test]
+async fn a_missing_tampered_or_foreign_payload_is_503_and_never_posted() {
+    let payload = br#"{"id":"evt_1","large":true}"#;
+    let tampered = Harness::new();
+    let (tampered_note, reference) = referencing(&tampered, payload);
+    tampered
+        .payloads
+        .overwrite(&reference.key, br#"{"id":"evt_1","large":fals}"#);
+    let longer = Harness::new();
+    let (longer_note, reference) = referencing(&longer, payload);
+    longer
+        .payloads
+        .overwrite(&reference.key, br#"{"id":"evt_1","large":true} "#);
+    let missing = Harness::new();
+    let (missing_note, _) = referencing(&missing, payload);
+    let missing = Harness {
+        payloads: MemoryPayloads::new(BUCKET),
+        ..missing
+    };
+    let foreign = Harness {
+        payloads: MemoryPayloads::new("another-bucket"),
+        ..Harness::new()
+    };
+    let (foreign_note, _) = referencing(&Harness::new(), payload);
+    let unreachable = Harness {
+        payloads: MemoryPayloads::new(BUCKET).unavailable("connection refused"),
+        ..Harness::new()
+    };
+    let (unreachable_note, _) = referencing(&Harness::new(), payload);
+    let cases = [
+        (tampered, tampered_note, "payload_mismatch"),
+        (longer, longer_note, "payload_mismatch"),
+        (missing, missing_note, "payload_missing"),
+        (foreign, foreign_note, "payload_mismatch"),
+        (unreachable, unreachable_note, "payload_unavailable"),
+    ];
+    for (harness, notification, code) in cases {
+        let (status, body, harness) = harness.send(post(&notification)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{code}: {body}");
+        assert_eq!(body["error"]["code"], code);
+        assert!(
+            harness.target.posted().is_empty(),
+            "{code}: never delivered"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_envelope_with_both_or_neither_payloads_is_400() {
+    let reference = serde_json::to_string(&PayloadRef::of(BUCKET, "stripe", b"{}")).unwrap();
+    let both = ENVELOPE.replace(
+        r#""payload":"#,
+        &format!(r#""payload_ref":{reference},"payload":"#),
+    );
+    let neither = ENVELOPE.replace(r#""payload":"#, r#""elsewhere":"#);
+    for envelope in [both, neither] {
+        let notification = sns_message("Notification", &envelope).to_string();
+        let (status, body, harness) = Harness::new().send(post(&notification)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_envelope");
+        assert!(harness.target.posted().is_empty());
+    }
 }
 
 #[tokio::test]
@@ -430,7 +530,11 @@ fn settings_name_every_missing_variable() {
     let only_topic = |name: &str| (name == TOPIC_ARN_VARIABLE).then(|| TOPIC.to_owned());
     assert_eq!(
         Settings::from_lookup(only_topic).map_err(|problems| problems.variables()),
-        Err(vec![TARGET_URL_VARIABLE, OUTBOUND_SECRET_VARIABLE])
+        Err(vec![
+            TARGET_URL_VARIABLE,
+            OUTBOUND_SECRET_VARIABLE,
+            hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE
+        ])
     );
     // The secrets TTL is optional: left unset, as the template does.
     let all = |name: &str| (name != TTL_VARIABLE).then(|| format!("value of {name}"));
@@ -439,7 +543,7 @@ fn settings_name_every_missing_variable() {
         Ok("value of TARGET_URL".to_owned())
     );
     let blank = |name: &str| (name != TTL_VARIABLE).then(|| "  ".to_owned());
-    assert_eq!(Settings::from_lookup(blank).unwrap_err().0.len(), 3);
+    assert_eq!(Settings::from_lookup(blank).unwrap_err().0.len(), 4);
 }
 
 fn handler_for(
@@ -450,6 +554,7 @@ fn handler_for(
     ScriptedTarget,
     MemorySecrets,
     ManualClock,
+    MemoryPayloads,
 > {
     hookbridge_testlog::capture();
     Deliver::new(
@@ -462,6 +567,7 @@ fn handler_for(
         ScriptedTarget::answering(Ok(200)),
         outbound_secrets(),
         clock(),
+        MemoryPayloads::new(BUCKET),
     )
 }
 

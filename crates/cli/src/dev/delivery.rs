@@ -14,6 +14,8 @@ use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::Attempt;
 use hookbridge_core::envelope::Envelope;
+
+use super::payload_files::PayloadFiles;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -35,7 +37,7 @@ const POLL: Duration = Duration::from_secs(1);
 
 pub struct DeliverRoute {
     pub store: LocalStore,
-    pub outbound: Outbound<HttpWebhookTarget, ConfiguredSecrets, SystemClock>,
+    pub outbound: Outbound<HttpWebhookTarget, ConfiguredSecrets, SystemClock, PayloadFiles>,
     pub target_url: String,
     pub schedule: Vec<Attempt>,
     pub time_scale: TimeScale,

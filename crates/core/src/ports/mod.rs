@@ -7,6 +7,7 @@
 mod bus;
 mod clock;
 mod event_store;
+mod payload_store;
 mod secrets;
 mod sns;
 mod webhook_target;
@@ -14,6 +15,7 @@ mod webhook_target;
 pub use bus::{BusEvent, EventPublisher, PublishError};
 pub use clock::Clock;
 pub use event_store::{EventStore, EventStoreError};
+pub use payload_store::{PayloadStore, PayloadStoreError};
 pub use secrets::{SecretStore, SecretStoreError};
 pub use sns::{
     Authenticator, CertificateError, CertificateSource, ConfirmError, SubscriptionConfirmer,
