@@ -24,11 +24,16 @@ pub const PAYLOAD: &str = r#"{"id":"42","status":"COMPLETED","amount":"1.50"}"#;
 
 /// The SNS notification carrying [`ENVELOPE`]; SNS re-sends it unchanged.
 pub fn notification() -> Request {
+    notification_of(ENVELOPE)
+}
+
+/// The SNS notification carrying `envelope`.
+pub fn notification_of(envelope: &str) -> Request {
     let message = json!({
         "Type": "Notification",
         "MessageId": "9a1b0000-0000-4000-8000-000000000000",
         "TopicArn": TOPIC,
-        "Message": ENVELOPE,
+        "Message": envelope,
         "Timestamp": "2026-11-24T00:00:01.000Z",
         "SignatureVersion": "2",
         "Signature": "AAAA",
