@@ -346,7 +346,7 @@ mod tests {
             body,
         };
         let now = UNIX_EPOCH + Duration::from_secs(NOW as u64);
-        prepare(&webhook, &SecretSet::parse(secret), now, "corr-1")
+        prepare(&webhook, &SecretSet::parse(secret), now, "corr-1", "local")
     }
 
     fn kind_of(source: &str) -> SourceKind {

@@ -24,7 +24,8 @@ impl EnvelopeBuilder {
                 received_at: "2026-11-24T00:00:00.000Z".to_owned(),
                 occurred_at: None,
                 correlation_id: "c".to_owned(),
-                payload: RawValue::from_string(payload.to_owned()).expect("payload is JSON"),
+                payload: Some(RawValue::from_string(payload.to_owned()).expect("payload is JSON")),
+                payload_ref: None,
             },
         }
     }

@@ -7,13 +7,14 @@ use hookbridge_aws::settings::VariableError;
 use hookbridge_aws::ssm::TTL_VARIABLE;
 use hookbridge_core::delivery_status::{AttemptOutcome, DeliveryState};
 use hookbridge_core::destinations::{DestinationName, Destinations};
+use hookbridge_core::envelope::PayloadRef;
 use hookbridge_core::outbound::OutboundWebhook;
 use hookbridge_core::ports::{Clock, TargetAnswer, TargetError, WebhookTarget};
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::verify::standard;
 use hookbridge_testkit::{
-    FakeAuthenticator, FixtureCertificate, ManualClock, MemoryDeliveryStatus, MemorySecrets,
-    RecordingConfirmer, Verdict, sns_fixture,
+    FakeAuthenticator, FixtureCertificate, ManualClock, MemoryDeliveryStatus, MemoryPayloads,
+    MemorySecrets, RecordingConfirmer, Verdict, sns_fixture,
 };
 use lambda_http::http::{self, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -113,8 +114,11 @@ fn settings() -> Result<Settings, SettingsError> {
         secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
         table_name: "events".to_owned(),
         retention: hookbridge_aws::settings::DEFAULT_RETENTION,
+        payload_bucket: BUCKET.to_owned(),
     })
 }
+
+const BUCKET: &str = "payloads";
 
 struct Harness {
     verdict: Verdict,
@@ -123,6 +127,7 @@ struct Harness {
     secrets: MemorySecrets,
     statuses: MemoryDeliveryStatus,
     settings: Result<Settings, SettingsError>,
+    payloads: MemoryPayloads,
 }
 
 impl Harness {
@@ -134,6 +139,7 @@ impl Harness {
             secrets: outbound_secrets(),
             statuses: MemoryDeliveryStatus::new(),
             settings: settings(),
+            payloads: MemoryPayloads::new(BUCKET),
         }
     }
 
@@ -143,7 +149,12 @@ impl Harness {
             self.settings.clone(),
             FakeAuthenticator(self.verdict),
             self.confirmer.clone(),
-            Outbound::new(self.target.clone(), self.secrets, clock()),
+            Outbound::new(
+                self.target.clone(),
+                self.secrets,
+                clock(),
+                self.payloads.clone(),
+            ),
             self.statuses.clone(),
         );
         let response = deliver.handle(request).await;
@@ -171,7 +182,9 @@ fn post(body: &str) -> Request {
 fn post_to(query: &str, body: &str) -> Request {
     http::Request::builder()
         .method(Method::POST)
-        .uri(format!("https://deliver.lambda-url.us-east-1.on.aws/{query}"))
+        .uri(format!(
+            "https://deliver.lambda-url.us-east-1.on.aws/{query}"
+        ))
         .header("content-type", "text/plain; charset=UTF-8")
         .body(Body::from(body.to_owned()))
         .unwrap()
@@ -245,6 +258,99 @@ async fn a_notification_is_signed_and_posted_to_the_target() {
         ),
         Ok(())
     );
+}
+
+/// A notification whose envelope references `payload` stored at its key
+/// in `harness`'s bucket.
+fn referencing(harness: &Harness, payload: &[u8]) -> (String, PayloadRef) {
+    let reference = PayloadRef::of(BUCKET, "stripe", payload);
+    harness.payloads.overwrite(&reference.key, payload);
+    let envelope = ENVELOPE.replace(
+        r#""payload":{"id":"evt_1","object":"event","amount":1.50}"#,
+        &format!(
+            r#""payload_ref":{}"#,
+            serde_json::to_string(&reference).unwrap()
+        ),
+    );
+    (
+        sns_message("Notification", &envelope).to_string(),
+        reference,
+    )
+}
+
+#[tokio::test]
+async fn a_referenced_payload_is_fetched_checked_and_posted_byte_for_byte() {
+    let payload = format!(r#"{{"id":"evt_1","pad":"{}"}}"#, "é".repeat(200_000));
+    let harness = Harness::new();
+    let (notification, _) = referencing(&harness, payload.as_bytes());
+    let (status, body, harness) = harness.send(post(&notification)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let posted = harness.target.posted();
+    assert_eq!(posted[0].1.body(), payload);
+}
+
+#[tokio::test]
+async fn a_missing_tampered_or_foreign_payload_is_503_and_never_posted() {
+    let payload = br#"{"id":"evt_1","large":true}"#;
+    let tampered = Harness::new();
+    let (tampered_note, reference) = referencing(&tampered, payload);
+    tampered
+        .payloads
+        .overwrite(&reference.key, br#"{"id":"evt_1","large":fals}"#);
+    let longer = Harness::new();
+    let (longer_note, reference) = referencing(&longer, payload);
+    longer
+        .payloads
+        .overwrite(&reference.key, br#"{"id":"evt_1","large":true} "#);
+    let missing = Harness::new();
+    let (missing_note, _) = referencing(&missing, payload);
+    let missing = Harness {
+        payloads: MemoryPayloads::new(BUCKET),
+        ..missing
+    };
+    let foreign = Harness {
+        payloads: MemoryPayloads::new("another-bucket"),
+        ..Harness::new()
+    };
+    let (foreign_note, _) = referencing(&Harness::new(), payload);
+    let unreachable = Harness {
+        payloads: MemoryPayloads::new(BUCKET).unavailable("connection refused"),
+        ..Harness::new()
+    };
+    let (unreachable_note, _) = referencing(&Harness::new(), payload);
+    let cases = [
+        (tampered, tampered_note, "payload_mismatch"),
+        (longer, longer_note, "payload_mismatch"),
+        (missing, missing_note, "payload_missing"),
+        (foreign, foreign_note, "payload_mismatch"),
+        (unreachable, unreachable_note, "payload_unavailable"),
+    ];
+    for (harness, notification, code) in cases {
+        let (status, body, harness) = harness.send(post(&notification)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{code}: {body}");
+        assert_eq!(body["error"]["code"], code);
+        assert!(
+            harness.target.posted().is_empty(),
+            "{code}: never delivered"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_envelope_with_both_or_neither_payloads_is_400() {
+    let reference = serde_json::to_string(&PayloadRef::of(BUCKET, "stripe", b"{}")).unwrap();
+    let both = ENVELOPE.replace(
+        r#""payload":"#,
+        &format!(r#""payload_ref":{reference},"payload":"#),
+    );
+    let neither = ENVELOPE.replace(r#""payload":"#, r#""elsewhere":"#);
+    for envelope in [both, neither] {
+        let notification = sns_message("Notification", &envelope).to_string();
+        let (status, body, harness) = Harness::new().send(post(&notification)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_envelope");
+        assert!(harness.target.posted().is_empty());
+    }
 }
 
 #[tokio::test]
@@ -487,10 +593,11 @@ fn environment(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     }
 }
 
-const REQUIRED: [(&str, &str); 3] = [
+const REQUIRED: [(&str, &str); 4] = [
     (TOPIC_ARN_VARIABLE, TOPIC),
     (OUTBOUND_PREFIX_VARIABLE, "/hookbridge/outbound/"),
     (TABLE_NAME_VARIABLE, "events"),
+    (hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE, BUCKET),
 ];
 
 #[test]
@@ -501,7 +608,8 @@ fn settings_name_every_missing_variable() {
         Err(vec![
             DESTINATIONS_VARIABLE,
             OUTBOUND_PREFIX_VARIABLE,
-            TABLE_NAME_VARIABLE
+            TABLE_NAME_VARIABLE,
+            hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE
         ])
     );
     let blank = |name: &str| (name != TTL_VARIABLE).then(|| "  ".to_owned());
@@ -512,17 +620,28 @@ fn settings_name_every_missing_variable() {
             DESTINATIONS_VARIABLE,
             OUTBOUND_PREFIX_VARIABLE,
             TABLE_NAME_VARIABLE,
-            "RETENTION_DAYS"
+            "RETENTION_DAYS",
+            hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE
         ]
     );
 }
 
 #[test]
 fn the_destinations_are_the_declaration_or_the_target_url_as_default() {
-    let declared = [REQUIRED.as_slice(), &[(DESTINATIONS_VARIABLE, DESTINATIONS)]].concat();
+    let declared = [
+        REQUIRED.as_slice(),
+        &[(DESTINATIONS_VARIABLE, DESTINATIONS)],
+    ]
+    .concat();
     let settings = Settings::from_lookup(environment(&declared)).unwrap();
-    assert_eq!(settings.destinations, Destinations::from_json(DESTINATIONS).unwrap());
-    assert_eq!(settings.retention, hookbridge_aws::settings::DEFAULT_RETENTION);
+    assert_eq!(
+        settings.destinations,
+        Destinations::from_json(DESTINATIONS).unwrap()
+    );
+    assert_eq!(
+        settings.retention,
+        hookbridge_aws::settings::DEFAULT_RETENTION
+    );
 
     let shortcut = [
         REQUIRED.as_slice(),
@@ -530,7 +649,10 @@ fn the_destinations_are_the_declaration_or_the_target_url_as_default() {
     ]
     .concat();
     let settings = Settings::from_lookup(environment(&shortcut)).unwrap();
-    assert_eq!(settings.destinations, Destinations::single_default(TARGET).unwrap());
+    assert_eq!(
+        settings.destinations,
+        Destinations::single_default(TARGET).unwrap()
+    );
     assert!(settings.destinations.get("default").is_some());
 }
 
@@ -538,12 +660,18 @@ fn the_destinations_are_the_declaration_or_the_target_url_as_default() {
 fn conflicting_invalid_or_insecure_destinations_are_refused_naming_the_fault() {
     let cases: [(&[(&str, &str)], &str, &str); 5] = [
         (
-            &[(DESTINATIONS_VARIABLE, DESTINATIONS), (TARGET_URL_VARIABLE, TARGET)],
+            &[
+                (DESTINATIONS_VARIABLE, DESTINATIONS),
+                (TARGET_URL_VARIABLE, TARGET),
+            ],
             TARGET_URL_VARIABLE,
             "not both",
         ),
         (
-            &[(DESTINATIONS_VARIABLE, r#"{"crm": {"url": "http://crm.example/hooks"}}"#)],
+            &[(
+                DESTINATIONS_VARIABLE,
+                r#"{"crm": {"url": "http://crm.example/hooks"}}"#,
+            )],
             DESTINATIONS_VARIABLE,
             "`crm`",
         ),
@@ -553,19 +681,25 @@ fn conflicting_invalid_or_insecure_destinations_are_refused_naming_the_fault() {
             "https",
         ),
         (
-            &[(DESTINATIONS_VARIABLE, r#"{"crm": {"url": "https://crm.example", "timeout_seconds": 15}}"#)],
+            &[(
+                DESTINATIONS_VARIABLE,
+                r#"{"crm": {"url": "https://crm.example", "timeout_seconds": 15}}"#,
+            )],
             DESTINATIONS_VARIABLE,
             "timeout",
         ),
         (
-            &[(DESTINATIONS_VARIABLE, r#"{"Bad Name": {"url": "https://crm.example"}}"#)],
+            &[(
+                DESTINATIONS_VARIABLE,
+                r#"{"Bad Name": {"url": "https://crm.example"}}"#,
+            )],
             DESTINATIONS_VARIABLE,
             "Bad Name",
         ),
     ];
     for (vars, variable, says) in cases {
-        let error = Settings::from_lookup(environment(&[REQUIRED.as_slice(), vars].concat()))
-            .unwrap_err();
+        let error =
+            Settings::from_lookup(environment(&[REQUIRED.as_slice(), vars].concat())).unwrap_err();
         assert_eq!(error.variables(), [variable], "{vars:?}");
         assert!(error.to_string().contains(says), "{vars:?}: {error}");
     }
@@ -579,6 +713,7 @@ fn handler_for(
     ScriptedTarget,
     MemorySecrets,
     ManualClock,
+    MemoryPayloads,
     MemoryDeliveryStatus,
 > {
     hookbridge_testlog::capture();
@@ -593,6 +728,7 @@ fn handler_for(
             ScriptedTarget::answering(Ok(200)),
             outbound_secrets(),
             clock(),
+            MemoryPayloads::new(BUCKET),
         ),
         MemoryDeliveryStatus::new(),
     )
@@ -657,7 +793,11 @@ async fn each_destination_gets_its_url_and_its_own_secrets_signature() {
     assert_eq!(url, CRM_TARGET);
     assert!(verifies_with(webhook, CRM_OUTBOUND) && !verifies_with(webhook, OUTBOUND));
     assert_eq!(
-        webhook.headers().iter().find(|(name, _)| *name == "webhook-id").map(|(_, id)| id.to_string()),
+        webhook
+            .headers()
+            .iter()
+            .find(|(name, _)| *name == "webhook-id")
+            .map(|(_, id)| id.to_string()),
         Some("evt_2".to_owned()),
         "webhook-id is the event id for every destination"
     );
@@ -710,7 +850,11 @@ async fn the_destinations_timeout_bounds_its_post() {
     let (_, _, crm) = Harness::new()
         .send(post_to("?destination=crm", &body))
         .await;
-    assert_eq!(crm.target.timeouts(), [None], "no timeout_seconds: the client's bound");
+    assert_eq!(
+        crm.target.timeouts(),
+        [None],
+        "no timeout_seconds: the client's bound"
+    );
 }
 
 #[tokio::test]
@@ -731,10 +875,16 @@ async fn every_attempt_is_recorded_with_its_outcome_and_the_resulting_state() {
     let records = statuses.all();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].state, DeliveryState::Retrying);
-    assert_eq!(records[0].destination, DestinationName::parse(DESTINATION).unwrap());
+    assert_eq!(
+        records[0].destination,
+        DestinationName::parse(DESTINATION).unwrap()
+    );
     assert_eq!(records[0].event_id, "evt_1");
     assert_eq!(records[0].attempts[0].outcome, AttemptOutcome::Status(503));
-    assert_eq!(records[0].attempts[0].response_excerpt.as_deref(), Some(ANSWER_BODY));
+    assert_eq!(
+        records[0].attempts[0].response_excerpt.as_deref(),
+        Some(ANSWER_BODY)
+    );
     assert_eq!(records[0].attempts[0].at, "2026-11-18T11:06:40.000Z");
     assert_eq!(
         records[0].attempts[1].outcome,

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use hookbridge_core::config::Sources;
 use hookbridge_core::ingest::{self, IngestError, Webhook};
-use hookbridge_core::ports::{Clock, EventPublisher, PublishError, SecretStore, SecretStoreError};
+use hookbridge_core::ports::{
+    Clock, EventPublisher, PayloadStore, PublishError, SecretStore, SecretStoreError,
+};
 use hookbridge_core::response;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -31,20 +33,28 @@ pub struct Accepted {
 }
 
 /// The ingest service: configuration and ports, built once per container.
-pub struct Ingest<S, P, C> {
+pub struct Ingest<S, P, C, B> {
     sources: Arc<Sources>,
     secrets: S,
     publisher: P,
     clock: C,
+    payloads: B,
 }
 
-impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
-    pub fn new(sources: impl Into<Arc<Sources>>, secrets: S, publisher: P, clock: C) -> Self {
+impl<S: SecretStore, P: EventPublisher, C: Clock, B: PayloadStore> Ingest<S, P, C, B> {
+    pub fn new(
+        sources: impl Into<Arc<Sources>>,
+        secrets: S,
+        publisher: P,
+        clock: C,
+        payloads: B,
+    ) -> Self {
         Self {
             sources: sources.into(),
             secrets,
             publisher,
             clock,
+            payloads,
         }
     }
 
@@ -140,7 +150,40 @@ impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
             headers,
             body,
         };
-        let prepared = ingest::prepare(&webhook, &secrets, self.clock.now(), correlation_id)?;
+        let mut prepared = ingest::prepare(
+            &webhook,
+            &secrets,
+            self.clock.now(),
+            correlation_id,
+            self.payloads.bucket(),
+        )?;
+        // The payload is durable before the event that references it exists.
+        if let Some(stored) = prepared.stored_payload.take() {
+            let reference = stored.reference;
+            self.payloads
+                .put(&reference.key, stored.bytes)
+                .await
+                .map_err(|e| {
+                    error!(
+                        source,
+                        event_id = %prepared.event_id,
+                        correlation_id,
+                        key = %reference.key,
+                        size = reference.size,
+                        reason = %e,
+                        "payload store did not take the payload"
+                    );
+                    IngestError::PayloadStoreUnavailable
+                })?;
+            info!(
+                source,
+                event_id = %prepared.event_id,
+                correlation_id,
+                key = %reference.key,
+                size = reference.size,
+                "payload stored apart: the event carries its reference"
+            );
+        }
         self.publisher
             .publish(&prepared.bus_event)
             .await

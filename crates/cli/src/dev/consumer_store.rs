@@ -135,12 +135,19 @@ mod tests {
             payload: RawValue::from_string(format!(
                 r#"{{"payment":{{"id":"pay_1","status":"{status}"}}}}"#
             ))
-            .unwrap(),
+            .ok(),
+            payload_ref: None,
         }
     }
 
     fn record<'a>(envelope: &'a Envelope) -> EventRecord<'a> {
-        EventRecord::new(envelope, Some(&ProjectionRule::MoneyButton), RETENTION).unwrap()
+        EventRecord::new(
+            envelope,
+            envelope.inline_payload().unwrap(),
+            Some(&ProjectionRule::MoneyButton),
+            RETENTION,
+        )
+        .unwrap()
     }
 
     /// The event id the projection of `pay_1` holds.
@@ -223,7 +230,13 @@ mod tests {
         let local = LocalStore::in_memory();
         let store = SqliteEventStore::new(local.clone());
         let envelope = moneybutton("e1", "PENDING", "2026-11-24T00:00:01Z");
-        let unprojected = EventRecord::new(&envelope, None, RETENTION).unwrap();
+        let unprojected = EventRecord::new(
+            &envelope,
+            envelope.inline_payload().unwrap(),
+            None,
+            RETENTION,
+        )
+        .unwrap();
         assert_eq!(
             store.record(&unprojected).await.unwrap(),
             RecordOutcome::Recorded(ProjectionChange::NotProjected)

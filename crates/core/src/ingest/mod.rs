@@ -10,8 +10,9 @@ mod payload;
 use std::time::SystemTime;
 
 use crate::config::{SourceConfig, SourceKind};
-use crate::entry::{MAX_ENTRY_SIZE, entry_size};
-use crate::envelope::{EnvelopeRef, bus_source};
+use crate::entry::entry_size;
+use crate::envelope::{BodyRef, EnvelopeRef, bus_source};
+use crate::payload_ref::{MAX_BODY_SIZE, MAX_INLINE_EVENT_SIZE, PayloadRef};
 use crate::ports::BusEvent;
 use crate::secret::SecretSet;
 use crate::verify::{self, VerifyError};
@@ -29,7 +30,7 @@ pub enum IngestError {
     UnknownSource(String),
     #[error("only POST is accepted")]
     MethodNotAllowed,
-    #[error("the event is {size} bytes; the event bus carries at most {MAX_ENTRY_SIZE}")]
+    #[error("the body is {size} bytes; hookbridge accepts at most {MAX_BODY_SIZE} bytes")]
     TooLarge { size: usize },
     #[error("signature verification failed: {0}")]
     Unverified(#[source] VerifyError),
@@ -39,6 +40,8 @@ pub enum IngestError {
     SecretsUnavailable,
     #[error("the event bus is unavailable; retry later")]
     BusUnavailable,
+    #[error("the payload store is unavailable; retry later")]
+    PayloadStoreUnavailable,
 }
 
 impl From<VerifyError> for IngestError {
@@ -57,7 +60,7 @@ impl IngestError {
             Self::UnknownSource(_) => 404,
             Self::MethodNotAllowed => 405,
             Self::TooLarge { .. } => 413,
-            Self::SecretsUnavailable | Self::BusUnavailable => 503,
+            Self::SecretsUnavailable | Self::BusUnavailable | Self::PayloadStoreUnavailable => 503,
         }
     }
 
@@ -71,14 +74,15 @@ impl IngestError {
             Self::InvalidPayload(error) => error.code(),
             Self::SecretsUnavailable => "secrets_unavailable",
             Self::BusUnavailable => "bus_unavailable",
+            Self::PayloadStoreUnavailable => "payload_store_unavailable",
         }
     }
 }
 
-/// Refuses a body that cannot fit on the bus before any secret is fetched or
-/// MAC computed over it.
+/// Refuses a body larger than hookbridge carries before any secret is
+/// fetched or MAC computed over it.
 pub fn check_body_size(body: &[u8]) -> Result<(), IngestError> {
-    if body.len() > MAX_ENTRY_SIZE {
+    if body.len() > MAX_BODY_SIZE {
         Err(IngestError::TooLarge { size: body.len() })
     } else {
         Ok(())
@@ -91,6 +95,25 @@ pub struct Prepared {
     pub event_id: String,
     pub event_type: String,
     pub bus_event: BusEvent,
+    /// The payload to store before the event is published, when it is too
+    /// large to travel inline (the event then carries its reference).
+    pub stored_payload: Option<StoredPayload>,
+}
+
+/// A payload that travels by reference: exactly the bytes deliver will POST.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredPayload {
+    pub reference: PayloadRef,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for StoredPayload {
+    /// Leaves out the bytes: megabytes of payload in a log line help nobody.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredPayload")
+            .field("reference", &self.reference)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What arrived, for one configured source.
@@ -104,12 +127,14 @@ pub struct Webhook<'a> {
 
 /// Verifies `webhook` with `secrets` at `now`, validates its payload and
 /// builds the bus event. Signatures are checked over the exact raw bytes
-/// before the body is parsed, so unauthenticated input costs one MAC.
+/// before the body is parsed, so unauthenticated input costs one MAC. A
+/// payload too large to travel inline is referenced in `payload_bucket`.
 pub fn prepare(
     webhook: &Webhook<'_>,
     secrets: &SecretSet,
     now: SystemTime,
     correlation_id: &str,
+    payload_bucket: &str,
 ) -> Result<Prepared, IngestError> {
     check_body_size(webhook.body)?;
     let headers = webhook.headers;
@@ -145,31 +170,46 @@ pub fn prepare(
         }
     };
     let received_at = humantime::format_rfc3339_millis(now).to_string();
-    let envelope = EnvelopeRef {
+    let payload = fields
+        .rewritten_payload
+        .as_deref()
+        .unwrap_or_else(|| object.text());
+    let mut envelope = EnvelopeRef {
         id: &fields.id,
         source: webhook.source,
         event_type: &fields.event_type,
         received_at: &received_at,
         occurred_at: fields.occurred_at.as_deref(),
         correlation_id,
-        payload: fields
-            .rewritten_payload
-            .as_deref()
-            .unwrap_or_else(|| object.text()),
+        payload: BodyRef::Inline(payload),
     };
-    let detail = envelope.to_json();
-    let bus_event = BusEvent {
+    let bus_event = |envelope: &EnvelopeRef<'_>| BusEvent {
         source: bus_source(webhook.source),
         detail_type: fields.event_type.clone(),
-        detail,
+        detail: envelope.to_json(),
     };
-    let size = entry_size(&bus_event);
-    if size > MAX_ENTRY_SIZE {
-        return Err(IngestError::TooLarge { size });
+    // A payload this large never fits inline: it is not written out twice.
+    if payload.len() < MAX_INLINE_EVENT_SIZE {
+        let inline = bus_event(&envelope);
+        if entry_size(&inline) <= MAX_INLINE_EVENT_SIZE {
+            return Ok(Prepared {
+                event_id: fields.id,
+                event_type: fields.event_type,
+                bus_event: inline,
+                stored_payload: None,
+            });
+        }
     }
+    // The id and type are bounded (see `fields`): without its payload the
+    // envelope is far below the limit.
+    let reference = PayloadRef::of(payload_bucket, webhook.source, payload.as_bytes());
+    envelope.payload = BodyRef::Stored(&reference);
+    let referencing = bus_event(&envelope);
+    let bytes = payload.as_bytes().to_vec();
     Ok(Prepared {
         event_id: fields.id,
         event_type: fields.event_type,
-        bus_event,
+        bus_event: referencing,
+        stored_payload: Some(StoredPayload { reference, bytes }),
     })
 }
