@@ -528,7 +528,7 @@ pub fn assert_delivered_as(received: &Received, webhook: &Webhook, event_type: &
 /// Checks the request's Standard Webhooks signature with the development
 /// outbound secret, as any Standard Webhooks library would.
 pub fn assert_signed_by_outbound_secret(received: &Received) {
-    let verified = hookbridge_core::verify::standard::verify(
+    let verified = hookbridge_core::providers::standard::verify(
         &received.request.headers,
         &received.request.body,
         &SecretSet::parse(OUTBOUND_SECRET),

@@ -14,9 +14,9 @@ use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::DeliveryPolicy;
 use hookbridge_core::ports::{CertificateError, CertificateSource};
+use hookbridge_core::providers::standard;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::sns::{CertificateUrl, SigningCertificate};
-use hookbridge_core::verify::standard;
 use hookbridge_testkit::NoConfirmations;
 use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
 use hookbridge_tests::deliver_fixtures::{

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod outbound;
 pub mod ports;
 pub mod projection;
+pub mod providers;
 pub mod response;
 pub mod secret;
 pub mod sns;

@@ -7,8 +7,8 @@ use hookbridge_aws::settings::VariableError;
 use hookbridge_aws::ssm::TTL_VARIABLE;
 use hookbridge_core::outbound::OutboundWebhook;
 use hookbridge_core::ports::{Clock, TargetError, WebhookTarget};
+use hookbridge_core::providers::standard;
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::verify::standard;
 use hookbridge_testkit::{
     FakeAuthenticator, FixtureCertificate, ManualClock, MemorySecrets, RecordingConfirmer, Verdict,
     sns_fixture,
