@@ -546,7 +546,7 @@ pub fn assert_signed_by_outbound_secret(received: &Received) {
 /// Whether the request's Standard Webhooks signature verifies with
 /// `secret` (a `whsec_` key), as any Standard Webhooks library checks it.
 pub fn is_signed_by(received: &Received, secret: &str) -> bool {
-    hookbridge_core::verify::standard::verify(
+    hookbridge_core::providers::standard::verify(
         &received.request.headers,
         &received.request.body,
         &SecretSet::parse(secret),

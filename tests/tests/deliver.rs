@@ -22,9 +22,9 @@ use hookbridge_core::delivery_status::{
 };
 use hookbridge_core::destinations::{DestinationName, Destinations};
 use hookbridge_core::ports::{CertificateError, CertificateSource, DeliveryStatusStore};
+use hookbridge_core::providers::standard;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_core::sns::{CertificateUrl, SigningCertificate};
-use hookbridge_core::verify::standard;
 use hookbridge_testkit::NoConfirmations;
 use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
 use hookbridge_tests::deliver_fixtures::{

@@ -12,7 +12,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
 use hookbridge_core::delivery_policy::DeliveryPolicy;
-use hookbridge_core::verify::{VerifyError, stripe};
+use hookbridge_core::providers::stripe;
+use hookbridge_core::verify::VerifyError;
 use hookbridge_testkit::http_target::{HttpTarget, Script};
 use hookbridge_tests::dev_process::http;
 use hookbridge_tests::dev_process::webhooks::{

@@ -28,8 +28,8 @@ use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::{DynamoDbEventStore, EventBridgePublisher, RetryPolicy};
 use hookbridge_core::config::Sources;
 use hookbridge_core::ports::Clock;
+use hookbridge_core::providers::{standard, stripe};
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::verify::{standard, stripe};
 use hookbridge_testkit::http_target::{HttpTarget, Script};
 use hookbridge_testkit::{ManualClock, MemoryPayloads};
 use hookbridge_tests::deliver_fixtures::{

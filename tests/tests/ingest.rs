@@ -10,7 +10,7 @@ use hookbridge_aws::s3::S3PayloadStore;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_core::config::Sources;
 use hookbridge_core::ports::Clock;
-use hookbridge_core::verify::stripe;
+use hookbridge_core::providers::stripe;
 use hookbridge_testkit::ManualClock;
 use hookbridge_tests::deliver_fixtures::PAYLOAD_BUCKET;
 use hookbridge_tests::{BusTap, aws_config, put_secure_parameter, unique_name};

@@ -16,8 +16,8 @@ use hookbridge_core::config::Sources;
 use hookbridge_core::destinations::DEFAULT_DESTINATION;
 use hookbridge_core::envelope::PayloadRef;
 use hookbridge_core::ports::{Clock, PayloadStore};
+use hookbridge_core::providers::{standard, stripe};
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::verify::{standard, stripe};
 use hookbridge_testkit::ManualClock;
 use hookbridge_testkit::http_target::{HttpTarget, Reply, Script, closed_loopback_url};
 use hookbridge_tests::deliver_fixtures::{

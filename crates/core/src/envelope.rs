@@ -29,6 +29,13 @@ pub struct Envelope {
     pub payload: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_ref: Option<PayloadRef>,
+    /// The request's content type, for bodies that are not JSON (forms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The exact body as received, for bodies that are not JSON: what
+    /// deliver sends, with `content_type`. `payload` is then its fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_body: Option<String>,
 }
 
 /// Where an envelope's payload is: inline, or stored apart.
@@ -85,6 +92,10 @@ pub struct EnvelopeRef<'a> {
     pub occurred_at: Option<&'a str>,
     pub correlation_id: &'a str,
     pub payload: BodyRef<'a>,
+    /// The request's content type, for bodies that are not JSON (forms).
+    pub content_type: Option<&'a str>,
+    /// The exact body as received, for bodies that are not JSON.
+    pub raw_body: Option<&'a str>,
 }
 
 /// The borrowed form of [`Body`].
@@ -132,6 +143,18 @@ impl EnvelopeRef<'_> {
                 );
             }
         }
+        let optional = [
+            ("content_type", self.content_type),
+            ("raw_body", self.raw_body),
+        ];
+        for (name, value) in optional {
+            if let Some(text) = value {
+                out.push_str(",\"");
+                out.push_str(name);
+                out.push_str("\":");
+                push_json_string(&mut out, text);
+            }
+        }
         out.push('}');
         out
     }
@@ -147,7 +170,7 @@ mod tests {
     use super::*;
 
     fn written(occurred_at: Option<&str>) -> String {
-        written_with(occurred_at, BodyRef::Inline(PAYLOAD))
+        written_with(occurred_at, BodyRef::Inline(PAYLOAD), None)
     }
 
     const PAYLOAD: &str = r#"{"n":12345678901234567890,"s":"é"}"#;
@@ -161,7 +184,11 @@ mod tests {
         }
     }
 
-    fn written_with(occurred_at: Option<&str>, payload: BodyRef<'_>) -> String {
+    fn written_with(
+        occurred_at: Option<&str>,
+        payload: BodyRef<'_>,
+        form: Option<(&str, &str)>,
+    ) -> String {
         EnvelopeRef {
             id: "evt_\"1\"",
             source: "stripe",
@@ -170,6 +197,8 @@ mod tests {
             occurred_at,
             correlation_id: "c\u{1}",
             payload,
+            content_type: form.map(|(content_type, _)| content_type),
+            raw_body: form.map(|(_, raw_body)| raw_body),
         }
         .to_json()
     }
@@ -192,7 +221,7 @@ mod tests {
     #[test]
     fn a_stored_payload_is_written_as_its_reference_in_both_forms() {
         let reference = reference();
-        let written = written_with(None, BodyRef::Stored(&reference));
+        let written = written_with(None, BodyRef::Stored(&reference), None);
         let read: Envelope = serde_json::from_str(&written).unwrap();
         assert!(matches!(read.body(), Ok(Body::Stored(stored)) if *stored == reference));
         assert!(!written.contains("\"payload\":"), "{written}");
@@ -208,11 +237,22 @@ mod tests {
                 serde_json::to_string(&reference()).unwrap()
             ),
         );
-        let neither = written_with(None, BodyRef::Stored(&reference()))
+        let neither = written_with(None, BodyRef::Stored(&reference()), None)
             .replace("payload_ref", "something_else");
         for text in [both, neither] {
             let read: Envelope = serde_json::from_str(&text).unwrap();
             assert!(matches!(read.body(), Err(AmbiguousBody)), "{text}");
         }
+    }
+
+    #[test]
+    fn a_form_body_keeps_its_content_type_and_raw_bytes() {
+        let form = ("application/x-www-form-urlencoded", "a=1&b=%22x%22");
+        let written = written_with(None, BodyRef::Inline(PAYLOAD), Some(form));
+        let read: Envelope = serde_json::from_str(&written).unwrap();
+        assert_eq!(read.content_type.as_deref(), Some(form.0));
+        assert_eq!(read.raw_body.as_deref(), Some(form.1));
+        assert_eq!(serde_json::to_string(&read).unwrap(), written);
+        assert!(!written_with(None, BodyRef::Inline(PAYLOAD), None).contains("raw_body"));
     }
 }

@@ -15,6 +15,7 @@ pub mod outbound;
 pub mod payload_ref;
 pub mod ports;
 pub mod projection;
+pub mod providers;
 pub mod response;
 pub mod secret;
 pub mod sns;

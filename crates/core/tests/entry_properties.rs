@@ -66,6 +66,8 @@ proptest! {
             occurred_at: occurred_at.as_deref(),
             correlation_id: &correlation_id,
             payload: BodyRef::Inline(&payload),
+            content_type: None,
+            raw_body: None,
         }
         .to_json();
         let serialised = serde_json::to_string(&Envelope {
@@ -77,6 +79,8 @@ proptest! {
             correlation_id,
             payload: Some(RawValue::from_string(payload).expect("valid JSON")),
             payload_ref: None,
+            content_type: None,
+            raw_body: None,
         })
         .expect("serialises");
         prop_assert_eq!(&detail, &serialised);

@@ -26,6 +26,8 @@ impl EnvelopeBuilder {
                 correlation_id: "c".to_owned(),
                 payload: Some(RawValue::from_string(payload.to_owned()).expect("payload is JSON")),
                 payload_ref: None,
+                content_type: None,
+                raw_body: None,
             },
         }
     }

@@ -58,9 +58,7 @@ impl Settings {
 fn rules_of(sources: &Sources) -> HashMap<String, ProjectionRule> {
     sources
         .iter()
-        .filter_map(|(name, config)| {
-            ProjectionRule::for_source(config).map(|rule| (name.to_owned(), rule))
-        })
+        .map(|(name, config)| (name.to_owned(), ProjectionRule::for_source(config)))
         .collect()
 }
 
@@ -125,6 +123,7 @@ impl ConsumeFunction {
 mod tests {
     use super::*;
     use crate::tests::{BUCKET, SOURCES, settings_from};
+    use hookbridge_core::providers::Kind;
     use lambda_runtime::Diagnostic;
 
     #[test]
@@ -137,7 +136,10 @@ mod tests {
         .unwrap();
         assert_eq!(settings.table_name, "events");
         assert_eq!(settings.retention, Duration::from_secs(30 * 86_400));
-        assert_eq!(settings.rules.get("stripe"), Some(&ProjectionRule::Stripe));
+        assert_eq!(
+            settings.rules.get("stripe"),
+            Some(&ProjectionRule::Provider(Kind::Stripe))
+        );
         assert_eq!(
             settings.rules.get("orders"),
             Some(&ProjectionRule::Pointer("/order/id".to_owned()))

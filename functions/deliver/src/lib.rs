@@ -116,12 +116,16 @@ impl<T: WebhookTarget, S: SecretStore, K: Clock, B: PayloadStore> Outbound<T, S,
         }
     }
 
-    /// The exact bytes to POST: the inline payload as is, or the stored one,
+    /// The exact bytes to POST: the inline body as is, or the stored one,
     /// read no further than its reference's size and checked against its
     /// digest, so a missing, replaced or tampered object is never sent.
     async fn body(&self, envelope: &mut Envelope) -> Result<Box<str>, OutboundError> {
         let reference = match envelope.body().map_err(OutboundError::InvalidEnvelope)? {
+            // A form travels as its raw body; `payload` is only its fields.
             EnvelopeBody::Inline(_) => {
+                if let Some(raw_body) = envelope.raw_body.take() {
+                    return Ok(raw_body.into());
+                }
                 let payload = envelope.payload.take().expect("an inline body");
                 return Ok(payload.into());
             }

@@ -10,8 +10,8 @@ use hookbridge_core::destinations::{DestinationName, Destinations};
 use hookbridge_core::envelope::PayloadRef;
 use hookbridge_core::outbound::OutboundWebhook;
 use hookbridge_core::ports::{Clock, TargetAnswer, TargetError, WebhookTarget};
+use hookbridge_core::providers::standard;
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::verify::standard;
 use hookbridge_testkit::{
     FakeAuthenticator, FixtureCertificate, ManualClock, MemoryDeliveryStatus, MemoryPayloads,
     MemorySecrets, RecordingConfirmer, Verdict, sns_fixture,

@@ -300,6 +300,15 @@ fn source_setup(
                 source,
             }
         })?;
+    // A key in the wrong form fails the start, naming the source and the
+    // secret's position (never the secret), not the first webhook.
+    for (name, config) in sources.iter() {
+        if let Some(set) = secrets.get(name) {
+            config
+                .check_secrets(set)
+                .map_err(|problem| invalid(format!("`sources.{name}.{problem}`")))?;
+        }
+    }
     Ok(SourceSetup {
         sources,
         secrets,
@@ -380,6 +389,11 @@ pub enum FlagError {
     SecretForUnknownSource(String),
     #[error("source `{0}` has no secret: add --secret {0}=<secret>")]
     MissingSecret(String),
+    #[error("--secret for source `{source_name}`: {problem}")]
+    UnusableSecret {
+        source_name: String,
+        problem: String,
+    },
 }
 
 /// Sources given with `--source` (replacing the file's or the built-in
@@ -441,10 +455,16 @@ pub fn apply_flags(
     for (name, list) in given {
         setup.secrets.insert(name, Arc::new(secret_set(&list)));
     }
-    for (name, _) in setup.sources.iter() {
-        if setup.secrets.get(name).is_none_or(|set| set.is_empty()) {
+    for (name, config) in setup.sources.iter() {
+        let Some(secrets) = setup.secrets.get(name).filter(|set| !set.is_empty()) else {
             return Err(FlagError::MissingSecret(name.to_owned()));
-        }
+        };
+        config
+            .check_secrets(secrets)
+            .map_err(|problem| FlagError::UnusableSecret {
+                source_name: name.to_owned(),
+                problem,
+            })?;
     }
     Ok(setup)
 }
@@ -457,7 +477,7 @@ pub fn outbound_from_flags(flags: &[String]) -> Option<Arc<SecretSet>> {
 
 #[cfg(test)]
 mod tests {
-    use hookbridge_core::config::SourceKind;
+    use hookbridge_core::providers::{Kind, Preset};
 
     use super::*;
 
@@ -520,14 +540,23 @@ mod tests {
         assert_eq!(settings.time_scale, Some(TimeScale::new(60.0).unwrap()));
         let setup = settings.sources.unwrap();
         let shop = setup.sources.get("shop").unwrap();
-        let SourceKind::Hmac(scheme) = &shop.kind else {
+        let Preset::Hmac(hmac) = &shop.preset else {
             panic!("hmac expected");
         };
-        assert_eq!(scheme.header, "x-shop-signature");
+        assert_eq!(hmac.scheme.header, "x-shop-signature");
         assert_eq!(shop.object_pointer.as_deref(), Some("/order/id"));
         let secrets: Vec<&str> = setup.secrets["shop"].iter().map(Secret::expose).collect();
         assert_eq!(secrets, ["one", "two"]);
         assert!(!setup.built_in);
+    }
+
+    #[test]
+    fn a_bad_public_key_fails_the_start_naming_the_source_and_position() {
+        let error = parse("[sources.bot]\nkind = \"discord\"\nsecrets = [\"not-a-key\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("sources.bot.secrets[0]"), "{error}");
+        assert!(!error.contains("not-a-key"), "{error}");
     }
 
     #[test]
@@ -759,10 +788,7 @@ mod tests {
         let names: Vec<_> = setup.sources.iter().map(|(name, _)| name).collect();
         assert_eq!(names, ["acme", "shop"]);
         assert_eq!(setup.secrets["acme"].len(), 2);
-        assert!(matches!(
-            setup.sources.get("shop").unwrap().kind,
-            SourceKind::Hmac(_)
-        ));
+        assert_eq!(setup.sources.get("shop").unwrap().kind(), Kind::Hmac);
         assert!(!setup.built_in);
     }
 

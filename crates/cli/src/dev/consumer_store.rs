@@ -115,6 +115,7 @@ mod tests {
 
     use hookbridge_core::envelope::Envelope;
     use hookbridge_core::projection::ProjectionRule;
+    use hookbridge_core::providers::Kind;
     use hookbridge_testkit::MemoryEventStore;
     use proptest::prelude::*;
     use rusqlite::OptionalExtension;
@@ -137,6 +138,8 @@ mod tests {
             ))
             .ok(),
             payload_ref: None,
+            content_type: None,
+            raw_body: None,
         }
     }
 
@@ -144,7 +147,7 @@ mod tests {
         EventRecord::new(
             envelope,
             envelope.inline_payload().unwrap(),
-            Some(&ProjectionRule::MoneyButton),
+            Some(&ProjectionRule::Provider(Kind::MoneyButton)),
             RETENTION,
         )
         .unwrap()

@@ -309,9 +309,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
         .sources
         .sources
         .iter()
-        .filter_map(|(name, source)| {
-            ProjectionRule::for_source(source).map(|rule| (name.to_owned(), rule))
-        })
+        .map(|(name, source)| (name.to_owned(), ProjectionRule::for_source(source)))
         .collect();
     let payloads = PayloadFiles::new(&config.data_dir);
     let consumer = Consumer::new(

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hookbridge_core::verify::{github, standard};
+use hookbridge_core::providers::{github, standard};
 use hookbridge_testkit::http_target::{HttpTarget, Script, closed_loopback_url};
 use serde_json::Value;
 
