@@ -8,7 +8,8 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use hookbridge_aws::DynamoDbEventStore;
 use hookbridge_aws::iam::IamActions;
-use hookbridge_aws::settings::{SOURCES_VARIABLE, SettingsError, SettingsReader};
+use hookbridge_aws::settings::{self, SOURCES_VARIABLE, SettingsError, SettingsReader};
+pub use hookbridge_aws::settings::{DEFAULT_RETENTION_DAYS, RETENTION_VARIABLE};
 use hookbridge_core::config::Sources;
 use hookbridge_core::ports::EventStore;
 use hookbridge_core::projection::ProjectionRule;
@@ -16,12 +17,6 @@ use hookbridge_core::projection::ProjectionRule;
 use crate::{ConsumeError, Consumed, Consumer};
 
 pub const TABLE_NAME_VARIABLE: &str = "TABLE_NAME";
-pub const RETENTION_VARIABLE: &str = "RETENTION_DAYS";
-/// How long event items are kept when `RETENTION_DAYS` is not set.
-pub const DEFAULT_RETENTION_DAYS: u64 = 30;
-/// Upper bound on `RETENTION_DAYS`: ten years.
-const MAX_RETENTION_DAYS: u64 = 3_650;
-const SECONDS_PER_DAY: u64 = 86_400;
 
 /// What the function is configured with, read once at cold start.
 #[derive(Debug, Clone)]
@@ -43,20 +38,12 @@ impl Settings {
         let mut reader = SettingsReader::new(lookup);
         let table_name = reader.required(TABLE_NAME_VARIABLE);
         let sources = reader.required_parsed(SOURCES_VARIABLE, Sources::from_json);
-        let retention_days =
-            reader.optional_parsed(RETENTION_VARIABLE, DEFAULT_RETENTION_DAYS, |days| {
-                days.parse()
-                    .ok()
-                    .filter(|days| (1..=MAX_RETENTION_DAYS).contains(days))
-                    .ok_or_else(|| {
-                        format!("must be a whole number of days from 1 to {MAX_RETENTION_DAYS}")
-                    })
-            });
+        let retention = settings::read_retention(&mut reader);
         reader.finish(|| {
             Some(Self {
                 table_name: table_name?,
                 rules: rules_of(&sources?),
-                retention: Duration::from_secs(retention_days? * SECONDS_PER_DAY),
+                retention: retention?,
             })
         })
     }

@@ -18,7 +18,7 @@ include!(concat!(env!("OUT_DIR"), "/dev_sources.rs"));
 pub const WRONG_SECRET: &str = "whsec_bm90LXRoZS1jb25maWd1cmVkLXNlY3JldA==";
 
 /// The built-in development sources of `hookbridge dev`, one per kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Stripe,
     Github,
