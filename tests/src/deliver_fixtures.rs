@@ -95,7 +95,11 @@ pub fn trusting_deliver(
         NoConfirmations,
         Outbound::new(
             HttpWebhookTarget::new(client),
-            SsmSecretStore::new(aws_sdk_ssm::Client::new(config), outbound_prefix, SystemClock),
+            SsmSecretStore::new(
+                aws_sdk_ssm::Client::new(config),
+                outbound_prefix,
+                SystemClock,
+            ),
             SystemClock,
         ),
         DynamoDbDeliveryStatus::new(

@@ -453,7 +453,10 @@ async fn each_destination_gets_its_events_signed_with_its_own_secret_and_its_sta
     assert_eq!(answer("ops").await.0, StatusCode::OK);
     assert_eq!(
         answer("crm").await,
-        (StatusCode::OK, json!({"status": "filtered", "id": "evt_42"}))
+        (
+            StatusCode::OK,
+            json!({"status": "filtered", "id": "evt_42"})
+        )
     );
     let (refused, body) = answer("payroll").await;
     assert_eq!(refused, StatusCode::FORBIDDEN);
@@ -465,7 +468,11 @@ async fn each_destination_gets_its_events_signed_with_its_own_secret_and_its_sta
     let to_ops = ops.requests();
     assert_eq!(to_ops.len(), 2);
     assert!(to_ops.iter().all(|request| verifies(request, OPS_SECRET)));
-    assert!(to_ops.iter().all(|request| !verifies(request, BILLING_SECRET)));
+    assert!(
+        to_ops
+            .iter()
+            .all(|request| !verifies(request, BILLING_SECRET))
+    );
     assert!(crm.requests().is_empty(), "crm takes customer.* only");
 
     let store = DynamoDbDeliveryStatus::new(
@@ -477,7 +484,13 @@ async fn each_destination_gets_its_events_signed_with_its_own_secret_and_its_sta
     let records = store.records("evt_42").await.unwrap();
     let summary: Vec<(&str, DeliveryState, u32)> = records
         .iter()
-        .map(|record| (record.destination.as_str(), record.state, record.attempt_count))
+        .map(|record| {
+            (
+                record.destination.as_str(),
+                record.state,
+                record.attempt_count,
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -488,7 +501,10 @@ async fn each_destination_gets_its_events_signed_with_its_own_secret_and_its_sta
     );
     let ops_attempts = &records[1].attempts;
     assert_eq!(ops_attempts[0].outcome, AttemptOutcome::Status(503));
-    assert_eq!(ops_attempts[0].response_excerpt.as_deref(), Some(r#"{"ok":false}"#));
+    assert_eq!(
+        ops_attempts[0].response_excerpt.as_deref(),
+        Some(r#"{"ok":false}"#)
+    );
     assert_eq!(ops_attempts[1].outcome, AttemptOutcome::Status(204));
     assert!(store.records("evt_unknown").await.unwrap().is_empty());
 }
@@ -528,7 +544,11 @@ async fn status_items_are_idempotent_capped_and_kept_apart_per_destination() {
         store.record_attempt(
             "evt#1",
             &billing,
-            attempt(1, AttemptOutcome::Error("the target did not answer in time".into()), None),
+            attempt(
+                1,
+                AttemptOutcome::Error("the target did not answer in time".into()),
+                None
+            ),
             DeliveryState::Retrying,
         ),
         store.record_attempt(
@@ -557,8 +577,14 @@ async fn status_items_are_idempotent_capped_and_kept_apart_per_destination() {
     let (billing_record, crm_record) = (&records[0], &records[1]);
     assert_eq!(billing_record.attempt_count, 30);
     assert_eq!(billing_record.attempts.len(), MAX_RECORDED_ATTEMPTS);
-    assert_eq!(billing_record.attempts[0], first, "the first attempt is kept, excerpt and all");
-    assert_eq!(billing_record.attempts.last().unwrap().at, "2026-12-01T00:00:29.000Z");
+    assert_eq!(
+        billing_record.attempts[0], first,
+        "the first attempt is kept, excerpt and all"
+    );
+    assert_eq!(
+        billing_record.attempts.last().unwrap().at,
+        "2026-12-01T00:00:29.000Z"
+    );
     assert_eq!(crm_record.state, DeliveryState::Delivered);
     assert_eq!(crm_record.attempt_count, 1);
     // Another event whose id extends this one's shares no item with it.
@@ -569,9 +595,19 @@ async fn status_items_are_idempotent_capped_and_kept_apart_per_destination() {
     keys.sort_unstable();
     assert_eq!(index_key("evt#1"), keys[0]);
     assert_eq!(delivery_key(&crm, "evt#1"), keys[2]);
-    assert_eq!(keys, ["DELIVERIES#evt#1", "DELIVERY#billing#evt#1", "DELIVERY#crm#evt#1"]);
+    assert_eq!(
+        keys,
+        [
+            "DELIVERIES#evt#1",
+            "DELIVERY#billing#evt#1",
+            "DELIVERY#crm#evt#1"
+        ]
+    );
     for item in &items {
-        assert!(item.contains_key(attr::EXPIRES_AT), "every status item expires");
+        assert!(
+            item.contains_key(attr::EXPIRES_AT),
+            "every status item expires"
+        );
     }
 }
 
@@ -608,19 +644,26 @@ async fn hookbridge_status_aws_prints_the_records_and_says_when_an_event_is_unkn
     let table_output = status_command(&table, "evt_7", false);
     let stdout = String::from_utf8_lossy(&table_output.stdout);
     assert!(table_output.status.success(), "{table_output:?}");
-    assert!(stdout.contains("billing      retrying              1  2026-12-01T00:00:00.000Z"), "{stdout}");
+    assert!(
+        stdout.contains("billing      retrying              1  2026-12-01T00:00:00.000Z"),
+        "{stdout}"
+    );
     assert!(stdout.contains("HTTP 502  7 ms  bad gateway"), "{stdout}");
 
     let json_output = status_command(&table, "evt_7", true);
     assert!(json_output.status.success(), "{json_output:?}");
     let json: Value = serde_json::from_slice(&json_output.stdout).unwrap();
     assert_eq!(json["deliveries"][0]["state"], "retrying");
-    assert_eq!(json["deliveries"][0]["attempts"][0]["response_excerpt"], "bad gateway");
+    assert_eq!(
+        json["deliveries"][0]["attempts"][0]["response_excerpt"],
+        "bad gateway"
+    );
 
     let unknown = status_command(&table, "evt_nothing", false);
     assert!(!unknown.status.success());
     assert!(
-        String::from_utf8_lossy(&unknown.stderr).contains("no delivery of event `evt_nothing` is recorded"),
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("no delivery of event `evt_nothing` is recorded"),
         "{unknown:?}"
     );
 }

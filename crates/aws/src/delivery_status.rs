@@ -146,7 +146,10 @@ impl<C: Clock> DynamoDbDeliveryStatus<C> {
             ),
             (attr::RECORD.to_owned(), text(DELIVERY_RECORD)),
             (attr::EVENT_ID.to_owned(), text(&record.event_id)),
-            (attr::DESTINATION.to_owned(), text(record.destination.as_str())),
+            (
+                attr::DESTINATION.to_owned(),
+                text(record.destination.as_str()),
+            ),
             (attr::STATE.to_owned(), text(record.state.as_str())),
             (
                 attr::ATTEMPT_COUNT.to_owned(),
@@ -279,7 +282,10 @@ impl<C: Clock> DeliveryStatusStore for DynamoDbDeliveryStatus<C> {
         if let Some(AttributeValue::Ss(names)) = index.get(attr::DESTINATIONS) {
             for name in names {
                 let destination = DestinationName::parse(name).map_err(|error| {
-                    malformed(&index_key(event_id), &format!("destination {name:?}: {error}"))
+                    malformed(
+                        &index_key(event_id),
+                        &format!("destination {name:?}: {error}"),
+                    )
                 })?;
                 keys.push(delivery_key(&destination, event_id));
             }

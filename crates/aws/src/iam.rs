@@ -44,7 +44,11 @@ impl<C> IamActions for DynamoDbDeliveryStatus<C> {
     /// (`hookbridge status --aws`, the operator's credentials) needs
     /// `dynamodb:GetItem` and `dynamodb:BatchGetItem`; no function does it.
     fn iam_actions() -> Vec<&'static str> {
-        vec!["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"]
+        vec![
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+        ]
     }
 }
 

@@ -13,7 +13,8 @@ pub const SOURCES_VARIABLE: &str = "HOOKBRIDGE_SOURCES";
 pub const RETENTION_VARIABLE: &str = "RETENTION_DAYS";
 /// How long items are kept when `RETENTION_DAYS` is not set.
 pub const DEFAULT_RETENTION_DAYS: u64 = 30;
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(DEFAULT_RETENTION_DAYS * SECONDS_PER_DAY);
+pub const DEFAULT_RETENTION: Duration =
+    Duration::from_secs(DEFAULT_RETENTION_DAYS * SECONDS_PER_DAY);
 /// Upper bound on `RETENTION_DAYS`: ten years.
 const MAX_RETENTION_DAYS: u64 = 3_650;
 const SECONDS_PER_DAY: u64 = 86_400;

@@ -234,7 +234,10 @@ mod tests {
         assert_eq!(json["event_id"], "evt_1");
         assert_eq!(json["deliveries"][0]["destination"], "billing");
         assert_eq!(json["deliveries"][0]["state"], "delivered");
-        assert_eq!(json["deliveries"][0]["attempts"][0]["outcome"], json!({"status": 503}));
+        assert_eq!(
+            json["deliveries"][0]["attempts"][0]["outcome"],
+            json!({"status": 503})
+        );
         assert_eq!(json["deliveries"][1]["state"], "retrying");
         let parsed: Vec<DeliveryRecord> =
             serde_json::from_value(json["deliveries"].clone()).unwrap();

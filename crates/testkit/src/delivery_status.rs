@@ -38,7 +38,9 @@ impl MemoryDeliveryStatus {
 
     fn check(&self) -> Result<(), DeliveryStatusError> {
         if self.unavailable {
-            Err(DeliveryStatusError::Unavailable("the test made it so".to_owned()))
+            Err(DeliveryStatusError::Unavailable(
+                "the test made it so".to_owned(),
+            ))
         } else {
             Ok(())
         }

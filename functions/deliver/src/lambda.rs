@@ -68,7 +68,9 @@ impl Settings {
             (Some(Some(_)), Some(Some(_))) => {
                 reader.invalid(
                     TARGET_URL_VARIABLE,
-                    format!("set either {DESTINATIONS_VARIABLE} or {TARGET_URL_VARIABLE}, not both"),
+                    format!(
+                        "set either {DESTINATIONS_VARIABLE} or {TARGET_URL_VARIABLE}, not both"
+                    ),
                 );
                 None
             }

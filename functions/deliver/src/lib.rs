@@ -370,9 +370,20 @@ where
                     latency_ms,
                     "delivered"
                 );
-                let attempt = attempt(started, AttemptOutcome::Status(answer.status), latency_ms, answer.excerpt);
-                self.record(&event_id, &correlation_id, destination, attempt, DeliveryState::Delivered)
-                    .await;
+                let attempt = attempt(
+                    started,
+                    AttemptOutcome::Status(answer.status),
+                    latency_ms,
+                    answer.excerpt,
+                );
+                self.record(
+                    &event_id,
+                    &correlation_id,
+                    destination,
+                    attempt,
+                    DeliveryState::Delivered,
+                )
+                .await;
                 Ok(ok_response(
                     serde_json::json!({"status": "delivered", "id": event_id}),
                 ))
@@ -393,8 +404,14 @@ where
                     latency_ms,
                     answer.excerpt.clone(),
                 );
-                self.record(&event_id, &correlation_id, destination, attempt, DeliveryState::Retrying)
-                    .await;
+                self.record(
+                    &event_id,
+                    &correlation_id,
+                    destination,
+                    attempt,
+                    DeliveryState::Retrying,
+                )
+                .await;
                 Err(DeliverError::Outbound(OutboundError::TargetStatus(answer)))
             }
             Err(OutboundError::TargetFailed(error)) => {
@@ -405,8 +422,14 @@ where
                     latency_ms,
                     None,
                 );
-                self.record(&event_id, &correlation_id, destination, attempt, DeliveryState::Retrying)
-                    .await;
+                self.record(
+                    &event_id,
+                    &correlation_id,
+                    destination,
+                    attempt,
+                    DeliveryState::Retrying,
+                )
+                .await;
                 Err(DeliverError::Outbound(OutboundError::TargetFailed(error)))
             }
             // No request was made: nothing to record (the 503 is logged).
@@ -458,9 +481,9 @@ fn attempt(
 }
 
 fn elapsed_ms(started: SystemTime, finished: SystemTime) -> u64 {
-    finished
-        .duration_since(started)
-        .map_or(0, |elapsed| elapsed.as_millis().try_into().unwrap_or(u64::MAX))
+    finished.duration_since(started).map_or(0, |elapsed| {
+        elapsed.as_millis().try_into().unwrap_or(u64::MAX)
+    })
 }
 
 fn ok_response(body: serde_json::Value) -> Response<Body> {

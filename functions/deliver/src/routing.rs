@@ -26,7 +26,10 @@ mod tests {
 
     #[test]
     fn the_destination_is_read_from_the_query() {
-        assert_eq!(requested_destination(Some("destination=billing")), Some("billing"));
+        assert_eq!(
+            requested_destination(Some("destination=billing")),
+            Some("billing")
+        );
         assert_eq!(
             requested_destination(Some("a=1&destination=crm&b=2")),
             Some("crm")

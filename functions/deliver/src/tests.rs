@@ -171,7 +171,9 @@ fn post(body: &str) -> Request {
 fn post_to(query: &str, body: &str) -> Request {
     http::Request::builder()
         .method(Method::POST)
-        .uri(format!("https://deliver.lambda-url.us-east-1.on.aws/{query}"))
+        .uri(format!(
+            "https://deliver.lambda-url.us-east-1.on.aws/{query}"
+        ))
         .header("content-type", "text/plain; charset=UTF-8")
         .body(Body::from(body.to_owned()))
         .unwrap()
@@ -519,10 +521,20 @@ fn settings_name_every_missing_variable() {
 
 #[test]
 fn the_destinations_are_the_declaration_or_the_target_url_as_default() {
-    let declared = [REQUIRED.as_slice(), &[(DESTINATIONS_VARIABLE, DESTINATIONS)]].concat();
+    let declared = [
+        REQUIRED.as_slice(),
+        &[(DESTINATIONS_VARIABLE, DESTINATIONS)],
+    ]
+    .concat();
     let settings = Settings::from_lookup(environment(&declared)).unwrap();
-    assert_eq!(settings.destinations, Destinations::from_json(DESTINATIONS).unwrap());
-    assert_eq!(settings.retention, hookbridge_aws::settings::DEFAULT_RETENTION);
+    assert_eq!(
+        settings.destinations,
+        Destinations::from_json(DESTINATIONS).unwrap()
+    );
+    assert_eq!(
+        settings.retention,
+        hookbridge_aws::settings::DEFAULT_RETENTION
+    );
 
     let shortcut = [
         REQUIRED.as_slice(),
@@ -530,7 +542,10 @@ fn the_destinations_are_the_declaration_or_the_target_url_as_default() {
     ]
     .concat();
     let settings = Settings::from_lookup(environment(&shortcut)).unwrap();
-    assert_eq!(settings.destinations, Destinations::single_default(TARGET).unwrap());
+    assert_eq!(
+        settings.destinations,
+        Destinations::single_default(TARGET).unwrap()
+    );
     assert!(settings.destinations.get("default").is_some());
 }
 
@@ -538,12 +553,18 @@ fn the_destinations_are_the_declaration_or_the_target_url_as_default() {
 fn conflicting_invalid_or_insecure_destinations_are_refused_naming_the_fault() {
     let cases: [(&[(&str, &str)], &str, &str); 5] = [
         (
-            &[(DESTINATIONS_VARIABLE, DESTINATIONS), (TARGET_URL_VARIABLE, TARGET)],
+            &[
+                (DESTINATIONS_VARIABLE, DESTINATIONS),
+                (TARGET_URL_VARIABLE, TARGET),
+            ],
             TARGET_URL_VARIABLE,
             "not both",
         ),
         (
-            &[(DESTINATIONS_VARIABLE, r#"{"crm": {"url": "http://crm.example/hooks"}}"#)],
+            &[(
+                DESTINATIONS_VARIABLE,
+                r#"{"crm": {"url": "http://crm.example/hooks"}}"#,
+            )],
             DESTINATIONS_VARIABLE,
             "`crm`",
         ),
@@ -553,19 +574,25 @@ fn conflicting_invalid_or_insecure_destinations_are_refused_naming_the_fault() {
             "https",
         ),
         (
-            &[(DESTINATIONS_VARIABLE, r#"{"crm": {"url": "https://crm.example", "timeout_seconds": 15}}"#)],
+            &[(
+                DESTINATIONS_VARIABLE,
+                r#"{"crm": {"url": "https://crm.example", "timeout_seconds": 15}}"#,
+            )],
             DESTINATIONS_VARIABLE,
             "timeout",
         ),
         (
-            &[(DESTINATIONS_VARIABLE, r#"{"Bad Name": {"url": "https://crm.example"}}"#)],
+            &[(
+                DESTINATIONS_VARIABLE,
+                r#"{"Bad Name": {"url": "https://crm.example"}}"#,
+            )],
             DESTINATIONS_VARIABLE,
             "Bad Name",
         ),
     ];
     for (vars, variable, says) in cases {
-        let error = Settings::from_lookup(environment(&[REQUIRED.as_slice(), vars].concat()))
-            .unwrap_err();
+        let error =
+            Settings::from_lookup(environment(&[REQUIRED.as_slice(), vars].concat())).unwrap_err();
         assert_eq!(error.variables(), [variable], "{vars:?}");
         assert!(error.to_string().contains(says), "{vars:?}: {error}");
     }
@@ -657,7 +684,11 @@ async fn each_destination_gets_its_url_and_its_own_secrets_signature() {
     assert_eq!(url, CRM_TARGET);
     assert!(verifies_with(webhook, CRM_OUTBOUND) && !verifies_with(webhook, OUTBOUND));
     assert_eq!(
-        webhook.headers().iter().find(|(name, _)| *name == "webhook-id").map(|(_, id)| id.to_string()),
+        webhook
+            .headers()
+            .iter()
+            .find(|(name, _)| *name == "webhook-id")
+            .map(|(_, id)| id.to_string()),
         Some("evt_2".to_owned()),
         "webhook-id is the event id for every destination"
     );
@@ -710,7 +741,11 @@ async fn the_destinations_timeout_bounds_its_post() {
     let (_, _, crm) = Harness::new()
         .send(post_to("?destination=crm", &body))
         .await;
-    assert_eq!(crm.target.timeouts(), [None], "no timeout_seconds: the client's bound");
+    assert_eq!(
+        crm.target.timeouts(),
+        [None],
+        "no timeout_seconds: the client's bound"
+    );
 }
 
 #[tokio::test]
@@ -731,10 +766,16 @@ async fn every_attempt_is_recorded_with_its_outcome_and_the_resulting_state() {
     let records = statuses.all();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].state, DeliveryState::Retrying);
-    assert_eq!(records[0].destination, DestinationName::parse(DESTINATION).unwrap());
+    assert_eq!(
+        records[0].destination,
+        DestinationName::parse(DESTINATION).unwrap()
+    );
     assert_eq!(records[0].event_id, "evt_1");
     assert_eq!(records[0].attempts[0].outcome, AttemptOutcome::Status(503));
-    assert_eq!(records[0].attempts[0].response_excerpt.as_deref(), Some(ANSWER_BODY));
+    assert_eq!(
+        records[0].attempts[0].response_excerpt.as_deref(),
+        Some(ANSWER_BODY)
+    );
     assert_eq!(records[0].attempts[0].at, "2026-11-18T11:06:40.000Z");
     assert_eq!(
         records[0].attempts[1].outcome,
