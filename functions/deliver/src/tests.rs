@@ -656,9 +656,12 @@ fn the_destinations_are_the_declaration_or_the_target_url_as_default() {
     assert!(settings.destinations.get("default").is_some());
 }
 
+/// Variables over [`REQUIRED`].
+type Environment<'a> = &'a [(&'a str, &'a str)];
+
 #[test]
 fn conflicting_invalid_or_insecure_destinations_are_refused_naming_the_fault() {
-    let cases: [(&[(&str, &str)], &str, &str); 5] = [
+    let cases: [(Environment, &str, &str); 5] = [
         (
             &[
                 (DESTINATIONS_VARIABLE, DESTINATIONS),
