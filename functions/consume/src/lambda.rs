@@ -144,8 +144,11 @@ mod tests {
             settings.rules.get("orders"),
             Some(&ProjectionRule::Pointer("/order/id".to_owned()))
         );
-        // Standard without object_pointer: recorded, not projected.
-        assert_eq!(settings.rules.get("standard"), None);
+        // Standard without object_pointer names no object: recorded, not projected.
+        assert_eq!(
+            settings.rules.get("standard"),
+            Some(&ProjectionRule::Provider(Kind::Standard))
+        );
     }
 
     #[test]

@@ -430,13 +430,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stored_payload_without_a_projection_rule_is_recorded_unread() {
-        let payloads = MemoryPayloads::new("payloads").unavailable("not to be read");
+    async fn a_stored_payload_that_names_no_object_is_recorded_not_projected() {
+        let payloads = MemoryPayloads::new("payloads");
+        let reference = PayloadRef::of("payloads", "standard", b"{}");
+        payloads.overwrite(&reference.key, b"{}");
         let detail = envelope("standard", "evt_s", "null").replace(
             r#""payload":null"#,
             &format!(
                 r#""payload_ref":{}"#,
-                serde_json::to_string(&PayloadRef::of("payloads", "standard", b"{}")).unwrap()
+                serde_json::to_string(&reference).unwrap()
             ),
         );
         let consumer = consumer_with(MemoryEventStore::new(), payloads);

@@ -231,6 +231,7 @@ mod tests {
             TARGET_URL_VARIABLE => Some("https://target.example/hooks".to_owned()),
             OUTBOUND_PREFIX_VARIABLE => Some("/hookbridge/outbound/".to_owned()),
             TABLE_NAME_VARIABLE => Some("events".to_owned()),
+            s3::PAYLOAD_BUCKET_VARIABLE => Some("payloads".to_owned()),
             _ => None,
         };
         let settings = Settings::from_lookup(lookup).unwrap();
