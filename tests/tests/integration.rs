@@ -11,6 +11,7 @@ mod dev_hostile;
 mod eventbridge;
 mod faults;
 mod ingest;
+mod providers;
 mod replay;
 mod ssm;
 mod support;
