@@ -2,7 +2,8 @@
 //! for its source so the payload rules are what gets fuzzed: never panics;
 //! a correctly signed body is never refused as unverified; an accepted
 //! body's payload is its exact JSON text (Money Button: less the secret);
-//! id and type follow the source's rules; the detail is the serialised
+//! id and type follow the source's rules, falling back to the body digest
+//! and the default type; the detail is the serialised
 //! envelope and the entry size counts exactly what is sent; a body whose
 //! signature was made for other bytes is always refused with 401.
 //!
@@ -13,12 +14,12 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use hookbridge_core::config::{SourceKind, Sources};
+use hookbridge_core::config::Sources;
 use hookbridge_core::entry::{MAX_ENTRY_SIZE, entry_size};
 use hookbridge_core::envelope::Envelope;
-use hookbridge_core::ingest::{IngestError, Webhook, prepare};
+use hookbridge_core::ingest::{IngestError, Ingested, Webhook, prepare};
+use hookbridge_core::providers::{Kind, Outgoing, github, standard, stripe};
 use hookbridge_core::secret::Secret;
-use hookbridge_core::verify::{github, hmac_header, standard, stripe};
 use hookbridge_fuzz::{
     at, fields, header_map, object_members, object_text, one_secret, unix_seconds,
 };
@@ -57,22 +58,22 @@ fuzz_target!(|data: &[u8]| {
 
     // Money Button carries its secret in the body: configure that one.
     let body_secret = string_member(members.as_deref(), "secret");
-    let secret = match &config.kind {
-        SourceKind::MoneyButton => body_secret.clone().unwrap_or_else(|| SECRET.into()),
+    let secret = match config.kind() {
+        Kind::MoneyButton => body_secret.clone().unwrap_or_else(|| SECRET.into()),
         _ => SECRET.into(),
     };
     let secrets = one_secret(&secret);
 
     let signed_for = |signed_body: &[u8]| -> Option<http::HeaderMap> {
         let mut pairs: Vec<(&str, Vec<u8>)> = Vec::new();
-        match &config.kind {
-            SourceKind::Stripe { .. } => {
+        match config.kind() {
+            Kind::Stripe => {
                 pairs.push((
                     "stripe-signature",
                     stripe::sign(SECRET, timestamp, signed_body).into(),
                 ));
             }
-            SourceKind::Github => {
+            Kind::Github => {
                 pairs.push((
                     "x-hub-signature-256",
                     github::sign(SECRET, signed_body).into(),
@@ -80,7 +81,7 @@ fuzz_target!(|data: &[u8]| {
                 pairs.push(("x-github-event", header_a.to_vec()));
                 pairs.push(("x-github-delivery", header_b.to_vec()));
             }
-            SourceKind::Standard { .. } => {
+            Kind::Standard => {
                 let id = standard_id(header_a);
                 let signature = standard::sign(&Secret::new(SECRET), id, timestamp, signed_body)
                     .expect("the secret has a key");
@@ -88,17 +89,31 @@ fuzz_target!(|data: &[u8]| {
                 pairs.push((standard::TIMESTAMP_HEADER, timestamp.to_string().into()));
                 pairs.push((standard::SIGNATURE_HEADER, signature.into()));
             }
-            SourceKind::Hmac(scheme) => {
-                let signature = hmac_header::sign(scheme, SECRET, signed_body);
-                pairs.push((scheme.header.as_str(), signature.into()));
-                if let Some(type_header) = &scheme.type_header {
-                    pairs.push((type_header, header_a.to_vec()));
-                }
-                if let Some(id_header) = &scheme.id_header {
-                    pairs.push((id_header, header_b.to_vec()));
+            Kind::Hmac => {
+                let outgoing = Outgoing {
+                    id: "",
+                    event_type: None,
+                    timestamp,
+                    url: "",
+                    body: signed_body,
+                };
+                let signed = config
+                    .provider()
+                    .sign(SECRET, &outgoing)
+                    .expect("hmac signs");
+                // The configured signature header of each hmac source above.
+                let name = if source == "shopify" {
+                    "x-shopify-hmac-sha256"
+                } else {
+                    "x-signature"
+                };
+                pairs.push((name, signed.headers[0].1.clone().into()));
+                if source == "shopify" {
+                    pairs.push(("x-shopify-topic", header_a.to_vec()));
+                    pairs.push(("x-shopify-webhook-id", header_b.to_vec()));
                 }
             }
-            SourceKind::MoneyButton => {}
+            _ => {}
         }
         // An empty header is "not sent"; a value no header can hold is dropped.
         let pairs: Vec<(&str, &[u8])> = pairs
@@ -113,11 +128,16 @@ fuzz_target!(|data: &[u8]| {
     let webhook = Webhook {
         source,
         config,
+        method: &http::Method::POST,
+        url: "https://hooks.example.com/webhooks/fuzz",
         headers: &headers,
         body,
     };
     match prepare(&webhook, &secrets, now, CORRELATION_ID) {
-        Ok(prepared) => {
+        Ok(Ingested::Handshake(handshake)) => {
+            panic!("no source here has a handshake: {handshake:?}")
+        }
+        Ok(Ingested::Event(prepared)) => {
             let detail = &prepared.bus_event.detail;
             let envelope: Envelope = serde_json::from_str(detail)
                 .unwrap_or_else(|error| panic!("the detail is no envelope ({error}): {detail}"));
@@ -145,8 +165,8 @@ fuzz_target!(|data: &[u8]| {
             let body_text = std::str::from_utf8(body).expect("an accepted body is UTF-8");
             let members = members.as_deref().expect("an accepted body is an object");
             let payload = envelope.payload.get();
-            match &config.kind {
-                SourceKind::MoneyButton => {
+            match config.kind() {
+                Kind::MoneyButton => {
                     let kept = members.iter().filter(|(key, _)| key != "secret");
                     assert_eq!(payload, object_text(kept.map(|(k, v)| (k.as_str(), *v))));
                     assert!(body_secret.is_some());
@@ -167,7 +187,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(error) => {
             // Money Button's signature is the body's secret: none, no signature.
-            let unsigned = matches!(config.kind, SourceKind::MoneyButton)
+            let unsigned = config.kind() == Kind::MoneyButton
                 && body_secret.as_deref().is_none_or(str::is_empty);
             assert!(
                 matches!(error.status(), 400 | 413) || (unsigned && error.status() == 401),
@@ -179,13 +199,15 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // A signature made for other bytes never lets this body through.
-    if !matches!(config.kind, SourceKind::MoneyButton) {
+    if config.kind() != Kind::MoneyButton {
         let mut other = body.to_vec();
         other.push(b' ');
         let headers = signed_for(&other).expect("valid header values");
         let webhook = Webhook {
             source,
             config,
+            method: &http::Method::POST,
+            url: "https://hooks.example.com/webhooks/fuzz",
             headers: &headers,
             body,
         };
@@ -225,8 +247,21 @@ fn header_text(field: &[u8]) -> Option<&str> {
         .filter(|text| !text.is_empty() && hookbridge_fuzz::is_header_text(text))
 }
 
+/// Text fit for an id (256 bytes) or a type (128): a string or a number,
+/// non-empty, without control characters; else the field falls back.
+fn usable(value: Option<&serde_json::Value>, max_len: usize) -> Option<String> {
+    let text = match value? {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Number(number) => number.to_string(),
+        _ => return None,
+    };
+    (!text.is_empty() && text.len() <= max_len && !text.chars().any(char::is_control))
+        .then_some(text)
+}
+
 /// The event id and type each source's rule gives, read the way a consumer
-/// of the payload reads it (a JSON parser, the last duplicate winning).
+/// of the payload reads it (a JSON parser, the last duplicate winning), with
+/// the fallbacks: the body digest as id, `webhook` as type.
 fn check_id_and_type(
     source: &str,
     value: &serde_json::Value,
@@ -237,27 +272,43 @@ fn check_id_and_type(
     event_type: &str,
 ) {
     let digest = hex::encode(Sha256::digest(body));
-    let at = |pointer: &str| value.pointer(pointer).and_then(serde_json::Value::as_str);
+    let text = |pointer: &str, max_len| usable(value.pointer(pointer), max_len);
+    let header = |field: &[u8], max_len| {
+        header_text(field).and_then(|h| {
+            usable(
+                Some(&serde_json::Value::String(h.trim().to_owned())),
+                max_len,
+            )
+        })
+    };
+    let or_default = |found: Option<String>| found.unwrap_or_else(|| "webhook".to_owned());
     match source {
         "stripe" => {
-            assert_eq!(Some(id), at("/id"));
-            assert_eq!(Some(event_type), at("/type"));
+            assert_eq!(Some(id.to_owned()), text("/id", 256));
+            assert_eq!(event_type, or_default(text("/type", 128)));
         }
         "github" => {
-            let event = header_text(header_a).expect("the event header was sent");
-            let expected_type = match at("/action") {
-                Some(action) => format!("{event}.{action}"),
-                None => event.to_owned(),
+            let event = header(header_a, 128);
+            let refined = match (
+                &event,
+                value.pointer("/action").and_then(serde_json::Value::as_str),
+            ) {
+                (Some(event), Some(action)) => {
+                    usable(Some(&format!("{event}.{action}").into()), 128)
+                }
+                _ => None,
             };
-            assert_eq!(event_type, expected_type);
-            assert_eq!(id, header_text(header_b).unwrap_or(&digest));
+            assert_eq!(event_type, or_default(refined.or(event)));
+            assert_eq!(id, header(header_b, 256).unwrap_or(digest));
         }
         "standard" => {
             assert_eq!(id, standard_id(header_a));
-            assert_eq!(Some(event_type), at("/type"));
+            assert_eq!(event_type, or_default(text("/type", 128)));
         }
         "moneybutton" => {
-            let status = at("/payment/status")
+            let status = value
+                .pointer("/payment/status")
+                .and_then(serde_json::Value::as_str)
                 .expect("a status")
                 .to_ascii_lowercase();
             let payment_id = match value.pointer("/payment/id") {
@@ -269,15 +320,15 @@ fn check_id_and_type(
             assert_eq!(event_type, format!("payment.{status}"));
         }
         "shopify" => {
-            assert_eq!(id, header_text(header_b).unwrap_or(&digest));
+            assert_eq!(id, header(header_b, 256).unwrap_or(digest));
             assert_eq!(
-                Some(event_type),
-                header_text(header_a).or_else(|| at("/type"))
+                event_type,
+                or_default(header(header_a, 128).or_else(|| text("/type", 128)))
             );
         }
         "hmac" => {
             assert_eq!(id, digest);
-            assert_eq!(Some(event_type), at("/event/name"));
+            assert_eq!(event_type, or_default(text("/event/name", 128)));
         }
         other => panic!("unexpected source {other}"),
     }

@@ -5,7 +5,8 @@
 //! Input: header \0 secret \0 other secret \0 other body \0 body
 #![no_main]
 
-use hookbridge_core::verify::{VerifyError, github};
+use hookbridge_core::providers::github;
+use hookbridge_core::verify::VerifyError;
 use hookbridge_fuzz::{fields, header_map, hmac_equivalent_keys, one_secret, text};
 use libfuzzer_sys::fuzz_target;
 

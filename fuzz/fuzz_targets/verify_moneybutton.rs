@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use hookbridge_core::config::Sources;
 use hookbridge_core::envelope::Envelope;
-use hookbridge_core::ingest::{IngestError, Webhook, prepare};
+use hookbridge_core::ingest::{IngestError, Ingested, Webhook, prepare};
 use hookbridge_core::verify::VerifyError;
 use hookbridge_fuzz::{NOW, at, fields, object_members, object_text, one_secret, text};
 use libfuzzer_sys::fuzz_target;
@@ -37,12 +37,15 @@ fuzz_target!(|data: &[u8]| {
     let webhook = Webhook {
         source: "moneybutton",
         config,
+        method: &http::Method::POST,
+        url: "https://hooks.example.com/webhooks/moneybutton",
         headers: &headers,
         body,
     };
     let result = prepare(&webhook, &one_secret(&configured), at(NOW), "corr");
     match &result {
-        Ok(prepared) => {
+        Ok(Ingested::Handshake(_)) => panic!("Money Button has no handshake"),
+        Ok(Ingested::Event(prepared)) => {
             assert_eq!(
                 body_secret.as_deref(),
                 Some(configured.as_ref()),

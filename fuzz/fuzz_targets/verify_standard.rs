@@ -8,8 +8,9 @@
 
 use std::time::Duration;
 
+use hookbridge_core::providers::standard;
 use hookbridge_core::secret::Secret;
-use hookbridge_core::verify::{VerifyError, standard};
+use hookbridge_core::verify::VerifyError;
 use hookbridge_fuzz::{
     at, fields, header_map, hmac_equivalent_keys, one_secret, text, unix_seconds,
 };

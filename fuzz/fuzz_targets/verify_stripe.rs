@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use hookbridge_core::verify::{VerifyError, stripe};
+use hookbridge_core::providers::stripe;
+use hookbridge_core::verify::VerifyError;
 use hookbridge_fuzz::{
     at, fields, header_map, hmac_equivalent_keys, one_secret, text, unix_seconds,
 };

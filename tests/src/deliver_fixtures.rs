@@ -1,4 +1,5 @@
-//! What the deliver tests share: one SNS notification carrying one envelope.
+//! What the deliver tests share: one SNS notification carrying one envelope,
+//! posted to a destination's subscription endpoint.
 //! The ports that stand in for SNS's signature and confirmation are
 //! hookbridge-testkit's (both are covered by their own tests in
 //! tests/deliver.rs and the core).
@@ -6,10 +7,12 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use deliver::{Deliver, Settings};
+use deliver::{Deliver, Outbound, Settings};
 use hookbridge_aws::clock::SystemClock;
+use hookbridge_aws::delivery_status::DynamoDbDeliveryStatus;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
+use hookbridge_core::destinations::{DEFAULT_DESTINATION, Destinations};
 use hookbridge_testkit::{FakeAuthenticator, NoConfirmations, Verdict};
 use lambda_http::{Body, Request};
 use serde_json::json;
@@ -21,8 +24,15 @@ pub const ENVELOPE: &str = r#"{"id":"evt_42","source":"moneybutton","type":"paym
 /// The `payload` of [`ENVELOPE`], as the target must receive it.
 pub const PAYLOAD: &str = r#"{"id":"42","status":"COMPLETED","amount":"1.50"}"#;
 
-/// The SNS notification carrying [`ENVELOPE`]; SNS re-sends it unchanged.
+/// The SNS notification carrying [`ENVELOPE`] to the `default` destination;
+/// SNS re-sends it unchanged.
 pub fn notification() -> Request {
+    notification_for(DEFAULT_DESTINATION)
+}
+
+/// The SNS notification carrying [`ENVELOPE`], as `destination`'s
+/// subscription posts it.
+pub fn notification_for(destination: &str) -> Request {
     let message = json!({
         "Type": "Notification",
         "MessageId": "9a1b0000-0000-4000-8000-000000000000",
@@ -35,40 +45,82 @@ pub fn notification() -> Request {
     });
     http::Request::builder()
         .method("POST")
-        .uri("https://deliver.lambda-url.us-east-1.on.aws/")
+        .uri(format!(
+            "https://deliver.lambda-url.us-east-1.on.aws/?destination={destination}"
+        ))
         .header("content-type", "text/plain; charset=UTF-8")
         .body(Body::from(message.to_string()))
         .expect("a valid request")
 }
 
-/// The deliver handler on the real SSM and HTTP adapters, trusting every
-/// message (no RSA, no confirmation), with its own HTTP timeout.
+/// The deliver handler on the real SSM, DynamoDB and HTTP adapters,
+/// trusting every message (no RSA, no confirmation), with its own HTTP
+/// timeout.
 pub type TrustingDeliver = Deliver<
     FakeAuthenticator,
     NoConfirmations,
     HttpWebhookTarget,
     SsmSecretStore<SystemClock>,
     SystemClock,
+    DynamoDbDeliveryStatus<SystemClock>,
 >;
 
+/// A fresh SSM prefix for a test's outbound secrets: destination `D` signs
+/// with `<prefix>D`.
+pub fn outbound_prefix() -> String {
+    format!("/{}/outbound/", crate::unique_name("hb-deliver"))
+}
+
+/// The handler for `destinations`, their secrets under `outbound_prefix`,
+/// recording the status in `table`.
 pub fn trusting_deliver(
     config: &SdkConfig,
-    target_url: String,
-    outbound_secret_parameter: String,
+    destinations: Destinations,
+    outbound_prefix: &str,
+    table: &str,
     timeout: Duration,
 ) -> TrustingDeliver {
     let client = hookbridge_aws::http::client_with_timeout(timeout).expect("build the HTTP client");
+    let retention = hookbridge_aws::settings::DEFAULT_RETENTION;
     Deliver::new(
         Ok(Settings {
             topic_arn: TOPIC.to_owned(),
-            target_url,
-            outbound_secret_parameter,
+            destinations,
+            outbound_prefix: outbound_prefix.to_owned(),
             secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
+            table_name: table.to_owned(),
+            retention,
         }),
         FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,
-        HttpWebhookTarget::new(client),
-        SsmSecretStore::new(aws_sdk_ssm::Client::new(config), "", SystemClock),
-        SystemClock,
+        Outbound::new(
+            HttpWebhookTarget::new(client),
+            SsmSecretStore::new(
+                aws_sdk_ssm::Client::new(config),
+                outbound_prefix,
+                SystemClock,
+            ),
+            SystemClock,
+        ),
+        DynamoDbDeliveryStatus::new(
+            aws_sdk_dynamodb::Client::new(config),
+            table,
+            retention,
+            SystemClock,
+        ),
     )
+}
+
+/// The handler for one `default` destination at `target_url`, signing with
+/// [`OUTBOUND`] (stored in SSM), recording in a fresh table.
+pub async fn single_target_deliver(
+    config: &SdkConfig,
+    target_url: &str,
+    timeout: Duration,
+) -> TrustingDeliver {
+    let prefix = outbound_prefix();
+    crate::put_secure_parameter(config, &format!("{prefix}{DEFAULT_DESTINATION}"), OUTBOUND).await;
+    let table = crate::create_events_table(config, "hb-deliver").await;
+    let destinations = Destinations::single_default(target_url).expect("a valid target URL");
+    trusting_deliver(config, destinations, &prefix, &table, timeout)
 }

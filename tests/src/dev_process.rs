@@ -114,6 +114,14 @@ impl Scratch {
         command
     }
 
+    /// Writes `hookbridge.toml` in the working directory, where `hookbridge
+    /// dev` reads it when given no `--config`.
+    pub fn write_config(&self, text: &str) {
+        let path = self.root.join("hookbridge.toml");
+        std::fs::write(&path, text)
+            .unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+    }
+
     fn log_path(&self, run: usize) -> PathBuf {
         let file = format!("{}-run{run}.log", self.name);
         match std::env::var_os("HOOKBRIDGE_TEST_LOG_DIR") {
@@ -528,19 +536,24 @@ pub fn assert_delivered_as(received: &Received, webhook: &Webhook, event_type: &
 /// Checks the request's Standard Webhooks signature with the development
 /// outbound secret, as any Standard Webhooks library would.
 pub fn assert_signed_by_outbound_secret(received: &Received) {
-    let verified = hookbridge_core::verify::standard::verify(
-        &received.request.headers,
-        &received.request.body,
-        &SecretSet::parse(OUTBOUND_SECRET),
-        SystemTime::now(),
-        Duration::from_secs(300),
-    );
-    assert_eq!(
-        verified,
-        Ok(()),
+    assert!(
+        is_signed_by(received, OUTBOUND_SECRET),
         "delivery of {:?} is not signed by the outbound secret",
         received.event_id()
     );
+}
+
+/// Whether the request's Standard Webhooks signature verifies with
+/// `secret` (a `whsec_` key), as any Standard Webhooks library checks it.
+pub fn is_signed_by(received: &Received, secret: &str) -> bool {
+    hookbridge_core::providers::standard::verify(
+        &received.request.headers,
+        &received.request.body,
+        &SecretSet::parse(secret),
+        SystemTime::now(),
+        Duration::from_secs(300),
+    )
+    .is_ok()
 }
 
 /// `GET /events`'s body.
@@ -563,11 +576,34 @@ pub struct ListedEvent {
     pub duplicates: u64,
     /// Whether the consumer recorded it.
     pub stored: bool,
-    pub delivery: Delivery,
+    /// One per destination the event matched, by name.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// The destination `--target` stands for.
+pub const DEFAULT_DESTINATION: &str = "default";
+
+impl ListedEvent {
+    /// Its delivery to `destination`, if it matched that destination.
+    pub fn delivery_to(&self, destination: &str) -> Option<&Delivery> {
+        self.deliveries
+            .iter()
+            .find(|delivery| delivery.destination == destination)
+    }
+
+    /// Its delivery to the `--target` destination.
+    ///
+    /// # Panics
+    /// When it has none.
+    pub fn default_delivery(&self) -> &Delivery {
+        self.delivery_to(DEFAULT_DESTINATION)
+            .unwrap_or_else(|| panic!("no delivery to `{DEFAULT_DESTINATION}`: {self:?}"))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Delivery {
+    pub destination: String,
     pub status: DeliveryStatus,
     pub attempts: Vec<DeliveryAttempt>,
 }
@@ -576,9 +612,9 @@ pub struct Delivery {
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     Pending,
+    Retrying,
     Delivered,
     DeadLettered,
-    NoTarget,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -588,6 +624,8 @@ pub struct DeliveryAttempt {
     pub outcome: AttemptOutcome,
     pub status: Option<u16>,
     pub error: Option<String>,
+    pub latency_ms: Option<u64>,
+    pub response_excerpt: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -602,8 +640,15 @@ pub fn find_event<'e>(events: &'e [ListedEvent], id: &str) -> Option<&'e ListedE
     events.iter().find(|event| event.id == id)
 }
 
-/// Whether the event `id` is listed, stored and delivered.
+/// Whether the event `id` is listed, stored and delivered to every
+/// destination it matched (at least one).
 pub fn is_delivered_and_stored(events: &[ListedEvent], id: &str) -> bool {
-    find_event(events, id)
-        .is_some_and(|event| event.stored && event.delivery.status == DeliveryStatus::Delivered)
+    find_event(events, id).is_some_and(|event| {
+        event.stored
+            && !event.deliveries.is_empty()
+            && event
+                .deliveries
+                .iter()
+                .all(|delivery| delivery.status == DeliveryStatus::Delivered)
+    })
 }

@@ -164,8 +164,8 @@ fn sigkill_with_retries_pending_resumes_them_after_restart() {
         webhooks.iter().all(|webhook| {
             find_event(events, &webhook.event_id).is_some_and(|event| {
                 event.stored
-                    && event.delivery.status == DeliveryStatus::Pending
-                    && event.delivery.attempts.len() >= 2
+                    && event.default_delivery().status == DeliveryStatus::Retrying
+                    && event.default_delivery().attempts.len() >= 2
             })
         })
     });
@@ -197,8 +197,12 @@ fn sigkill_with_retries_pending_resumes_them_after_restart() {
         );
         assert_delivered_as(&received[failures], webhook, webhook.kind.event_type());
         let event = find_event(&events, &webhook.event_id).expect("listed");
-        let outcomes: Vec<AttemptOutcome> =
-            event.delivery.attempts.iter().map(|a| a.outcome).collect();
+        let outcomes: Vec<AttemptOutcome> = event
+            .default_delivery()
+            .attempts
+            .iter()
+            .map(|a| a.outcome)
+            .collect();
         // The store may miss an attempt the kill interrupted, never more.
         let (last, before) = outcomes.split_last().expect("attempts are listed");
         assert!(

@@ -12,7 +12,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
 use hookbridge_core::delivery_policy::DeliveryPolicy;
-use hookbridge_core::verify::{VerifyError, stripe};
+use hookbridge_core::providers::stripe;
+use hookbridge_core::verify::VerifyError;
 use hookbridge_testkit::http_target::{HttpTarget, Script};
 use hookbridge_tests::dev_process::http;
 use hookbridge_tests::dev_process::webhooks::{
@@ -134,7 +135,7 @@ fn every_kind_is_accepted_retried_and_delivered_once_with_a_valid_signature() {
             Kind::Github => assert_eq!(event.occurred_at, None, "{event:?}"),
             _ => {}
         }
-        let attempts = &event.delivery.attempts;
+        let attempts = &event.default_delivery().attempts;
         assert_eq!(
             attempts.iter().map(|a| a.number).collect::<Vec<_>>(),
             [1, 2, 3],
@@ -202,7 +203,7 @@ fn a_duplicate_is_answered_202_stored_once_and_never_delivered_again() {
         assert_eq!(listed.len(), 1, "stored once: {events:#?}");
         assert_eq!(listed[0].duplicates, duplicates, "{:?}", listed[0]);
         assert_eq!(
-            listed[0].delivery.attempts.len(),
+            listed[0].default_delivery().attempts.len(),
             3,
             "no delivery scheduled for a duplicate: {:?}",
             listed[0]
@@ -391,8 +392,7 @@ fn without_a_target_events_are_stored_and_listed_newest_first() {
     let listed: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
     assert_eq!(listed, newest_first, "newest first");
     for event in &events {
-        assert_eq!(event.delivery.status, DeliveryStatus::NoTarget, "{event:?}");
-        assert!(event.delivery.attempts.is_empty(), "{event:?}");
+        assert!(event.deliveries.is_empty(), "no destination: {event:?}");
     }
 
     let default_page = dev.request("GET", "/events", &[], b"").json();
@@ -428,13 +428,14 @@ fn a_refused_event_is_dead_lettered_after_the_whole_schedule_and_replay_delivers
         scaled_schedule + WAIT,
         "the event dead-lettered",
         |events| {
-            find_event(events, &webhook.event_id)
-                .is_some_and(|event| event.delivery.status == DeliveryStatus::DeadLettered)
+            find_event(events, &webhook.event_id).is_some_and(|event| {
+                event.default_delivery().status == DeliveryStatus::DeadLettered
+            })
         },
     );
 
     let event = find_event(&events, &webhook.event_id).expect("listed");
-    let attempts = &event.delivery.attempts;
+    let attempts = &event.default_delivery().attempts;
     assert_eq!(attempts.len(), policy.schedule().len(), "{event:?}");
     assert!(
         attempts

@@ -271,7 +271,7 @@ fn invalid_utf8_is_refused_400() {
     request.extend_from_slice(
         format!(
             "x-hub-signature-256: {}\r\ncontent-length: {}\r\n\r\n",
-            hookbridge_core::verify::github::sign(github_secret(), body),
+            hookbridge_core::providers::github::sign(github_secret(), body),
             body.len()
         )
         .as_bytes(),
@@ -426,7 +426,7 @@ fn header_injection_attempts_are_refused_and_reach_no_target() {
 
     // Raw bytes HTTP forbids in a header: bare CR, NUL, DEL, obs-fold.
     let body = br#"{"action":"opened"}"#;
-    let signature = hookbridge_core::verify::github::sign(github_secret(), body);
+    let signature = hookbridge_core::providers::github::sign(github_secret(), body);
     for (what, delivery_header) in [
         (
             "a bare CR",

@@ -28,11 +28,11 @@ use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::{DynamoDbEventStore, EventBridgePublisher, RetryPolicy};
 use hookbridge_core::config::Sources;
 use hookbridge_core::ports::Clock;
+use hookbridge_core::providers::{standard, stripe};
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::verify::{standard, stripe};
 use hookbridge_testkit::ManualClock;
 use hookbridge_testkit::http_target::{HttpTarget, Script};
-use hookbridge_tests::deliver_fixtures::{OUTBOUND, PAYLOAD, notification, trusting_deliver};
+use hookbridge_tests::deliver_fixtures::{OUTBOUND, PAYLOAD, notification, single_target_deliver};
 use hookbridge_tests::dev_process::webhooks::STRIPE_SECRET;
 use hookbridge_tests::fault_proxy::{FaultProxy, Mode};
 use hookbridge_tests::{
@@ -375,17 +375,11 @@ const TARGET_TIMEOUT: Duration = Duration::from_secs(1);
 #[tokio::test]
 async fn deliver_reports_delivered_only_after_a_2xx_from_a_flapping_target() {
     let config = aws_config().await;
-    let parameter = format!("/{}/outbound", unique_name("hb-faults"));
-    put_secure_parameter(&config, &parameter, OUTBOUND).await;
     let target = HttpTarget::start(Script::in_order([500, 503]));
     // The target is down at first: nothing listens on its address.
     let proxy = FaultProxy::refusing(target.address());
-    let deliver = trusting_deliver(
-        &config,
-        format!("{}/hooks", proxy.url()),
-        parameter,
-        TARGET_TIMEOUT,
-    );
+    let deliver =
+        single_target_deliver(&config, &format!("{}/hooks", proxy.url()), TARGET_TIMEOUT).await;
 
     // Each call is one SNS attempt; SNS retries while deliver answers 5xx.
     let response = deliver.handle(notification()).await;

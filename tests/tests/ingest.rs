@@ -9,7 +9,7 @@ use hookbridge_aws::retry::RetryPolicy;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_core::config::Sources;
 use hookbridge_core::ports::Clock;
-use hookbridge_core::verify::stripe;
+use hookbridge_core::providers::stripe;
 use hookbridge_testkit::ManualClock;
 use hookbridge_tests::{BusTap, aws_config, put_secure_parameter, unique_name};
 use ingest::Ingest;

@@ -6,6 +6,7 @@ mod consume;
 mod deliver;
 mod dev_aws;
 mod dev_crash;
+mod dev_destinations;
 mod dev_e2e;
 mod dev_hostile;
 mod eventbridge;

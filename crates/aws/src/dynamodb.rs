@@ -43,6 +43,15 @@ pub mod attr {
     pub const ORDER_KEY: &str = "order_key";
     /// TTL attribute: seconds since the Unix epoch.
     pub const EXPIRES_AT: &str = "expires_at";
+    /// Delivery status items (`crate::delivery_status`).
+    pub const DESTINATION: &str = "destination";
+    pub const DESTINATIONS: &str = "destinations";
+    pub const STATE: &str = "state";
+    pub const ATTEMPT_COUNT: &str = "attempt_count";
+    /// The recorded attempts as JSON text.
+    pub const ATTEMPTS: &str = "attempts";
+    /// Bumped on every write of a delivery item: the optimistic lock.
+    pub const VERSION: &str = "version";
 }
 
 /// Attempts per request, the first included; the SDK's standard mode
@@ -201,7 +210,7 @@ impl EventStore for DynamoDbEventStore {
 /// `client` with this store's retry and timeout bounds, set once here
 /// rather than per call (which would rebuild the SDK's runtime plugins on
 /// every request).
-fn bounded(client: &Client) -> Client {
+pub(crate) fn bounded(client: &Client) -> Client {
     let config = client
         .config()
         .to_builder()
@@ -283,7 +292,7 @@ fn put(
 }
 
 /// A request DynamoDB will never accept (e.g. an item over 400 KB).
-fn is_validation<E, R>(err: &SdkError<E, R>) -> bool
+pub(crate) fn is_validation<E, R>(err: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
@@ -292,7 +301,7 @@ where
         .is_some_and(|code| code == "ValidationException")
 }
 
-fn describe<E, R>(err: &SdkError<E, R>) -> String
+pub(crate) fn describe<E, R>(err: &SdkError<E, R>) -> String
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,

@@ -5,6 +5,7 @@
 //! `tests/tests/template.rs` holds the template's policies to exactly them.
 
 use crate::certificates::HttpsCertificateSource;
+use crate::delivery_status::DynamoDbDeliveryStatus;
 use crate::dynamodb::DynamoDbEventStore;
 use crate::eventbridge::EventBridgePublisher;
 use crate::sns::HttpsSubscriptionConfirmer;
@@ -34,6 +35,20 @@ impl IamActions for DynamoDbEventStore {
     /// The conditional PutItem and the Puts inside TransactWriteItems.
     fn iam_actions() -> Vec<&'static str> {
         vec!["dynamodb:PutItem"]
+    }
+}
+
+impl<C> IamActions for DynamoDbDeliveryStatus<C> {
+    /// What recording an attempt calls (the read of the item, the index's
+    /// UpdateItem, the conditional PutItem). Reading an event's records
+    /// (`hookbridge status --aws`, the operator's credentials) needs
+    /// `dynamodb:GetItem` and `dynamodb:BatchGetItem`; no function does it.
+    fn iam_actions() -> Vec<&'static str> {
+        vec![
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+        ]
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod certificates;
 pub mod clock;
+pub mod delivery_status;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod http;
@@ -16,6 +17,7 @@ pub mod ssm;
 pub mod webhook_target;
 
 pub use clock::SystemClock;
+pub use delivery_status::DynamoDbDeliveryStatus;
 pub use dynamodb::DynamoDbEventStore;
 pub use eventbridge::EventBridgePublisher;
 pub use retry::RetryPolicy;

@@ -5,9 +5,33 @@
 //! in one log line rather than one per deploy.
 
 use std::fmt::Display;
+use std::time::Duration;
 
 /// The sources' configuration (JSON), read by ingest and consume.
 pub const SOURCES_VARIABLE: &str = "HOOKBRIDGE_SOURCES";
+/// How long the table keeps what consume and deliver write, in days.
+pub const RETENTION_VARIABLE: &str = "RETENTION_DAYS";
+/// How long items are kept when `RETENTION_DAYS` is not set.
+pub const DEFAULT_RETENTION_DAYS: u64 = 30;
+pub const DEFAULT_RETENTION: Duration =
+    Duration::from_secs(DEFAULT_RETENTION_DAYS * SECONDS_PER_DAY);
+/// Upper bound on `RETENTION_DAYS`: ten years.
+const MAX_RETENTION_DAYS: u64 = 3_650;
+const SECONDS_PER_DAY: u64 = 86_400;
+
+/// Reads [`RETENTION_VARIABLE`] (default [`DEFAULT_RETENTION`]): whole days
+/// from 1 to 3,650.
+pub fn read_retention<L: Fn(&str) -> Option<String>>(
+    reader: &mut SettingsReader<L>,
+) -> Option<Duration> {
+    reader.optional_parsed(RETENTION_VARIABLE, DEFAULT_RETENTION, |days| {
+        days.parse::<u64>()
+            .ok()
+            .filter(|days| (1..=MAX_RETENTION_DAYS).contains(days))
+            .map(|days| Duration::from_secs(days * SECONDS_PER_DAY))
+            .ok_or_else(|| format!("must be a whole number of days from 1 to {MAX_RETENTION_DAYS}"))
+    })
+}
 
 /// What is wrong with one variable. Never holds the variable's value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

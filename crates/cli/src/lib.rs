@@ -1,6 +1,6 @@
 //! hookbridge: runs the whole pipeline on a laptop with no AWS account, and
 //! helps operate it (sign test webhooks, show the delivery policy, replay
-//! dead letters).
+//! dead letters, show an event's deliveries).
 
 use std::process::ExitCode;
 
@@ -10,6 +10,7 @@ pub mod dev;
 pub mod policy;
 pub mod replay;
 pub mod sign;
+pub mod status;
 
 #[derive(Debug, Parser)]
 #[command(name = "hookbridge", version, about, long_about = None)]
@@ -28,6 +29,8 @@ pub enum Command {
     Policy(policy::PolicyArgs),
     /// Send dead-lettered deliveries again.
     Replay(replay::ReplayArgs),
+    /// Show where an event's delivery stands at every destination.
+    Status(status::StatusArgs),
 }
 
 /// Runs one command. Each command has its own typed error; it is printed
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sign(args) => exit_code(sign::run(args)),
         Command::Policy(args) => exit_code(policy::run(args)),
         Command::Replay(args) => exit_code(replay::run(args)),
+        Command::Status(args) => exit_code(status::run(args)),
     }
 }
 

@@ -8,31 +8,15 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hookbridge_core::config::{ConfigError, SourceKind, Sources};
-use hookbridge_core::secret::Secret;
-use hookbridge_core::verify::{github, hmac_header, standard, stripe};
+use hookbridge_core::config::{ConfigError, SourceConfig, Sources};
+use hookbridge_core::providers::{self, Kind, Outgoing, Signed};
 
-/// The provider kinds a payload can be signed for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Kind {
-    Stripe,
-    Github,
-    Standard,
-    #[value(name = "moneybutton")]
-    MoneyButton,
-    Hmac,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Stripe => "stripe",
-            Self::Github => "github",
-            Self::Standard => "standard",
-            Self::MoneyButton => "moneybutton",
-            Self::Hmac => "hmac",
-        }
-    }
+/// Reads `--source`: one of the core's kinds.
+fn parse_kind(name: &str) -> Result<Kind, String> {
+    Kind::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Kind::ALL.iter().map(|kind| kind.name()).collect();
+        format!("use one of {}", names.join(", "))
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -43,14 +27,15 @@ pub enum Encoding {
 
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
-    /// The provider kind to sign as.
-    #[arg(long = "source", value_enum)]
+    /// The provider kind to sign as (stripe, github, slack, …).
+    #[arg(long = "source", value_parser = parse_kind)]
     pub kind: Kind,
-    /// The source's signing secret (for moneybutton: the shared secret that
-    /// goes into the body's `secret` field).
+    /// The source's signing secret (moneybutton: the shared secret that goes
+    /// into the body's `secret` field; discord: the hex Ed25519 seed whose
+    /// public key the source verifies with).
     #[arg(long)]
     pub secret: String,
-    /// The JSON payload to sign.
+    /// The payload to sign: JSON, or a form body for form senders (twilio).
     #[arg(long)]
     pub file: PathBuf,
     /// The source name in the URL path [default: the kind].
@@ -71,7 +56,7 @@ pub struct SignArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub timestamp: Option<i64>,
     /// hmac: the header carrying the signature.
-    #[arg(long, required_if_eq("kind", "hmac"))]
+    #[arg(long)]
     pub header: Option<String>,
     /// hmac: the text before the encoded MAC, e.g. `sha256=`.
     #[arg(long, default_value = "")]
@@ -94,18 +79,14 @@ pub enum SignError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the payload must be a JSON object: {0}")]
-    NotAJsonObject(String),
     #[error("{0}")]
     InvalidSource(#[from] ConfigError),
-    #[error("github webhooks need --event-type (the X-GitHub-Event header, e.g. `push`)")]
-    MissingEventType,
-    #[error("the payload already has a `secret` field; Money Button puts the secret there")]
-    SecretAlreadyInPayload,
-    #[error("a Standard Webhooks secret is `whsec_` followed by base64")]
-    InvalidStandardSecret,
+    #[error("{0}")]
+    Provider(#[from] providers::SignError),
     #[error("--{0} must be visible ASCII text without control characters")]
     InvalidHeaderValue(&'static str),
+    #[error("the payload must be a JSON object or array: {0}")]
+    NotJson(String),
 }
 
 /// What varies per request besides the payload and the secret.
@@ -114,14 +95,8 @@ pub struct RequestParts<'a> {
     pub id: &'a str,
     pub event_type: Option<&'a str>,
     pub timestamp: i64,
-}
-
-/// A signed webhook: the headers to send and, when signing changed it (Money
-/// Button), the body to send instead of the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedWebhook {
-    pub headers: Vec<(String, String)>,
-    pub rewritten_body: Option<String>,
+    /// The URL the webhook is sent to, for schemes that sign it.
+    pub url: &'a str,
 }
 
 pub fn run(args: SignArgs) -> Result<(), SignError> {
@@ -129,21 +104,24 @@ pub fn run(args: SignArgs) -> Result<(), SignError> {
         path: args.file.clone(),
         source,
     })?;
-    let name = args.name.as_deref().unwrap_or(args.kind.as_str());
-    let kind = source_kind(&args, name)?;
+    let name = args.name.as_deref().unwrap_or(args.kind.name());
+    let config = source_config(&args, name)?;
     let id = match &args.id {
         Some(id) => id.clone(),
-        None if args.kind == Kind::Standard => format!("msg_{}", uuid::Uuid::new_v4().simple()),
+        None if matches!(args.kind, Kind::Standard | Kind::Svix) => {
+            format!("msg_{}", uuid::Uuid::new_v4().simple())
+        }
         None => uuid::Uuid::new_v4().to_string(),
     };
     let timestamp = args.timestamp.unwrap_or_else(unix_now);
+    let url = format!("{}/webhooks/{name}", args.url.trim_end_matches('/'));
     let parts = RequestParts {
         id: &id,
         event_type: args.event_type.as_deref(),
         timestamp,
+        url: &url,
     };
-    let signed = sign_webhook(&kind, &args.secret, &body, parts)?;
-    let url = format!("{}/webhooks/{name}", args.url.trim_end_matches('/'));
+    let signed = sign_webhook(&config, &args.secret, &body, parts)?;
     print!("{}", render(&url, &signed, &args.file));
     Ok(())
 }
@@ -156,14 +134,16 @@ fn unix_now() -> i64 {
 
 /// The source as ingest would configure it, through the core's own parser so
 /// an option ingest refuses is refused here too.
-fn source_kind(args: &SignArgs, name: &str) -> Result<SourceKind, SignError> {
-    let mut options = serde_json::json!({ "kind": args.kind.as_str() });
+fn source_config(args: &SignArgs, name: &str) -> Result<SourceConfig, SignError> {
+    let mut options = serde_json::json!({ "kind": args.kind.name() });
     if args.kind == Kind::Hmac {
         let encoding = match args.encoding {
             Encoding::Hex => "hex",
             Encoding::Base64 => "base64",
         };
-        options["header"] = args.header.clone().into();
+        if let Some(header) = &args.header {
+            options["header"] = header.clone().into();
+        }
         options["prefix"] = args.prefix.clone().into();
         options["encoding"] = encoding.into();
         if let Some(id_header) = &args.id_header {
@@ -174,84 +154,49 @@ fn source_kind(args: &SignArgs, name: &str) -> Result<SourceKind, SignError> {
         }
     }
     let sources = Sources::from_json(&serde_json::json!({ name: options }).to_string())?;
-    let config = sources
+    Ok(sources
         .get(name)
-        .expect("the configuration just parsed holds its one source");
-    Ok(config.kind.clone())
+        .expect("the configuration just parsed holds its one source")
+        .clone())
 }
 
-/// Signs `body` for a source of `kind`: the headers a provider would send.
+/// Signs `body` for a source configured as `config`: the headers (and body)
+/// its provider would send, with a JSON content type unless the body is a
+/// form the provider sends as one.
 pub fn sign_webhook(
-    kind: &SourceKind,
+    config: &SourceConfig,
     secret: &str,
     body: &[u8],
     parts: RequestParts<'_>,
-) -> Result<SignedWebhook, SignError> {
-    let payload: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
-        .map_err(|error| SignError::NotAJsonObject(error.to_string()))?;
-    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
-    let mut rewritten_body = None;
-    match kind {
-        SourceKind::Stripe { .. } => headers.push((
-            "Stripe-Signature".into(),
-            stripe::sign(secret, parts.timestamp, body),
-        )),
-        SourceKind::Github => {
-            let event_type = parts.event_type.ok_or(SignError::MissingEventType)?;
-            headers.push((
-                "X-GitHub-Event".into(),
-                header_value("event-type", event_type)?,
-            ));
-            headers.push(("X-GitHub-Delivery".into(), header_value("id", parts.id)?));
-            headers.push(("X-Hub-Signature-256".into(), github::sign(secret, body)));
-        }
-        SourceKind::Standard { .. } => {
-            let signature = standard::sign(&Secret::new(secret), parts.id, parts.timestamp, body)
-                .map_err(|_| SignError::InvalidStandardSecret)?;
-            headers.push(("webhook-id".into(), header_value("id", parts.id)?));
-            headers.push(("webhook-timestamp".into(), parts.timestamp.to_string()));
-            headers.push(("webhook-signature".into(), signature));
-        }
-        SourceKind::Hmac(scheme) => {
-            if let Some(id_header) = &scheme.id_header {
-                headers.push((id_header.clone(), header_value("id", parts.id)?));
-            }
-            if let (Some(type_header), Some(event_type)) = (&scheme.type_header, parts.event_type) {
-                headers.push((type_header.clone(), header_value("event-type", event_type)?));
-            }
-            headers.push((
-                scheme.header.clone(),
-                hmac_header::sign(scheme, secret, body),
-            ));
-        }
-        SourceKind::MoneyButton => {
-            if payload.contains_key("secret") {
-                return Err(SignError::SecretAlreadyInPayload);
-            }
-            let text = std::str::from_utf8(body)
-                .map_err(|error| SignError::NotAJsonObject(error.to_string()))?;
-            rewritten_body = Some(with_secret_field(text, secret, payload.is_empty()));
-        }
+) -> Result<Signed, SignError> {
+    header_value("id", parts.id)?;
+    if let Some(event_type) = parts.event_type {
+        header_value("event-type", event_type)?;
     }
-    Ok(SignedWebhook {
-        headers,
-        rewritten_body,
-    })
-}
-
-/// Inserts `"secret": <secret>` as the first member of the JSON object
-/// `object`, leaving every other byte as it was.
-fn with_secret_field(object: &str, secret: &str, is_empty: bool) -> String {
-    let open = object
-        .find('{')
-        .expect("a parsed JSON object has an opening brace");
-    let field = serde_json::json!(secret).to_string();
-    let separator = if is_empty { "" } else { "," };
-    format!(
-        "{}{{\"secret\":{field}{separator}{}",
-        &object[..open],
-        &object[open + 1..]
-    )
+    let outgoing = Outgoing {
+        id: parts.id,
+        event_type: parts.event_type,
+        timestamp: parts.timestamp,
+        url: parts.url,
+        body,
+    };
+    let mut signed = config.provider().sign(secret, &outgoing)?;
+    let declares_type = signed
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    if !declares_type {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(_) | serde_json::Value::Array(_)) => {}
+            Ok(_) => return Err(SignError::NotJson("not an object or array".into())),
+            Err(error) => return Err(SignError::NotJson(error.to_string())),
+        }
+        signed.headers.insert(
+            0,
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+        );
+    }
+    Ok(signed)
 }
 
 fn header_value(flag: &'static str, value: &str) -> Result<String, SignError> {
@@ -267,7 +212,7 @@ fn header_value(flag: &'static str, value: &str) -> Result<String, SignError> {
 }
 
 /// The headers, then a curl command that sends the signed webhook.
-pub fn render(url: &str, signed: &SignedWebhook, file: &std::path::Path) -> String {
+pub fn render(url: &str, signed: &Signed, file: &std::path::Path) -> String {
     let mut out = String::new();
     for (name, value) in &signed.headers {
         out.push_str(&format!("{name}: {value}\n"));
@@ -297,7 +242,7 @@ fn shell_quote(text: &str) -> String {
 mod tests {
     use std::time::Duration;
 
-    use hookbridge_core::ingest::{IngestError, Prepared, Webhook, prepare};
+    use hookbridge_core::ingest::{IngestError, Ingested, Prepared, Webhook, prepare};
     use hookbridge_core::secret::SecretSet;
 
     use super::*;
@@ -310,8 +255,11 @@ mod tests {
             id: "evt_cli_1",
             event_type,
             timestamp: NOW,
+            url: URL,
         }
     }
+
+    const URL: &str = "http://127.0.0.1:3000/webhooks/s";
 
     fn sources() -> Sources {
         Sources::from_json(
@@ -327,7 +275,7 @@ mod tests {
     fn ingest(
         source: &str,
         secret: &str,
-        signed: &SignedWebhook,
+        signed: &Signed,
         body: &[u8],
     ) -> Result<Prepared, IngestError> {
         let sources = sources();
@@ -342,15 +290,20 @@ mod tests {
         let webhook = Webhook {
             source,
             config: sources.get(source).unwrap(),
+            method: &http::Method::POST,
+            url: URL,
             headers: &headers,
             body,
         };
         let now = UNIX_EPOCH + Duration::from_secs(NOW as u64);
-        prepare(&webhook, &SecretSet::parse(secret), now, "corr-1")
+        match prepare(&webhook, &SecretSet::parse(secret), now, "corr-1")? {
+            Ingested::Event(prepared) => Ok(prepared),
+            Ingested::Handshake(handshake) => panic!("{handshake:?}"),
+        }
     }
 
-    fn kind_of(source: &str) -> SourceKind {
-        sources().get(source).unwrap().kind.clone()
+    fn kind_of(source: &str) -> SourceConfig {
+        sources().get(source).unwrap().clone()
     }
 
     #[test]
@@ -374,7 +327,12 @@ mod tests {
     #[test]
     fn github_needs_an_event_type() {
         let result = sign_webhook(&kind_of("github"), "gh", b"{}", parts(None));
-        assert!(matches!(result, Err(SignError::MissingEventType)));
+        assert!(matches!(
+            result,
+            Err(SignError::Provider(
+                providers::SignError::MissingEventType { .. }
+            ))
+        ));
     }
 
     #[test]
@@ -389,7 +347,10 @@ mod tests {
     #[test]
     fn standard_refuses_a_secret_that_is_not_whsec_base64() {
         let result = sign_webhook(&kind_of("standard"), "not-a-key!", b"{}", parts(None));
-        assert!(matches!(result, Err(SignError::InvalidStandardSecret)));
+        assert!(matches!(
+            result,
+            Err(SignError::Provider(providers::SignError::InvalidSecret(_)))
+        ));
     }
 
     #[test]
@@ -436,7 +397,12 @@ mod tests {
             br#"{"secret":"x"}"#,
             parts(None),
         );
-        assert!(matches!(result, Err(SignError::SecretAlreadyInPayload)));
+        assert!(matches!(
+            result,
+            Err(SignError::Provider(
+                providers::SignError::FieldAlreadyInPayload("secret")
+            ))
+        ));
     }
 
     #[test]
@@ -450,12 +416,9 @@ mod tests {
 
     #[test]
     fn payloads_that_are_not_json_objects_are_refused() {
-        for body in [&b"[1]"[..], b"not json", b""] {
+        for body in [&b"1"[..], b"not json", b""] {
             let result = sign_webhook(&kind_of("stripe"), "whsec_x", body, parts(None));
-            assert!(
-                matches!(result, Err(SignError::NotAJsonObject(_))),
-                "{body:?}"
-            );
+            assert!(matches!(result, Err(SignError::NotJson(_))), "{body:?}");
         }
     }
 
@@ -465,6 +428,7 @@ mod tests {
             id: "evt\r\nX-Injected: 1",
             event_type: Some("push"),
             timestamp: NOW,
+            url: URL,
         };
         let result = sign_webhook(&kind_of("github"), "gh", b"{}", parts);
         assert!(matches!(result, Err(SignError::InvalidHeaderValue("id"))));
@@ -472,7 +436,7 @@ mod tests {
 
     #[test]
     fn curl_command_sends_every_header_and_the_file() {
-        let signed = SignedWebhook {
+        let signed = Signed {
             headers: vec![("Stripe-Signature".into(), "t=1,v1=ab".into())],
             rewritten_body: None,
         };
@@ -492,7 +456,7 @@ mod tests {
 
     #[test]
     fn curl_command_inlines_a_rewritten_body() {
-        let signed = SignedWebhook {
+        let signed = Signed {
             headers: vec![],
             rewritten_body: Some(r#"{"secret":"it's"}"#.into()),
         };
@@ -518,8 +482,65 @@ mod tests {
             type_header: None,
         };
         assert!(matches!(
-            source_kind(&args, "hmac"),
+            source_config(&args, "hmac"),
             Err(SignError::InvalidSource(_))
         ));
+    }
+
+    #[test]
+    fn every_kind_but_sendgrid_signs_what_ingest_accepts() {
+        let body = br#"{"id":"evt_1","event_id":"e1","type":"t","event":"t","signature":null}"#;
+        for kind in Kind::ALL {
+            let mut options = serde_json::json!({ "kind": kind.name() });
+            if *kind == Kind::Hmac {
+                options["header"] = "X-Sig".into();
+            }
+            let sources =
+                Sources::from_json(&serde_json::json!({ "s": options }).to_string()).unwrap();
+            let config = sources.get("s").unwrap();
+            let (secret, verifying, body): (&str, &str, &[u8]) = match kind {
+                Kind::Standard | Kind::Svix => (STANDARD_SECRET, STANDARD_SECRET, body),
+                Kind::Discord => (
+                    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+                    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+                    body,
+                ),
+                Kind::Twilio => ("tw", "tw", b"MessageSid=SM1&MessageStatus=sent"),
+                Kind::MoneyButton => ("mb", "mb", br#"{"payment":{"id":"1","status":"PENDING"}}"#),
+                Kind::Mailgun | Kind::Linear => {
+                    ("k", "k", br#"{"webhookTimestamp":1795478400000}"#)
+                }
+                Kind::Hubspot => ("k", "k", br#"[{"eventId":1}]"#),
+                _ => ("k", "k", body),
+            };
+            let signed = match sign_webhook(config, secret, body, parts(Some("push"))) {
+                Ok(signed) => signed,
+                Err(SignError::Provider(providers::SignError::Unsupported(_)))
+                    if *kind == Kind::Sendgrid =>
+                {
+                    continue;
+                }
+                Err(error) => panic!("{kind}: {error}"),
+            };
+            let mut headers = http::HeaderMap::new();
+            for (name, value) in &signed.headers {
+                headers.insert(
+                    http::HeaderName::try_from(name.as_str()).unwrap(),
+                    http::HeaderValue::try_from(value.as_str()).unwrap(),
+                );
+            }
+            let sent = signed.rewritten_body.as_deref().map_or(body, str::as_bytes);
+            let webhook = Webhook {
+                source: "s",
+                config,
+                method: &http::Method::POST,
+                url: URL,
+                headers: &headers,
+                body: sent,
+            };
+            let now = UNIX_EPOCH + Duration::from_secs(NOW as u64);
+            let result = prepare(&webhook, &SecretSet::parse(verifying), now, "corr");
+            assert!(result.is_ok(), "{kind}: {result:?}");
+        }
     }
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hookbridge_core::config::Sources;
 use hookbridge_core::ingest::{Webhook, prepare};
+use hookbridge_core::providers::stripe;
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::verify::stripe;
 
 const SECRET: &str = "whsec_bench_secret";
 const SIGNED_AT: i64 = 1_764_000_000;
@@ -48,6 +48,8 @@ fn bench_prepare(c: &mut Criterion) {
         let webhook = Webhook {
             source: "stripe",
             config,
+            method: &http::Method::POST,
+            url: "https://hooks.example.com/webhooks/stripe",
             headers: &headers,
             body: body.as_bytes(),
         };
@@ -78,7 +80,7 @@ fn bench_stages(c: &mut Criterion) {
     let mut group = c.benchmark_group("ingest_floor_200KB");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("hmac_sha256", |b| {
-        b.iter(|| hookbridge_core::verify::github::sign(SECRET, black_box(bytes)))
+        b.iter(|| hookbridge_core::providers::github::sign(SECRET, black_box(bytes)))
     });
     group.bench_function("raw_json_validation", |b| {
         b.iter(|| serde_json::from_slice::<&serde_json::value::RawValue>(black_box(bytes)).unwrap())

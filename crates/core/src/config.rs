@@ -7,61 +7,48 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
+use crate::providers::{self, Kind, Options, Preset, Provider};
+use crate::secret::SecretSet;
 
-/// How far a signed timestamp may be from now, either way, when a source does
-/// not say: the window Stripe and Standard Webhooks use.
+/// How far a signed timestamp may be from now, either way, when a provider
+/// documents no other window: the one Stripe and Standard Webhooks use.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
-/// Upper bound on a configured tolerance: a day-wide window would make a
-/// replayed capture useful to an attacker for too long.
-const MAX_TOLERANCE_SECONDS: u64 = 86_400;
+/// The type of an event whose provider says none.
+pub const DEFAULT_TYPE: &str = "webhook";
 
 /// Every configured source, by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sources(BTreeMap<String, SourceConfig>);
 
-/// One source: its verification scheme and where its provider object id is.
+/// One source: its provider and the options every kind takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceConfig {
-    pub kind: SourceKind,
-    /// JSON pointer to the provider object's id inside the payload, for
-    /// sources whose payload shape hookbridge cannot know (standard, hmac).
+    pub preset: Preset,
+    /// JSON pointer to the provider object's id inside the payload; it
+    /// replaces the kind's own rule, or gives one to kinds without.
     pub object_pointer: Option<String>,
+    /// The event type when the webhook names none.
+    pub default_type: String,
+    /// The URL the provider calls, for schemes that sign it, when it differs
+    /// from the one the request arrives on (a proxy, a custom domain).
+    pub public_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceKind {
-    Stripe { tolerance: Duration },
-    Github,
-    Standard { tolerance: Duration },
-    MoneyButton,
-    Hmac(HmacScheme),
-}
+impl SourceConfig {
+    pub fn kind(&self) -> Kind {
+        self.preset.kind()
+    }
 
-/// A generic "HMAC-SHA256 of the body in a header" scheme (Shopify and many
-/// others).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HmacScheme {
-    /// Lower-case header name carrying the signature.
-    pub header: String,
-    /// Text before the encoded MAC, e.g. `sha256=`; may be empty.
-    pub prefix: String,
-    pub encoding: MacEncoding,
-    /// Lower-case header carrying the event id; else the body's SHA-256.
-    pub id_header: Option<String>,
-    /// Lower-case header carrying the event type; else `type_pointer`.
-    pub type_header: Option<String>,
-    /// JSON pointer to the event type in the payload.
-    pub type_pointer: String,
-}
+    pub fn provider(&self) -> &dyn Provider {
+        self.preset.provider()
+    }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MacEncoding {
-    #[default]
-    Hex,
-    Base64,
+    /// Whether every secret has the form the provider needs (a public key,
+    /// a `whsec_` key); the error names the secret's position, never it.
+    pub fn check_secrets(&self, secrets: &SecretSet) -> Result<(), String> {
+        providers::check_secrets(self.provider(), secrets)
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -79,32 +66,6 @@ pub enum ConfigError {
         source_name: String,
         message: String,
     },
-}
-
-/// The JSON forms of each kind's options, as operators write them.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TimedSpec {
-    tolerance_seconds: Option<u64>,
-    object_pointer: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoOptions {}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HmacSpec {
-    header: String,
-    #[serde(default)]
-    prefix: String,
-    #[serde(default)]
-    encoding: MacEncoding,
-    id_header: Option<String>,
-    type_header: Option<String>,
-    type_pointer: Option<String>,
-    object_pointer: Option<String>,
 }
 
 impl Sources {
@@ -150,124 +111,58 @@ fn is_valid_source_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
 }
 
-fn parse_source(mut value: serde_json::Value) -> Result<SourceConfig, String> {
-    let options = value
-        .as_object_mut()
-        .ok_or("must be a JSON object with a `kind`")?;
-    let kind = match options.remove("kind") {
+fn parse_source(value: serde_json::Value) -> Result<SourceConfig, String> {
+    let serde_json::Value::Object(map) = value else {
+        return Err("must be a JSON object with a `kind`".into());
+    };
+    let mut options = Options::new(map);
+    let kind = match options.take::<serde_json::Value>("kind")? {
         Some(serde_json::Value::String(kind)) => kind,
         Some(_) => return Err("`kind` must be a string".into()),
         None => return Err("missing field `kind`".into()),
     };
-    let (kind, object_pointer) = match kind.as_str() {
-        "stripe" => {
-            let spec: TimedSpec = options_of(value)?;
-            if spec.object_pointer.is_some() {
-                return Err("object_pointer is fixed for stripe sources".into());
-            }
-            let tolerance = tolerance(spec.tolerance_seconds)?;
-            (SourceKind::Stripe { tolerance }, None)
+    let kind = Kind::from_name(&kind).ok_or_else(|| {
+        let names: Vec<&str> = Kind::ALL.iter().map(|kind| kind.name()).collect();
+        format!("kind `{kind}` is unknown: use one of {}", names.join(", "))
+    })?;
+    let object_pointer = options.pointer("object_pointer")?;
+    let default_type = match options.take::<String>("default_type")? {
+        Some(default_type) if is_event_type(&default_type) => default_type,
+        Some(_) => {
+            return Err("default_type must be 1-128 characters without control characters".into());
         }
-        "standard" => {
-            let spec: TimedSpec = options_of(value)?;
-            let tolerance = tolerance(spec.tolerance_seconds)?;
-            (SourceKind::Standard { tolerance }, spec.object_pointer)
-        }
-        "github" => {
-            options_of::<NoOptions>(value)?;
-            (SourceKind::Github, None)
-        }
-        "moneybutton" => {
-            options_of::<NoOptions>(value)?;
-            (SourceKind::MoneyButton, None)
-        }
-        "hmac" => {
-            let spec: HmacSpec = options_of(value)?;
-            let scheme = HmacScheme {
-                header: header_name("header", spec.header)?,
-                prefix: signature_prefix(spec.prefix)?,
-                encoding: spec.encoding,
-                id_header: spec
-                    .id_header
-                    .map(|h| header_name("id_header", h))
-                    .transpose()?,
-                type_header: spec
-                    .type_header
-                    .map(|h| header_name("type_header", h))
-                    .transpose()?,
-                type_pointer: json_pointer(
-                    "type_pointer",
-                    spec.type_pointer.unwrap_or_else(|| "/type".into()),
-                )?,
-            };
-            (SourceKind::Hmac(scheme), spec.object_pointer)
-        }
-        other => {
-            return Err(format!(
-                "kind `{other}` is unknown: use stripe, github, standard, moneybutton or hmac"
-            ));
-        }
+        None => DEFAULT_TYPE.to_owned(),
     };
-    let object_pointer = object_pointer
-        .map(|p| json_pointer("object_pointer", p))
+    let public_url = options
+        .take::<String>("public_url")?
+        .map(public_url)
         .transpose()?;
+    let preset = Preset::from_options(kind, &mut options)?;
+    options.finish()?;
+    if public_url.is_some() && !preset.provider().signs_url() {
+        return Err(format!("public_url: kind `{kind}` does not sign the URL"));
+    }
     Ok(SourceConfig {
-        kind,
+        preset,
         object_pointer,
+        default_type,
+        public_url,
     })
 }
 
-/// Deserialises a kind's options, naming the offending field on error.
-fn options_of<T: serde::de::DeserializeOwned>(options: serde_json::Value) -> Result<T, String> {
-    serde_path_to_error::deserialize(options).map_err(|e| match e.path().to_string() {
-        path if path == "." => e.inner().to_string(),
-        path => format!("{path}: {}", e.inner()),
-    })
+fn is_event_type(text: &str) -> bool {
+    (1..=128).contains(&text.len()) && !text.chars().any(char::is_control)
 }
 
-fn tolerance(seconds: Option<u64>) -> Result<Duration, String> {
-    match seconds {
-        None => Ok(DEFAULT_TOLERANCE),
-        Some(s) if (1..=MAX_TOLERANCE_SECONDS).contains(&s) => Ok(Duration::from_secs(s)),
-        Some(s) => Err(format!(
-            "tolerance_seconds must be between 1 and {MAX_TOLERANCE_SECONDS}, got {s}"
-        )),
-    }
-}
-
-/// Header names are matched case-insensitively, so they are stored lower-case.
-fn header_name(field: &str, name: String) -> Result<String, String> {
-    let valid = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+fn public_url(url: String) -> Result<String, String> {
+    let valid = (url.starts_with("https://") || url.starts_with("http://"))
+        && !url.contains(['?', '#'])
+        && url.bytes().all(|b| b.is_ascii_graphic());
     if valid {
-        Ok(name.to_ascii_lowercase())
-    } else {
-        Err(format!("{field} `{name}` is not a valid HTTP header name"))
-    }
-}
-
-/// Header values are read as visible ASCII and trimmed, so a prefix with
-/// any other character, or starting with a space, could never be matched.
-fn signature_prefix(prefix: String) -> Result<String, String> {
-    let valid =
-        prefix.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) && !prefix.starts_with(' ');
-    if valid {
-        Ok(prefix)
+        Ok(url)
     } else {
         Err(format!(
-            "prefix {prefix:?} can never match a header value: use visible ASCII characters, not starting with a space"
-        ))
-    }
-}
-
-fn json_pointer(field: &str, pointer: String) -> Result<String, String> {
-    if pointer.starts_with('/') {
-        Ok(pointer)
-    } else {
-        Err(format!(
-            "{field} `{pointer}` is not a JSON pointer (it must start with '/')"
+            "public_url `{url}` must be an http(s) URL without a query or fragment"
         ))
     }
 }
@@ -287,49 +182,92 @@ mod tests {
 
     #[test]
     fn every_kind_parses_with_defaults() {
-        let sources = Sources::from_json(
-            r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
-                "standard":{"kind":"standard"},"moneybutton":{"kind":"moneybutton"},
-                "shopify":{"kind":"hmac","header":"X-Shopify-Hmac-Sha256","encoding":"base64"}}"#,
-        )
-        .unwrap();
+        let json: serde_json::Map<String, serde_json::Value> = Kind::ALL
+            .iter()
+            .map(|kind| {
+                let mut options = serde_json::json!({ "kind": kind.name() });
+                if *kind == Kind::Hmac {
+                    options["header"] = "X-Signature".into();
+                }
+                (kind.name().to_owned(), options)
+            })
+            .collect();
+        let sources = Sources::from_json(&serde_json::Value::Object(json).to_string()).unwrap();
+        assert_eq!(sources.iter().count(), Kind::ALL.len());
+        assert!(Kind::ALL.len() >= 20);
+        for (name, config) in sources.iter() {
+            assert_eq!(config.kind().name(), name);
+            assert_eq!(config.default_type, DEFAULT_TYPE);
+            assert_eq!(config.public_url, None);
+        }
         assert_eq!(
-            sources.get("stripe").unwrap().kind,
-            SourceKind::Stripe {
+            sources.get("stripe").unwrap().preset,
+            Preset::Stripe(providers::stripe::Stripe {
                 tolerance: DEFAULT_TOLERANCE
-            }
-        );
-        assert_eq!(sources.get("github").unwrap().kind, SourceKind::Github);
-        assert_eq!(
-            sources.get("moneybutton").unwrap().kind,
-            SourceKind::MoneyButton
-        );
-        assert_eq!(
-            sources.get("shopify").unwrap().kind,
-            SourceKind::Hmac(HmacScheme {
-                header: "x-shopify-hmac-sha256".into(),
-                prefix: String::new(),
-                encoding: MacEncoding::Base64,
-                id_header: None,
-                type_header: None,
-                type_pointer: "/type".into(),
             })
         );
-        assert_eq!(sources.iter().count(), 5);
     }
 
     #[test]
-    fn tolerance_and_pointers_are_read() {
-        let config =
-            source(r#"{"kind":"standard","tolerance_seconds":60,"object_pointer":"/data/id"}"#)
-                .unwrap();
+    fn common_options_are_read() {
+        let config = source(
+            r#"{"kind":"standard","tolerance_seconds":60,"object_pointer":"/data/id","default_type":"clerk.event"}"#,
+        )
+        .unwrap();
         assert_eq!(
-            config.kind,
-            SourceKind::Standard {
-                tolerance: Duration::from_secs(60)
-            }
+            config.preset,
+            Preset::Standard(providers::standard::Standard {
+                tolerance: Duration::from_secs(60),
+                names: providers::standard::STANDARD_NAMES,
+            })
         );
         assert_eq!(config.object_pointer.as_deref(), Some("/data/id"));
+        assert_eq!(config.default_type, "clerk.event");
+        let twilio =
+            source(r#"{"kind":"twilio","public_url":"https://hooks.example.com/twilio"}"#).unwrap();
+        assert_eq!(
+            twilio.public_url.as_deref(),
+            Some("https://hooks.example.com/twilio")
+        );
+    }
+
+    #[test]
+    fn public_url_only_where_the_url_is_signed_and_without_a_query() {
+        for (json, says) in [
+            (
+                r#"{"a":{"kind":"stripe","public_url":"https://x.example"}}"#,
+                "does not sign the URL",
+            ),
+            (
+                r#"{"a":{"kind":"square","public_url":"ftp://x.example"}}"#,
+                "public_url",
+            ),
+            (
+                r#"{"a":{"kind":"square","public_url":"https://x.example/?a=1"}}"#,
+                "query",
+            ),
+            (
+                r#"{"a":{"kind":"stripe","default_type":""}}"#,
+                "default_type",
+            ),
+        ] {
+            let message = error_of(json);
+            assert!(message.contains(says), "{json}: {message}");
+        }
+    }
+
+    #[test]
+    fn asymmetric_keys_are_checked_naming_the_secret_by_position() {
+        let discord = source(r#"{"kind":"discord"}"#).unwrap();
+        let public = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+        assert_eq!(discord.check_secrets(&SecretSet::parse(public)), Ok(()));
+        let message = discord
+            .check_secrets(&SecretSet::parse(&format!("{public},not-a-key")))
+            .unwrap_err();
+        assert!(message.starts_with("secrets[1]: "), "{message}");
+        assert!(!message.contains("not-a-key"), "{message}");
+        let stripe = source(r#"{"kind":"stripe"}"#).unwrap();
+        assert_eq!(stripe.check_secrets(&SecretSet::parse("anything")), Ok(()));
     }
 
     #[test]
@@ -365,6 +303,7 @@ mod tests {
     fn errors_name_the_source_and_the_field() {
         let cases = [
             (r#"{"a":{"kind":"pigeon"}}"#, "pigeon"),
+            (r#"{"a":{"kind":"slack","header":"x"}}"#, "header"),
             (r#"{"a":{}}"#, "kind"),
             (r#"{"a":{"kind":"hmac"}}"#, "header"),
             (r#"{"a":{"kind":"github","secret":"x"}}"#, "secret"),

@@ -22,6 +22,13 @@ pub struct Envelope {
     /// Ties every log line and hop of one webhook together.
     pub correlation_id: String,
     pub payload: Box<RawValue>,
+    /// The request's content type, for bodies that are not JSON (forms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The exact body as received, for bodies that are not JSON: what
+    /// deliver sends, with `content_type`. `payload` is then its fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_body: Option<String>,
 }
 
 impl Envelope {
@@ -53,6 +60,8 @@ pub struct EnvelopeRef<'a> {
     pub correlation_id: &'a str,
     /// Valid JSON text, written as is.
     pub payload: &'a str,
+    pub content_type: Option<&'a str>,
+    pub raw_body: Option<&'a str>,
 }
 
 impl EnvelopeRef<'_> {
@@ -78,6 +87,18 @@ impl EnvelopeRef<'_> {
         }
         out.push_str(",\"payload\":");
         out.push_str(self.payload);
+        let optional = [
+            ("content_type", self.content_type),
+            ("raw_body", self.raw_body),
+        ];
+        for (name, value) in optional {
+            if let Some(text) = value {
+                out.push_str(",\"");
+                out.push_str(name);
+                out.push_str("\":");
+                push_json_string(&mut out, text);
+            }
+        }
         out.push('}');
         out
     }
@@ -93,6 +114,10 @@ mod tests {
     use super::*;
 
     fn written(occurred_at: Option<&str>) -> String {
+        written_with(occurred_at, None)
+    }
+
+    fn written_with(occurred_at: Option<&str>, form: Option<(&str, &str)>) -> String {
         EnvelopeRef {
             id: "evt_\"1\"",
             source: "stripe",
@@ -101,6 +126,8 @@ mod tests {
             occurred_at,
             correlation_id: "c\u{1}",
             payload: r#"{"n":12345678901234567890,"s":"é"}"#,
+            content_type: form.map(|(content_type, _)| content_type),
+            raw_body: form.map(|(_, raw_body)| raw_body),
         }
         .to_json()
     }
@@ -118,5 +145,16 @@ mod tests {
             assert_eq!(serde_json::to_string(&read).unwrap(), written);
             assert_eq!(read.bus_source(), "hookbridge.stripe");
         }
+    }
+
+    #[test]
+    fn a_form_body_keeps_its_content_type_and_raw_bytes() {
+        let form = ("application/x-www-form-urlencoded", "a=1&b=%22x%22");
+        let written = written_with(None, Some(form));
+        let read: Envelope = serde_json::from_str(&written).unwrap();
+        assert_eq!(read.content_type.as_deref(), Some(form.0));
+        assert_eq!(read.raw_body.as_deref(), Some(form.1));
+        assert_eq!(serde_json::to_string(&read).unwrap(), written);
+        assert!(!written_with(None, None).contains("raw_body"));
     }
 }

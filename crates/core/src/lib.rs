@@ -6,12 +6,15 @@
 
 pub mod config;
 pub mod delivery_policy;
+pub mod delivery_status;
+pub mod destinations;
 pub mod entry;
 pub mod envelope;
 pub mod ingest;
 pub mod outbound;
 pub mod ports;
 pub mod projection;
+pub mod providers;
 pub mod response;
 pub mod secret;
 pub mod sns;

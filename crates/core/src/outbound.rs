@@ -1,10 +1,13 @@
-//! The webhook deliver sends onward: the provider's payload, signed with the
-//! outbound secret by the Standard Webhooks scheme, so any Standard Webhooks
-//! library verifies it and `webhook-id` (the event id) deduplicates it.
+//! The webhook deliver sends onward: the provider's payload (or, for a form,
+//! the exact body with its content type), signed with the outbound secret by
+//! the Standard Webhooks scheme, so any Standard Webhooks library verifies it
+//! and `webhook-id` (the event id) deduplicates it.
 
 use crate::envelope::Envelope;
+use crate::providers::standard::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use crate::secret::SecretSet;
-use crate::verify::standard::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+
+const JSON: &str = "application/json";
 
 /// The configured source name of the event (e.g. `stripe`).
 pub const SOURCE_HEADER: &str = "x-hookbridge-source";
@@ -22,6 +25,7 @@ pub struct OutboundWebhook {
     source: String,
     event_type: String,
     correlation_id: String,
+    content_type: String,
     body: Box<str>,
 }
 
@@ -35,7 +39,8 @@ pub enum SignError {
 }
 
 impl OutboundWebhook {
-    /// Signs the envelope's payload at `timestamp` (unix seconds) with every
+    /// Signs the body sent (the raw form body, else the payload's JSON) at
+    /// `timestamp` (unix seconds) with every
     /// outbound secret: during a rotation the target may know either key, and
     /// Standard Webhooks accepts any one of several space-separated signatures.
     pub fn sign(
@@ -46,7 +51,14 @@ impl OutboundWebhook {
         if secrets.is_empty() {
             return Err(SignError::NoSecret);
         }
-        let body: Box<str> = envelope.payload.into();
+        let (body, content_type): (Box<str>, String) =
+            match (envelope.raw_body, envelope.content_type) {
+                (Some(raw_body), content_type) => (
+                    raw_body.into(),
+                    content_type.unwrap_or_else(|| JSON.to_owned()),
+                ),
+                (None, _) => (envelope.payload.into(), JSON.to_owned()),
+            };
         let mut signature = String::with_capacity(secrets.len() * 48);
         for secret in secrets.iter() {
             let signed = sign(secret, &envelope.id, timestamp, body.as_bytes())
@@ -63,6 +75,7 @@ impl OutboundWebhook {
             source: envelope.source,
             event_type: envelope.event_type,
             correlation_id: envelope.correlation_id,
+            content_type,
             body,
         })
     }
@@ -76,7 +89,8 @@ impl OutboundWebhook {
         &self.correlation_id
     }
 
-    /// The provider's payload, byte for byte as ingest received its JSON.
+    /// What is POSTed: the provider's payload byte for byte as ingest
+    /// received its JSON, or the form body exactly as received.
     pub fn body(&self) -> &str {
         &self.body
     }
@@ -84,7 +98,7 @@ impl OutboundWebhook {
     /// Every header of the request, `content-type` included.
     pub fn headers(&self) -> [(&'static str, &str); 7] {
         [
-            ("content-type", "application/json"),
+            ("content-type", &self.content_type),
             (ID_HEADER, &self.id),
             (TIMESTAMP_HEADER, &self.timestamp),
             (SIGNATURE_HEADER, &self.signature),
@@ -113,8 +127,8 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
+    use crate::providers::standard::verify;
     use crate::secret::Secret;
-    use crate::verify::standard::verify;
 
     const OUTBOUND: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
     const OTHER: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -210,5 +224,20 @@ mod tests {
             !debug.contains("v1,") && !debug.contains("amount"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn a_form_is_delivered_as_received_with_its_content_type() {
+        let mut form = envelope();
+        form.content_type = Some("application/x-www-form-urlencoded".into());
+        form.raw_body = Some("To=%2B1&Body=hi".into());
+        let webhook =
+            OutboundWebhook::sign(form, &SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
+        assert_eq!(webhook.body(), "To=%2B1&Body=hi");
+        assert_eq!(
+            header_map(&webhook)["content-type"],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(check(&webhook, OUTBOUND), Ok(()));
     }
 }

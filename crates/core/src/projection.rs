@@ -7,42 +7,32 @@
 //! computed from the event alone, so every delivery order ends in the same
 //! projection and a store can enforce it with a single comparison.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
-
-use crate::config::{SourceConfig, SourceKind};
+use crate::config::SourceConfig;
 use crate::envelope::Envelope;
+use crate::providers::{EventView, Kind, ObjectRef};
 
 /// How the events of one source map to provider objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectionRule {
-    /// Stripe: the object is `data.object.id` (e.g. a payment intent).
-    Stripe,
-    /// GitHub: the repository (`repository.full_name`) and the event kind
-    /// (`X-GitHub-Event`, the event type before its `.action`).
-    Github,
-    /// Money Button: the object is `payment.id`; for equal times the payment
-    /// status decides.
-    MoneyButton,
-    /// Standard Webhooks and hmac sources: the configured `object_pointer`
-    /// (RFC 6901 JSON pointer) names the object id in the payload.
+    /// The provider's own rule (e.g. Stripe's `data.object.id`, Money
+    /// Button's payment with its status ranks); kinds without one record
+    /// their events only.
+    Provider(Kind),
+    /// The source's `object_pointer` (RFC 6901 JSON pointer) names the
+    /// object id in the payload.
     Pointer(String),
 }
 
 impl ProjectionRule {
-    /// The rule for a configured source; `None` for a standard or hmac
-    /// source without an `object_pointer`, whose events are recorded only.
-    pub fn for_source(config: &SourceConfig) -> Option<Self> {
-        match &config.kind {
-            SourceKind::Stripe { .. } => Some(Self::Stripe),
-            SourceKind::Github => Some(Self::Github),
-            SourceKind::MoneyButton => Some(Self::MoneyButton),
-            SourceKind::Standard { .. } | SourceKind::Hmac(_) => {
-                config.object_pointer.clone().map(Self::Pointer)
-            }
+    /// The rule for a configured source: its `object_pointer`, else its
+    /// provider's.
+    pub fn for_source(config: &SourceConfig) -> Self {
+        match &config.object_pointer {
+            Some(pointer) => Self::Pointer(pointer.clone()),
+            None => Self::Provider(config.kind()),
         }
     }
 }
@@ -101,97 +91,17 @@ pub enum ProjectionError {
     BeforeEpoch,
 }
 
-/// Money Button payment statuses in the order a payment moves through them.
-/// FAILED and DOUBLE_SPENT are terminal, so they rank above every live state.
-fn moneybutton_rank(status: &str) -> u8 {
-    match status.to_ascii_uppercase().as_str() {
-        "PENDING" => 1,
-        "RECEIVED" => 2,
-        "COMPLETED" => 3,
-        "FAILED" | "DOUBLE_SPENT" => 4,
-        _ => 0,
-    }
-}
-
-#[derive(Deserialize)]
-struct StripePayload<'a> {
-    #[serde(borrow)]
-    data: Option<StripeData<'a>>,
-}
-
-#[derive(Deserialize)]
-struct StripeData<'a> {
-    #[serde(borrow)]
-    object: Option<IdOnly<'a>>,
-}
-
-#[derive(Deserialize)]
-struct IdOnly<'a> {
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct GithubPayload<'a> {
-    #[serde(borrow)]
-    repository: Option<GithubRepository<'a>>,
-}
-
-#[derive(Deserialize)]
-struct GithubRepository<'a> {
-    #[serde(borrow)]
-    full_name: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct MoneyButtonPayload<'a> {
-    #[serde(borrow)]
-    payment: Option<MoneyButtonPayment<'a>>,
-}
-
-#[derive(Deserialize)]
-struct MoneyButtonPayment<'a> {
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    status: Option<Cow<'a, str>>,
-}
-
-/// The object id (if the payload names one) and the status rank.
-fn locate(rule: &ProjectionRule, envelope: &Envelope) -> Option<(String, u8)> {
-    let payload = envelope.payload.get();
-    // A payload whose shape differs from the provider's documented one names
-    // no object: the event is still recorded, just not projected.
+/// The object id (if the payload names one) and the status rank. A payload
+/// whose shape differs from the provider's documented one names no object:
+/// the event is still recorded, just not projected.
+fn locate(rule: &ProjectionRule, envelope: &Envelope) -> Option<ObjectRef> {
+    let event = EventView {
+        event_type: &envelope.event_type,
+        payload: envelope.payload.get(),
+    };
     match rule {
-        ProjectionRule::Stripe => {
-            let parsed: StripePayload<'_> = serde_json::from_str(payload).ok()?;
-            let id = parsed.data?.object?.id?;
-            Some((id.into_owned(), 0))
-        }
-        ProjectionRule::Github => {
-            let parsed: GithubPayload<'_> = serde_json::from_str(payload).ok()?;
-            let repository = parsed.repository?.full_name?;
-            let kind = envelope
-                .event_type
-                .split_once('.')
-                .map_or(envelope.event_type.as_str(), |(kind, _action)| kind);
-            Some((format!("{repository}#{kind}"), 0))
-        }
-        ProjectionRule::MoneyButton => {
-            let payment = serde_json::from_str::<MoneyButtonPayload<'_>>(payload)
-                .ok()?
-                .payment?;
-            let rank = payment.status.as_deref().map_or(0, moneybutton_rank);
-            Some((payment.id?.into_owned(), rank))
-        }
-        ProjectionRule::Pointer(pointer) => {
-            let value: serde_json::Value = serde_json::from_str(payload).ok()?;
-            match value.pointer(pointer)? {
-                serde_json::Value::String(id) => Some((id.clone(), 0)),
-                serde_json::Value::Number(id) => Some((id.to_string(), 0)),
-                _ => None,
-            }
-        }
+        ProjectionRule::Provider(kind) => kind.object(&event),
+        ProjectionRule::Pointer(pointer) => event.id_at(pointer),
     }
 }
 
@@ -208,7 +118,11 @@ pub fn project(
     rule: &ProjectionRule,
     envelope: &Envelope,
 ) -> Result<Option<Projection>, ProjectionError> {
-    let Some((object_id, rank)) = locate(rule, envelope) else {
+    let Some(ObjectRef {
+        id: object_id,
+        rank,
+    }) = locate(rule, envelope)
+    else {
         return Ok(None);
     };
     let at = match &envelope.occurred_at {
@@ -295,6 +209,8 @@ mod tests {
             occurred_at: occurred_at.map(str::to_owned),
             correlation_id: "corr".to_owned(),
             payload: RawValue::from_string(payload.to_owned()).unwrap(),
+            content_type: None,
+            raw_body: None,
         }
     }
 
@@ -321,16 +237,14 @@ mod tests {
         )
         .unwrap();
         let rule = |name| ProjectionRule::for_source(sources.get(name).unwrap());
-        assert_eq!(rule("s"), Some(ProjectionRule::Stripe));
-        assert_eq!(rule("g"), Some(ProjectionRule::Github));
-        assert_eq!(rule("m"), Some(ProjectionRule::MoneyButton));
-        assert_eq!(
-            rule("w"),
-            Some(ProjectionRule::Pointer("/data/id".to_owned()))
-        );
-        assert_eq!(rule("h"), Some(ProjectionRule::Pointer("/id".to_owned())));
-        assert_eq!(rule("plain"), None);
-        assert_eq!(rule("hplain"), None);
+        assert_eq!(rule("s"), ProjectionRule::Provider(Kind::Stripe));
+        assert_eq!(rule("g"), ProjectionRule::Provider(Kind::Github));
+        assert_eq!(rule("m"), ProjectionRule::Provider(Kind::MoneyButton));
+        assert_eq!(rule("w"), ProjectionRule::Pointer("/data/id".to_owned()));
+        assert_eq!(rule("h"), ProjectionRule::Pointer("/id".to_owned()));
+        assert_eq!(rule("plain"), ProjectionRule::Provider(Kind::Standard));
+        let plain = envelope("e", "t", None, r#"{"data":{"id":"x"}}"#);
+        assert_eq!(project(&rule("plain"), &plain), Ok(None));
     }
 
     #[test]
@@ -341,7 +255,9 @@ mod tests {
             Some("2026-11-23T23:59:59Z"),
             r#"{"id":"evt_1","data":{"object":{"id":"pi_1","amount":100}}}"#,
         );
-        let projection = project(&ProjectionRule::Stripe, &event).unwrap().unwrap();
+        let projection = project(&ProjectionRule::Provider(Kind::Stripe), &event)
+            .unwrap()
+            .unwrap();
         assert_eq!(projection.object_id, "pi_1");
         assert_eq!(
             projection.order_key.as_str(),
@@ -357,7 +273,9 @@ mod tests {
             None,
             r#"{"action":"opened","repository":{"full_name":"octo/hello","id":1}}"#,
         );
-        let projection = project(&ProjectionRule::Github, &event).unwrap().unwrap();
+        let projection = project(&ProjectionRule::Provider(Kind::Github), &event)
+            .unwrap()
+            .unwrap();
         assert_eq!(projection.object_id, "octo/hello#pull_request");
         let push = envelope(
             "d2",
@@ -365,7 +283,9 @@ mod tests {
             None,
             r#"{"repository":{"full_name":"octo/hello"}}"#,
         );
-        let projection = project(&ProjectionRule::Github, &push).unwrap().unwrap();
+        let projection = project(&ProjectionRule::Provider(Kind::Github), &push)
+            .unwrap()
+            .unwrap();
         assert_eq!(projection.object_id, "octo/hello#push");
     }
 
@@ -373,7 +293,7 @@ mod tests {
     fn github_without_occurred_at_orders_by_received_at() {
         let event = envelope("d1", "push", None, r#"{"repository":{"full_name":"o/r"}}"#);
         assert_eq!(
-            key(&ProjectionRule::Github, &event).as_str(),
+            key(&ProjectionRule::Provider(Kind::Github), &event).as_str(),
             "001795478400.123000000#0#d1"
         );
     }
@@ -381,7 +301,7 @@ mod tests {
     #[test]
     fn moneybutton_object_is_payment_id() {
         let event = moneybutton("pay_1-COMPLETED", "COMPLETED", "2026-11-24T00:00:00Z");
-        let projection = project(&ProjectionRule::MoneyButton, &event)
+        let projection = project(&ProjectionRule::Provider(Kind::MoneyButton), &event)
             .unwrap()
             .unwrap();
         assert_eq!(projection.object_id, "pay_1");
@@ -391,7 +311,7 @@ mod tests {
     #[test]
     fn moneybutton_status_breaks_ties_and_terminal_states_rank_highest() {
         let at = "2026-11-24T00:00:00Z";
-        let rule = ProjectionRule::MoneyButton;
+        let rule = ProjectionRule::Provider(Kind::MoneyButton);
         // Ids chosen in the opposite order of the statuses, so only the rank
         // can explain the result.
         let pending = key(&rule, &moneybutton("z", "PENDING", at));
@@ -407,7 +327,7 @@ mod tests {
 
     #[test]
     fn later_time_wins_over_higher_rank() {
-        let rule = ProjectionRule::MoneyButton;
+        let rule = ProjectionRule::Provider(Kind::MoneyButton);
         let completed = key(
             &rule,
             &moneybutton("a", "COMPLETED", "2026-11-24T00:00:00Z"),
@@ -418,7 +338,7 @@ mod tests {
 
     #[test]
     fn sub_second_precision_orders_correctly() {
-        let rule = ProjectionRule::Stripe;
+        let rule = ProjectionRule::Provider(Kind::Stripe);
         let payload = r#"{"data":{"object":{"id":"pi"}}}"#;
         let early = envelope("b", "t", Some("2026-11-24T00:00:00.9Z"), payload);
         let late = envelope("a", "t", Some("2026-11-24T00:00:01.05Z"), payload);
@@ -427,7 +347,7 @@ mod tests {
 
     #[test]
     fn event_id_is_the_last_tiebreak() {
-        let rule = ProjectionRule::Stripe;
+        let rule = ProjectionRule::Provider(Kind::Stripe);
         let payload = r#"{"data":{"object":{"id":"pi"}}}"#;
         let at = Some("2026-11-24T00:00:00Z");
         assert!(
@@ -451,12 +371,18 @@ mod tests {
     #[test]
     fn payload_without_an_object_id_is_not_projected() {
         let cases = [
-            (ProjectionRule::Stripe, r#"{"data":{}}"#),
-            (ProjectionRule::Stripe, r#"{"data":{"object":{"id":7}}}"#),
-            (ProjectionRule::Stripe, r#"[1,2]"#),
-            (ProjectionRule::Github, r#"{"organization":{}}"#),
+            (ProjectionRule::Provider(Kind::Stripe), r#"{"data":{}}"#),
             (
-                ProjectionRule::MoneyButton,
+                ProjectionRule::Provider(Kind::Stripe),
+                r#"{"data":{"object":{"id":[7]}}}"#,
+            ),
+            (ProjectionRule::Provider(Kind::Stripe), r#"[1,2]"#),
+            (
+                ProjectionRule::Provider(Kind::Github),
+                r#"{"organization":{}}"#,
+            ),
+            (
+                ProjectionRule::Provider(Kind::MoneyButton),
                 r#"{"payment":{"status":"PENDING"}}"#,
             ),
             (
@@ -476,7 +402,7 @@ mod tests {
         let payload = r#"{"data":{"object":{"id":"pi"}}}"#;
         let event = envelope("e", "t", Some("yesterday"), payload);
         assert_eq!(
-            project(&ProjectionRule::Stripe, &event),
+            project(&ProjectionRule::Provider(Kind::Stripe), &event),
             Err(ProjectionError::InvalidTime {
                 field: "occurred_at",
                 value: "yesterday".to_owned()

@@ -66,6 +66,8 @@ proptest! {
             occurred_at: occurred_at.as_deref(),
             correlation_id: &correlation_id,
             payload: &payload,
+            content_type: None,
+            raw_body: None,
         }
         .to_json();
         let serialised = serde_json::to_string(&Envelope {
@@ -76,6 +78,8 @@ proptest! {
             occurred_at,
             correlation_id,
             payload: RawValue::from_string(payload).expect("valid JSON"),
+            content_type: None,
+            raw_body: None,
         })
         .expect("serialises");
         prop_assert_eq!(&detail, &serialised);

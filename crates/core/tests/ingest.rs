@@ -3,12 +3,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookbridge_core::config::{SourceKind, Sources};
+use hookbridge_core::config::Sources;
 use hookbridge_core::entry::{MAX_ENTRY_SIZE, entry_size};
 use hookbridge_core::envelope::Envelope;
-use hookbridge_core::ingest::{IngestError, MAX_NESTING, Prepared, Webhook, prepare};
+use hookbridge_core::ingest::{IngestError, Ingested, MAX_NESTING, Prepared, Webhook, prepare};
+use hookbridge_core::providers::{Outgoing, github, standard, stripe};
 use hookbridge_core::secret::{Secret, SecretSet};
-use hookbridge_core::verify::{github, hmac_header, standard, stripe};
 use hookbridge_testkit::header_map;
 use sha2::{Digest, Sha256};
 
@@ -40,10 +40,15 @@ fn run(
     let webhook = Webhook {
         source,
         config: sources.get(source).unwrap(),
+        method: &http::Method::POST,
+        url: "https://hooks.example.com/webhooks/s",
         headers,
         body,
     };
-    prepare(&webhook, &SecretSet::parse(secret), now(), CORRELATION)
+    match prepare(&webhook, &SecretSet::parse(secret), now(), CORRELATION)? {
+        Ingested::Event(prepared) => Ok(prepared),
+        Ingested::Handshake(handshake) => panic!("a handshake: {handshake:?}"),
+    }
 }
 
 fn envelope(prepared: &Prepared) -> Envelope {
@@ -93,46 +98,72 @@ fn stripe_event_becomes_a_bus_event() {
 }
 
 #[test]
-fn stripe_without_id_or_type_is_a_bad_request() {
-    for (body, field) in [
-        (r#"{"type":"x","created":1}"#, "id"),
-        (r#"{"id":"evt_1","created":1}"#, "type"),
-    ] {
-        let error = stripe_run(body.as_bytes()).unwrap_err();
-        assert_eq!(error.status(), 400);
-        assert_eq!(error.code(), "missing_field");
-        assert!(error.to_string().contains(field), "{error}");
-    }
-}
-
-#[test]
-fn wrong_field_types_and_duplicate_keys_are_bad_requests() {
-    for body in [
-        r#"{"id":5,"type":"x"}"#,
-        r#"{"id":"evt_1","type":"x","created":"yesterday"}"#,
-        r#"{"id":"evt_1","id":"evt_2","type":"x"}"#,
-        r#"{"id":"","type":"x"}"#,
-        r#"{"id":"evt\n1","type":"x"}"#,
-        r#"{"id":"evt_1","type":"x","created":-1}"#,
+fn stripe_without_its_promised_id_is_a_bad_request() {
+    for (body, code) in [
+        (r#"{"type":"x","created":1}"#, "missing_field"),
+        (r#"{"id":"evt_1","id":"evt_2","type":"x"}"#, "invalid_field"),
+        (r#"{"id":"","type":"x"}"#, "invalid_field"),
+        (r#"{"id":"evt\n1","type":"x"}"#, "invalid_field"),
+        (r#"{"id":{"nested":1},"type":"x"}"#, "invalid_field"),
     ] {
         let error = stripe_run(body.as_bytes()).unwrap_err();
         assert_eq!(
             (error.status(), error.code()),
-            (400, "invalid_field"),
+            (400, code),
             "{body}: {error}"
         );
+        assert!(error.to_string().contains("id"), "{error}");
     }
 }
 
+/// Verified means accepted: metadata that is absent or has an unexpected
+/// shape falls back, and the fallback is reported for the log.
 #[test]
-fn overlong_type_is_refused_since_the_bus_caps_detail_type() {
-    let body = format!(r#"{{"id":"evt_1","type":"{}"}}"#, "t".repeat(129));
-    assert_eq!(
-        stripe_run(body.as_bytes()).unwrap_err().code(),
-        "invalid_field"
-    );
+fn stripe_metadata_of_unexpected_shape_falls_back() {
+    let long_type = format!(r#"{{"id":"evt_1","type":"{}"}}"#, "t".repeat(129));
+    for (body, occurred_at, event_type) in [
+        (
+            r#"{"id":"evt_1","created":1}"#,
+            Some("1970-01-01T00:00:01Z"),
+            "webhook",
+        ),
+        (
+            r#"{"id":"evt_1","type":"x","created":"yesterday"}"#,
+            None,
+            "x",
+        ),
+        (r#"{"id":"evt_1","type":"x","created":-1}"#, None, "x"),
+        (r#"{"id":"evt_1","type":["x"]}"#, None, "webhook"),
+        (&long_type, None, "webhook"),
+    ] {
+        let prepared = stripe_run(body.as_bytes()).unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(prepared.event_type, event_type, "{body}");
+        assert_eq!(
+            envelope(&prepared).occurred_at.as_deref(),
+            occurred_at,
+            "{body}"
+        );
+        assert!(!prepared.fallbacks.is_empty(), "{body}");
+    }
     let body = format!(r#"{{"id":"evt_1","type":"{}"}}"#, "t".repeat(128));
-    assert!(stripe_run(body.as_bytes()).is_ok());
+    assert!(stripe_run(body.as_bytes()).unwrap().fallbacks.is_empty());
+}
+
+/// Regression (issue 15): a Stripe API v2 "thin" event carries `created` as
+/// RFC 3339 text.
+#[test]
+fn stripe_v2_thin_event_with_string_created_is_accepted() {
+    let body = br#"{"id":"evt_test_65R9Ijk8SZkZ0gOAHTE16Sp7QyZp","object":"v2.core.event","type":"v1.billing.meter.error_report_triggered","livemode":false,"created":"2024-09-17T06:20:52.246Z","related_object":{"id":"mtr_test_61R9IjnH","type":"billing.meter","url":"/v1/billing/meters/mtr_test_61R9IjnH"}}"#;
+    let prepared = stripe_run(body).unwrap();
+    assert_eq!(
+        prepared.event_type,
+        "v1.billing.meter.error_report_triggered"
+    );
+    assert_eq!(
+        envelope(&prepared).occurred_at.as_deref(),
+        Some("2024-09-17T06:20:52.246Z")
+    );
+    assert!(prepared.fallbacks.is_empty());
 }
 
 #[test]
@@ -271,11 +302,11 @@ fn github_without_action_or_delivery_uses_event_and_body_digest() {
 }
 
 #[test]
-fn github_without_event_header_is_a_bad_request() {
+fn github_without_event_header_takes_the_default_type() {
     let body = br#"{"action":"opened"}"#;
     let headers = header_map(&[("x-hub-signature-256", &github::sign("gh", body))]);
-    let error = run("github", &headers, body, "gh").unwrap_err();
-    assert_eq!((error.status(), error.code()), (400, "missing_field"));
+    let prepared = run("github", &headers, body, "gh").unwrap();
+    assert_eq!(prepared.event_type, "webhook");
 }
 
 const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -313,13 +344,40 @@ fn standard_webhook_without_payload_time_uses_the_signed_timestamp() {
 }
 
 #[test]
-fn standard_webhook_without_type_or_with_bad_time_is_a_bad_request() {
-    for (body, code) in [
-        (&br#"{"data":{}}"#[..], "missing_field"),
-        (&br#"{"type":"t","timestamp":"soon"}"#[..], "invalid_field"),
+fn standard_webhook_without_type_or_with_bad_time_falls_back() {
+    for (body, event_type) in [
+        (&br#"{"data":{}}"#[..], "webhook"),
+        (&br#"{"type":"t","timestamp":"soon"}"#[..], "t"),
     ] {
-        let error = run("standard", &standard_headers(body), body, STANDARD_SECRET).unwrap_err();
-        assert_eq!((error.status(), error.code()), (400, code));
+        let prepared = run("standard", &standard_headers(body), body, STANDARD_SECRET).unwrap();
+        assert_eq!(prepared.event_type, event_type);
+        assert_eq!(
+            envelope(&prepared).occurred_at.as_deref(),
+            Some("2025-11-24T16:00:00Z")
+        );
+    }
+}
+
+/// Regression (issue 15): a Standard Webhooks `timestamp` with an offset, or
+/// as a number, is the provider's word, not a 400.
+#[test]
+fn standard_webhook_timestamp_with_offset_or_as_number_is_accepted() {
+    for (body, occurred_at) in [
+        (
+            &br#"{"type":"t","timestamp":"2025-11-24T17:59:58+02:00"}"#[..],
+            "2025-11-24T15:59:58Z",
+        ),
+        (
+            &br#"{"type":"t","timestamp":1764000000}"#[..],
+            "2025-11-24T16:00:00Z",
+        ),
+    ] {
+        let prepared = run("standard", &standard_headers(body), body, STANDARD_SECRET).unwrap();
+        assert_eq!(
+            envelope(&prepared).occurred_at.as_deref(),
+            Some(occurred_at)
+        );
+        assert!(prepared.fallbacks.is_empty());
     }
 }
 
@@ -330,17 +388,32 @@ fn unusable_configured_secret_is_unavailable_not_unauthorized() {
     assert_eq!((error.status(), error.code()), (503, "secret_invalid"));
 }
 
+/// The signature header value `source`'s provider sends for `body`.
+fn hmac_signature(source: &str, secret: &str, body: &[u8]) -> String {
+    let sources = sources();
+    let outgoing = Outgoing {
+        id: "",
+        event_type: None,
+        timestamp: 0,
+        url: "",
+        body,
+    };
+    let signed = sources
+        .get(source)
+        .unwrap()
+        .provider()
+        .sign(secret, &outgoing)
+        .unwrap();
+    signed.headers[0].1.clone()
+}
+
 #[test]
 fn hmac_source_reads_id_and_type_from_configured_headers() {
     let body = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;
-    let sources = sources();
-    let SourceKind::Hmac(scheme) = &sources.get("shopify").unwrap().kind else {
-        unreachable!()
-    };
     let headers = header_map(&[
         (
             "x-shopify-hmac-sha256",
-            &hmac_header::sign(scheme, "shp", body),
+            &hmac_signature("shopify", "shp", body),
         ),
         ("x-shopify-topic", "orders/create"),
         (
@@ -360,19 +433,15 @@ fn hmac_source_reads_id_and_type_from_configured_headers() {
 #[test]
 fn hmac_source_falls_back_to_type_pointer_and_body_digest() {
     let body = br#"{"type":"thing.happened"}"#;
-    let sources = sources();
-    let SourceKind::Hmac(scheme) = &sources.get("generic").unwrap().kind else {
-        unreachable!()
-    };
-    let headers = header_map(&[("x-signature", &hmac_header::sign(scheme, "k", body))]);
+    let headers = header_map(&[("x-signature", &hmac_signature("generic", "k", body))]);
     let prepared = run("generic", &headers, body, "k").unwrap();
     assert_eq!(prepared.event_type, "thing.happened");
     assert_eq!(prepared.event_id, hex::encode(Sha256::digest(body)));
     let untyped = br#"{"kind":"thing"}"#;
-    let headers = header_map(&[("x-signature", &hmac_header::sign(scheme, "k", untyped))]);
+    let headers = header_map(&[("x-signature", &hmac_signature("generic", "k", untyped))]);
     assert_eq!(
-        run("generic", &headers, untyped, "k").unwrap_err().code(),
-        "missing_field"
+        run("generic", &headers, untyped, "k").unwrap().event_type,
+        "webhook"
     );
 }
 
@@ -419,6 +488,21 @@ fn money_button_missing_secret_is_a_missing_signature() {
 }
 
 #[test]
+fn money_button_secret_of_the_wrong_shape_is_a_malformed_signature() {
+    for body in [
+        r#"{"secret":7,"payment":{"id":"1","status":"PENDING"}}"#,
+        r#"{"secret":"mb-secret","secret":"x","payment":{"id":"1","status":"PENDING"}}"#,
+    ] {
+        let error = moneybutton_run(body.as_bytes(), "mb-secret").unwrap_err();
+        assert_eq!(
+            (error.status(), error.code()),
+            (401, "signature_malformed"),
+            "{body}"
+        );
+    }
+}
+
+#[test]
 fn money_button_unauthenticated_body_is_refused_before_its_payment_is_read() {
     let error = moneybutton_run(br#"{"secret":"other","payment":[]}"#, "mb-secret").unwrap_err();
     assert_eq!((error.status(), error.code()), (401, "signature_mismatch"));
@@ -428,14 +512,6 @@ fn money_button_unauthenticated_body_is_refused_before_its_payment_is_read() {
 fn money_button_invalid_secret_or_payment_is_a_bad_request() {
     for (body, code) in [
         (r#"{"secret":"mb-secret"}"#, "missing_field"),
-        (
-            r#"{"secret":7,"payment":{"id":"1","status":"PENDING"}}"#,
-            "invalid_field",
-        ),
-        (
-            r#"{"secret":"mb-secret","secret":"x","payment":{"id":"1","status":"PENDING"}}"#,
-            "invalid_field",
-        ),
         (
             r#"{"secret":"mb-secret","payment":{"status":"PENDING"}}"#,
             "missing_field",

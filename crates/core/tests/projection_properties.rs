@@ -10,6 +10,7 @@ use hookbridge_core::ports::EventStore;
 use hookbridge_core::projection::{
     EventRecord, OrderKey, ProjectionChange, ProjectionRule, RecordOutcome, project,
 };
+use hookbridge_core::providers::Kind;
 use hookbridge_testkit::{EnvelopeBuilder, MemoryEventStore, run_ready};
 use proptest::prelude::*;
 
@@ -41,9 +42,9 @@ fn any_event() -> impl Strategy<Value = Event> {
 
 fn any_rule() -> impl Strategy<Value = ProjectionRule> {
     prop_oneof![
-        Just(ProjectionRule::Stripe),
-        Just(ProjectionRule::Github),
-        Just(ProjectionRule::MoneyButton),
+        Just(ProjectionRule::Provider(Kind::Stripe)),
+        Just(ProjectionRule::Provider(Kind::Github)),
+        Just(ProjectionRule::Provider(Kind::MoneyButton)),
         Just(ProjectionRule::Pointer("/object/id".into())),
     ]
 }
@@ -53,15 +54,15 @@ fn envelope(rule: &ProjectionRule, index: usize, event: &Event) -> Envelope {
     let status =
         ["PENDING", "RECEIVED", "COMPLETED", "FAILED", "DOUBLE_SPENT"][usize::from(event.status)];
     let (event_type, payload) = match rule {
-        ProjectionRule::Stripe => (
+        ProjectionRule::Provider(Kind::Stripe) => (
             "payment_intent.updated".to_owned(),
             format!(r#"{{"data":{{"object":{{"id":"{object}"}}}}}}"#),
         ),
-        ProjectionRule::Github => (
+        ProjectionRule::Provider(Kind::Github) => (
             "pull_request.edited".to_owned(),
             format!(r#"{{"repository":{{"full_name":"octo/{object}"}}}}"#),
         ),
-        ProjectionRule::MoneyButton => (
+        ProjectionRule::Provider(Kind::MoneyButton) => (
             format!("payment.{}", status.to_ascii_lowercase()),
             format!(r#"{{"payment":{{"id":"{object}","status":"{status}"}}}}"#),
         ),
@@ -69,6 +70,7 @@ fn envelope(rule: &ProjectionRule, index: usize, event: &Event) -> Envelope {
             "object.changed".to_owned(),
             format!(r#"{{"object":{{"id":"{object}"}}}}"#),
         ),
+        ProjectionRule::Provider(kind) => unreachable!("no strategy makes {kind}"),
     };
     let time = format!("2026-11-24T00:00:0{}.{:03}Z", event.second, event.millis);
     EnvelopeBuilder::new(&format!("evt_{index}"), &payload)
@@ -146,7 +148,7 @@ fn key(rule: &ProjectionRule, envelope: &Envelope) -> OrderKey {
 #[test]
 fn memory_store_counts_duplicates_and_keeps_the_newest() {
     let store = MemoryEventStore::new();
-    let rule = ProjectionRule::MoneyButton;
+    let rule = ProjectionRule::Provider(Kind::MoneyButton);
     let completed =
         EnvelopeBuilder::moneybutton_payment("c", "COMPLETED", "2026-11-24T00:00:02Z").build();
     let pending =
@@ -198,7 +200,7 @@ proptest! {
             .prop_shuffle()
     ) {
         let events = payment_events();
-        let rule = ProjectionRule::MoneyButton;
+        let rule = ProjectionRule::Provider(Kind::MoneyButton);
         let store = MemoryEventStore::new();
         for &index in &deliveries {
             let record = EventRecord::new(&events[index], Some(&rule), RETENTION).unwrap();

@@ -4,9 +4,10 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use hookbridge_core::config::{HmacScheme, MacEncoding};
+use hookbridge_core::config::Sources;
+use hookbridge_core::providers::{Outgoing, Request, github, standard, stripe};
 use hookbridge_core::secret::{Secret, SecretSet};
-use hookbridge_core::verify::{VerifyError, github, hmac_header, standard, stripe};
+use hookbridge_core::verify::VerifyError;
 use hookbridge_testkit::header_map;
 use proptest::prelude::*;
 
@@ -83,17 +84,20 @@ proptest! {
         prop_assert_eq!(github::verify(&h, &body, &secrets), Ok(()));
         prop_assert_eq!(github::verify(&h, &other, &secrets), Err(VerifyError::NoMatch));
 
-        let scheme = HmacScheme {
-            header: "x-signature".into(),
-            prefix: "sha256=".into(),
-            encoding: if base64 { MacEncoding::Base64 } else { MacEncoding::Hex },
-            id_header: None,
-            type_header: None,
-            type_pointer: "/type".into(),
+        let encoding = if base64 { "base64" } else { "hex" };
+        let sources = Sources::from_json(&format!(
+            r#"{{"s":{{"kind":"hmac","header":"X-Signature","prefix":"sha256=","encoding":"{encoding}"}}}}"#
+        )).unwrap();
+        let provider = sources.get("s").unwrap().provider();
+        let outgoing = Outgoing { id: "", event_type: None, timestamp: 0, url: "", body: &body };
+        let signed = provider.sign(secret, &outgoing).unwrap();
+        let h = header_map(&[("x-signature", &signed.headers[0].1)]);
+        let verify = |body: &[u8]| {
+            let request = Request { method: &http::Method::POST, url: "", headers: &h, body, form: None };
+            provider.verify(&request, None, &secrets, UNIX_EPOCH)
         };
-        let h = header_map(&[("x-signature", &hmac_header::sign(&scheme, secret, &body))]);
-        prop_assert_eq!(hmac_header::verify(&scheme, &h, &body, &secrets), Ok(()));
-        prop_assert_eq!(hmac_header::verify(&scheme, &h, &other, &secrets), Err(VerifyError::NoMatch));
+        prop_assert_eq!(verify(&body), Ok(()));
+        prop_assert_eq!(verify(&other), Err(VerifyError::NoMatch));
     }
 
     #[test]

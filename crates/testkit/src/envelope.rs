@@ -25,6 +25,8 @@ impl EnvelopeBuilder {
                 occurred_at: None,
                 correlation_id: "c".to_owned(),
                 payload: RawValue::from_string(payload.to_owned()).expect("payload is JSON"),
+                content_type: None,
+                raw_body: None,
             },
         }
     }

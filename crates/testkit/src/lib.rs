@@ -5,6 +5,7 @@
 
 mod bus;
 mod clock;
+mod delivery_status;
 mod envelope;
 mod event_store;
 mod headers;
@@ -16,6 +17,7 @@ pub mod http_target;
 
 pub use bus::MemoryBus;
 pub use clock::ManualClock;
+pub use delivery_status::MemoryDeliveryStatus;
 pub use envelope::EnvelopeBuilder;
 pub use event_store::{AcceptingStore, MemoryEventStore, StoredProjection, run_ready};
 pub use headers::header_map;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use hookbridge_aws::DynamoDbEventStore;
 use hookbridge_aws::iam::IamActions;
-use hookbridge_aws::settings::{SOURCES_VARIABLE, SettingsError, SettingsReader};
+use hookbridge_aws::settings::{self, SOURCES_VARIABLE, SettingsError, SettingsReader};
+pub use hookbridge_aws::settings::{DEFAULT_RETENTION_DAYS, RETENTION_VARIABLE};
 use hookbridge_core::config::Sources;
 use hookbridge_core::ports::EventStore;
 use hookbridge_core::projection::ProjectionRule;
@@ -16,12 +17,6 @@ use hookbridge_core::projection::ProjectionRule;
 use crate::{ConsumeError, Consumed, Consumer};
 
 pub const TABLE_NAME_VARIABLE: &str = "TABLE_NAME";
-pub const RETENTION_VARIABLE: &str = "RETENTION_DAYS";
-/// How long event items are kept when `RETENTION_DAYS` is not set.
-pub const DEFAULT_RETENTION_DAYS: u64 = 30;
-/// Upper bound on `RETENTION_DAYS`: ten years.
-const MAX_RETENTION_DAYS: u64 = 3_650;
-const SECONDS_PER_DAY: u64 = 86_400;
 
 /// What the function is configured with, read once at cold start.
 #[derive(Debug, Clone)]
@@ -43,20 +38,12 @@ impl Settings {
         let mut reader = SettingsReader::new(lookup);
         let table_name = reader.required(TABLE_NAME_VARIABLE);
         let sources = reader.required_parsed(SOURCES_VARIABLE, Sources::from_json);
-        let retention_days =
-            reader.optional_parsed(RETENTION_VARIABLE, DEFAULT_RETENTION_DAYS, |days| {
-                days.parse()
-                    .ok()
-                    .filter(|days| (1..=MAX_RETENTION_DAYS).contains(days))
-                    .ok_or_else(|| {
-                        format!("must be a whole number of days from 1 to {MAX_RETENTION_DAYS}")
-                    })
-            });
+        let retention = settings::read_retention(&mut reader);
         reader.finish(|| {
             Some(Self {
                 table_name: table_name?,
                 rules: rules_of(&sources?),
-                retention: Duration::from_secs(retention_days? * SECONDS_PER_DAY),
+                retention: retention?,
             })
         })
     }
@@ -65,9 +52,7 @@ impl Settings {
 fn rules_of(sources: &Sources) -> HashMap<String, ProjectionRule> {
     sources
         .iter()
-        .filter_map(|(name, config)| {
-            ProjectionRule::for_source(config).map(|rule| (name.to_owned(), rule))
-        })
+        .map(|(name, config)| (name.to_owned(), ProjectionRule::for_source(config)))
         .collect()
 }
 
@@ -130,6 +115,7 @@ impl ConsumeFunction {
 mod tests {
     use super::*;
     use crate::tests::{SOURCES, settings_from};
+    use hookbridge_core::providers::Kind;
     use lambda_runtime::Diagnostic;
 
     #[test]
@@ -138,7 +124,10 @@ mod tests {
             settings_from(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", SOURCES)]).unwrap();
         assert_eq!(settings.table_name, "events");
         assert_eq!(settings.retention, Duration::from_secs(30 * 86_400));
-        assert_eq!(settings.rules.get("stripe"), Some(&ProjectionRule::Stripe));
+        assert_eq!(
+            settings.rules.get("stripe"),
+            Some(&ProjectionRule::Provider(Kind::Stripe))
+        );
         assert_eq!(
             settings.rules.get("orders"),
             Some(&ProjectionRule::Pointer("/order/id".to_owned()))

@@ -6,62 +6,117 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use hookbridge_aws::certificates::HttpsCertificateSource;
 use hookbridge_aws::clock::SystemClock;
+use hookbridge_aws::delivery_status::DynamoDbDeliveryStatus;
 use hookbridge_aws::iam::IamActions;
-use hookbridge_aws::settings::{SettingsError, SettingsReader};
+use hookbridge_aws::settings::{self, SettingsError, SettingsReader};
 use hookbridge_aws::sns::HttpsSubscriptionConfirmer;
 use hookbridge_aws::ssm::{self, SsmSecretStore};
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
+use hookbridge_core::destinations::Destinations;
 
-use crate::{Deliver, SnsSignatures};
+use crate::{Deliver, Outbound, SnsSignatures};
 
 pub const TOPIC_ARN_VARIABLE: &str = "TOPIC_ARN";
+pub const DESTINATIONS_VARIABLE: &str = "HOOKBRIDGE_DESTINATIONS";
 pub const TARGET_URL_VARIABLE: &str = "TARGET_URL";
-pub const OUTBOUND_SECRET_VARIABLE: &str = "OUTBOUND_SECRET_PARAMETER";
+pub const OUTBOUND_PREFIX_VARIABLE: &str = "HOOKBRIDGE_OUTBOUND_PREFIX";
+pub const TABLE_NAME_VARIABLE: &str = "TABLE_NAME";
 
 /// What the function needs from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// The only topic whose messages are accepted.
     pub topic_arn: String,
-    pub target_url: String,
-    /// Full SSM name of the outbound signing secret.
-    pub outbound_secret_parameter: String,
-    /// How long the outbound secret is cached.
+    /// Every destination, each https.
+    pub destinations: Destinations,
+    /// SSM path prefix: destination `D` signs with `<prefix>D`.
+    pub outbound_prefix: String,
+    /// How long an outbound secret is cached.
     pub secrets_ttl: Duration,
+    /// The events table, where the delivery status is recorded.
+    pub table_name: String,
+    /// How long a delivery status item is kept after its latest attempt.
+    pub retention: Duration,
 }
 
 impl Settings {
     /// Reads the settings through `lookup` (the process environment in
-    /// production), naming every missing or invalid variable at once.
+    /// production), naming every missing or invalid variable at once. The
+    /// destinations are `HOOKBRIDGE_DESTINATIONS`, or, when that is empty,
+    /// `TARGET_URL` as the one destination `default`; setting both is
+    /// refused rather than guessing which was meant.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let mut reader = SettingsReader::new(lookup);
         let topic_arn = reader.required(TOPIC_ARN_VARIABLE);
-        let target_url = reader.required(TARGET_URL_VARIABLE);
-        let outbound_secret_parameter = reader.required(OUTBOUND_SECRET_VARIABLE);
+        let declared = reader.optional_parsed(DESTINATIONS_VARIABLE, None, |json| {
+            if json.is_empty() {
+                return Ok(None);
+            }
+            let destinations = Destinations::from_json(json)?;
+            destinations.require_https()?;
+            Ok::<_, hookbridge_core::destinations::DestinationsError>(Some(destinations))
+        });
+        let target_url = reader.optional_parsed(TARGET_URL_VARIABLE, None, |url| {
+            if url.is_empty() {
+                return Ok(None);
+            }
+            let destinations = Destinations::single_default(url)?;
+            destinations.require_https()?;
+            Ok::<_, hookbridge_core::destinations::DestinationsError>(Some(destinations))
+        });
+        let destinations = match (declared, target_url) {
+            (Some(Some(_)), Some(Some(_))) => {
+                reader.invalid(
+                    TARGET_URL_VARIABLE,
+                    format!(
+                        "set either {DESTINATIONS_VARIABLE} or {TARGET_URL_VARIABLE}, not both"
+                    ),
+                );
+                None
+            }
+            (Some(Some(destinations)), Some(None)) | (Some(None), Some(Some(destinations))) => {
+                Some(destinations)
+            }
+            (Some(None), Some(None)) => {
+                reader.invalid(
+                    DESTINATIONS_VARIABLE,
+                    format!("no destination: set it, or {TARGET_URL_VARIABLE} for one"),
+                );
+                None
+            }
+            // A problem already recorded.
+            _ => None,
+        };
+        let outbound_prefix = reader.required(OUTBOUND_PREFIX_VARIABLE);
         let secrets_ttl = ssm::read_ttl(&mut reader);
+        let table_name = reader.required(TABLE_NAME_VARIABLE);
+        let retention = settings::read_retention(&mut reader);
         reader.finish(|| {
             Some(Self {
                 topic_arn: topic_arn?,
-                target_url: target_url?,
-                outbound_secret_parameter: outbound_secret_parameter?,
+                destinations: destinations?,
+                outbound_prefix: outbound_prefix?,
                 secrets_ttl: secrets_ttl?,
+                table_name: table_name?,
+                retention: retention?,
             })
         })
     }
 }
 
-/// Deliver on SSM and HTTPS, as the Lambda runs it.
+/// Deliver on SSM, DynamoDB and HTTPS, as the Lambda runs it.
 pub type AwsDeliver = Deliver<
     SnsSignatures<HttpsCertificateSource>,
     HttpsSubscriptionConfirmer,
     HttpWebhookTarget,
     SsmSecretStore<SystemClock>,
     SystemClock,
+    DynamoDbDeliveryStatus<SystemClock>,
 >;
 
 impl AwsDeliver {
     /// The one wiring of the adapters; `http` serves certificates,
-    /// confirmations and the target. Missing or invalid settings are logged
+    /// confirmations and the targets. Missing or invalid settings are logged
     /// once (variable names only), then every request is answered 503.
     pub fn on_aws(
         settings: Result<Settings, SettingsError>,
@@ -71,19 +126,31 @@ impl AwsDeliver {
         if let Err(problems) = &settings {
             tracing::error!(%problems, "every request is answered 503 until configured");
         }
-        let ttl = settings
-            .as_ref()
-            .map_or(ssm::DEFAULT_TTL, |settings| settings.secrets_ttl);
-        // OUTBOUND_SECRET_PARAMETER is the parameter's full name: no prefix.
+        let (prefix, ttl, table, retention) = settings.as_ref().map_or(
+            ("", ssm::DEFAULT_TTL, "", settings::DEFAULT_RETENTION),
+            |settings| {
+                (
+                    settings.outbound_prefix.as_str(),
+                    settings.secrets_ttl,
+                    settings.table_name.as_str(),
+                    settings.retention,
+                )
+            },
+        );
         let secrets =
-            SsmSecretStore::new(aws_sdk_ssm::Client::new(aws), "", SystemClock).with_ttl(ttl);
+            SsmSecretStore::new(aws_sdk_ssm::Client::new(aws), prefix, SystemClock).with_ttl(ttl);
+        let statuses = DynamoDbDeliveryStatus::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            table,
+            retention,
+            SystemClock,
+        );
         Deliver::new(
             settings,
             SnsSignatures(HttpsCertificateSource::new(http.clone())),
             HttpsSubscriptionConfirmer::new(http.clone()),
-            HttpWebhookTarget::new(http),
-            secrets,
-            SystemClock,
+            Outbound::new(HttpWebhookTarget::new(http), secrets, SystemClock),
+            statuses,
         )
     }
 }
@@ -94,12 +161,13 @@ impl<S: IamActions> IamActions for SnsSignatures<S> {
     }
 }
 
-impl<A, C, T, S, K> Deliver<A, C, T, S, K>
+impl<A, C, T, S, K, R> Deliver<A, C, T, S, K, R>
 where
     A: IamActions,
     C: IamActions,
     T: IamActions,
     S: IamActions,
+    R: IamActions,
 {
     /// The IAM actions the function's role needs: its adapters' calls.
     pub fn iam_actions() -> Vec<&'static str> {
@@ -108,6 +176,7 @@ where
             C::iam_actions(),
             T::iam_actions(),
             S::iam_actions(),
+            R::iam_actions(),
         ]
         .concat()
     }
@@ -127,24 +196,40 @@ mod tests {
         };
         assert_eq!(
             Settings::from_lookup(lookup).unwrap_err().variables(),
-            [TARGET_URL_VARIABLE, OUTBOUND_SECRET_VARIABLE, TTL_VARIABLE]
+            [
+                DESTINATIONS_VARIABLE,
+                OUTBOUND_PREFIX_VARIABLE,
+                TTL_VARIABLE,
+                TABLE_NAME_VARIABLE
+            ]
         );
     }
 
     #[test]
-    fn the_secrets_ttl_defaults_to_the_store_default() {
-        let lookup = |name: &str| (name != TTL_VARIABLE).then(|| format!("value of {name}"));
-        assert_eq!(
-            Settings::from_lookup(lookup).unwrap().secrets_ttl,
-            ssm::DEFAULT_TTL
-        );
+    fn the_secrets_ttl_and_the_retention_default() {
+        let lookup = |name: &str| match name {
+            TOPIC_ARN_VARIABLE => Some("arn:aws:sns:eu-west-1:1:topic".to_owned()),
+            TARGET_URL_VARIABLE => Some("https://target.example/hooks".to_owned()),
+            OUTBOUND_PREFIX_VARIABLE => Some("/hookbridge/outbound/".to_owned()),
+            TABLE_NAME_VARIABLE => Some("events".to_owned()),
+            _ => None,
+        };
+        let settings = Settings::from_lookup(lookup).unwrap();
+        assert_eq!(settings.secrets_ttl, ssm::DEFAULT_TTL);
+        assert_eq!(settings.retention, settings::DEFAULT_RETENTION);
     }
 
     #[test]
-    fn the_role_needs_the_outbound_secret_only() {
+    fn the_role_needs_the_outbound_secrets_and_the_status_items() {
         assert_eq!(
             AwsDeliver::iam_actions(),
-            ["ssm:GetParameter", "kms:Decrypt"]
+            [
+                "ssm:GetParameter",
+                "kms:Decrypt",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:PutItem"
+            ]
         );
     }
 }

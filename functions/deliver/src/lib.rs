@@ -1,29 +1,38 @@
 //! deliver: the SNS HTTPS subscriber behind a Lambda function URL.
 //!
-//! SNS posts every message of the delivery topic here. A message counts only
-//! if its signature verifies and it comes from the configured topic; a
-//! subscription confirmation is confirmed on the spot; a notification carries
-//! an envelope (the EventBridge rule's `InputPath` is `$.detail`), whose
-//! payload is signed with the outbound secret and POSTed to the target. The
-//! status answered to SNS decides whether SNS retries:
+//! SNS posts every message of the delivery topic here, one subscription per
+//! destination, each naming its destination in the endpoint's query
+//! (`?destination=<name>`). A message counts only if it names a configured
+//! destination, its signature verifies and it comes from the configured
+//! topic; a subscription confirmation is confirmed on the spot; a
+//! notification carries an envelope (the EventBridge rule's `InputPath` is
+//! `$.detail`), whose payload is signed with the destination's outbound
+//! secret and POSTed to the destination's url. Every attempt is recorded in
+//! the delivery status store. The status answered to SNS decides whether
+//! SNS retries:
 //!
 //! | outcome | status |
 //! | --- | --- |
 //! | delivered (target 2xx), confirmed, unsubscribe noted | 200 |
+//! | an envelope the destination's filter does not take (not delivered) | 200 |
+//! | unknown or missing destination | 403 (not retried) |
 //! | not an authentic message of the configured topic | 403 (not retried) |
 //! | verified notification that holds no envelope | 400 (not retried) |
 //! | target answered non-2xx, timed out or was unreachable | 502 (retried) |
 //! | confirmation request to SNS failed | 502 (retried) |
 //! | configuration missing, secret or certificate unavailable | 503 (retried) |
 
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hookbridge_aws::settings::SettingsError;
+use hookbridge_core::delivery_status::{Attempt, AttemptOutcome, DeliveryState};
+use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::Envelope;
 use hookbridge_core::outbound::{OutboundWebhook, SignError};
 use hookbridge_core::ports::{
-    Authenticator, CertificateError, CertificateSource, Clock, SecretStore, SecretStoreError,
-    SubscriptionConfirmer, TargetError, Unauthenticated, WebhookTarget,
+    Authenticator, CertificateError, CertificateSource, Clock, DeliveryStatusStore, SecretStore,
+    SecretStoreError, SubscriptionConfirmer, TargetAnswer, TargetError, Unauthenticated,
+    WebhookTarget,
 };
 use hookbridge_core::response;
 use hookbridge_core::sns::{MessageType, SnsError, SnsMessage};
@@ -31,10 +40,13 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 mod lambda;
+mod routing;
 
 pub use lambda::{
-    AwsDeliver, OUTBOUND_SECRET_VARIABLE, Settings, TARGET_URL_VARIABLE, TOPIC_ARN_VARIABLE,
+    AwsDeliver, DESTINATIONS_VARIABLE, OUTBOUND_PREFIX_VARIABLE, Settings, TABLE_NAME_VARIABLE,
+    TARGET_URL_VARIABLE, TOPIC_ARN_VARIABLE,
 };
+pub use routing::{DESTINATION_PARAMETER, requested_destination};
 
 /// The production authenticator: the RSA signature, checked with the
 /// certificate at the message's (already vetted) `SigningCertURL`.
@@ -64,16 +76,17 @@ pub enum OutboundError {
     SecretUnavailable(SecretStoreError),
     #[error("the outbound secret is unusable: {0}")]
     SecretUnusable(SignError),
-    #[error("the target answered HTTP {0}")]
-    TargetStatus(u16),
+    #[error("the target answered HTTP {}", .0.status)]
+    TargetStatus(TargetAnswer),
     #[error("{0}")]
     TargetFailed(TargetError),
 }
 
 /// The part of delivery after the message is known to be authentic: sign
-/// the envelope's payload with the outbound secret and POST it to the
-/// target. The Lambda handler and the local dev server both use it, so a
-/// target sees the same request from either.
+/// the envelope's payload with the destination's outbound secret (the
+/// secret store's entry named after the destination) and POST it to the
+/// destination. The Lambda handler and the local dev server both use it, so
+/// a target sees the same request from either.
 #[derive(Debug)]
 pub struct Outbound<T, S, K> {
     target: T,
@@ -90,17 +103,17 @@ impl<T: WebhookTarget, S: SecretStore, K: Clock> Outbound<T, S, K> {
         }
     }
 
-    /// Signs `envelope` with the secrets stored under `secret_name` and
-    /// POSTs it to `target_url`. `Ok` holds the target's 2xx status.
+    /// Signs `envelope` with the secrets stored under the destination's
+    /// name and POSTs it to the destination's url within its timeout. `Ok`
+    /// holds the target's 2xx answer.
     pub async fn send(
         &self,
-        secret_name: &str,
-        target_url: &str,
+        destination: &Destination,
         envelope: Envelope,
-    ) -> Result<u16, OutboundError> {
+    ) -> Result<TargetAnswer, OutboundError> {
         let secrets = self
             .secrets
-            .secrets(secret_name)
+            .secrets(destination.name.as_str())
             .await
             .map_err(OutboundError::SecretUnavailable)?;
         let timestamp = self
@@ -110,9 +123,13 @@ impl<T: WebhookTarget, S: SecretStore, K: Clock> Outbound<T, S, K> {
             .map_or(0, |since| since.as_secs()) as i64;
         let webhook = OutboundWebhook::sign(envelope, &secrets, timestamp)
             .map_err(OutboundError::SecretUnusable)?;
-        match self.target.post(target_url, &webhook).await {
-            Ok(status) if (200..300).contains(&status) => Ok(status),
-            Ok(status) => Err(OutboundError::TargetStatus(status)),
+        match self
+            .target
+            .post(&destination.url, &webhook, destination.timeout)
+            .await
+        {
+            Ok(answer) if answer.is_success() => Ok(answer),
+            Ok(answer) => Err(OutboundError::TargetStatus(answer)),
             Err(error) => Err(OutboundError::TargetFailed(error)),
         }
     }
@@ -125,6 +142,8 @@ enum DeliverError {
     Unconfigured(SettingsError),
     #[error("only POST is accepted")]
     MethodNotAllowed,
+    #[error("{0}")]
+    UnknownDestination(String),
     #[error("not an acceptable SNS message: {0}")]
     InvalidMessage(SnsError),
     #[error("the message is not from the configured topic")]
@@ -150,9 +169,10 @@ impl DeliverError {
                 OutboundError::SecretUnavailable(_) | OutboundError::SecretUnusable(_),
             ) => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::InvalidMessage(_) | Self::ForeignTopic | Self::NotAuthentic(_) => {
-                StatusCode::FORBIDDEN
-            }
+            Self::UnknownDestination(_)
+            | Self::InvalidMessage(_)
+            | Self::ForeignTopic
+            | Self::NotAuthentic(_) => StatusCode::FORBIDDEN,
             Self::InvalidEnvelope(_) => StatusCode::BAD_REQUEST,
             Self::ConfirmationFailed(_)
             | Self::Outbound(OutboundError::TargetStatus(_) | OutboundError::TargetFailed(_)) => {
@@ -165,6 +185,7 @@ impl DeliverError {
         match self {
             Self::Unconfigured(_) => "configuration_missing",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::UnknownDestination(_) => "unknown_destination",
             Self::InvalidMessage(_) => "invalid_sns_message",
             Self::ForeignTopic => "topic_mismatch",
             Self::NotAuthentic(_) => "signature_invalid",
@@ -191,20 +212,22 @@ impl OutboundError {
 
 /// The handler, generic over its ports so tests run it without AWS.
 #[derive(Debug)]
-pub struct Deliver<A, C, T, S, K> {
+pub struct Deliver<A, C, T, S, K, R> {
     settings: Result<Settings, SettingsError>,
     authenticator: A,
     confirmer: C,
     outbound: Outbound<T, S, K>,
+    statuses: R,
 }
 
-impl<A, C, T, S, K> Deliver<A, C, T, S, K>
+impl<A, C, T, S, K, R> Deliver<A, C, T, S, K, R>
 where
     A: Authenticator,
     C: SubscriptionConfirmer,
     T: WebhookTarget,
     S: SecretStore,
     K: Clock,
+    R: DeliveryStatusStore,
 {
     /// Missing or invalid settings do not stop the function: every request
     /// is then answered 503, so SNS keeps the messages until it is configured.
@@ -212,15 +235,15 @@ where
         settings: Result<Settings, SettingsError>,
         authenticator: A,
         confirmer: C,
-        target: T,
-        secrets: S,
-        clock: K,
+        outbound: Outbound<T, S, K>,
+        statuses: R,
     ) -> Self {
         Self {
             settings,
             authenticator,
             confirmer,
-            outbound: Outbound::new(target, secrets, clock),
+            outbound,
+            statuses,
         }
     }
 
@@ -247,6 +270,14 @@ where
         if request.method() != Method::POST {
             return Err(DeliverError::MethodNotAllowed);
         }
+        // A lookup by name: the same cost for one destination or fifty.
+        let destination = requested_destination(request.uri().query())
+            .and_then(|name| settings.destinations.get(name))
+            .ok_or_else(|| {
+                DeliverError::UnknownDestination(format!(
+                    "the endpoint's `?{DESTINATION_PARAMETER}=` names no configured destination"
+                ))
+            })?;
         let message = SnsMessage::parse(request.body()).map_err(DeliverError::InvalidMessage)?;
         // Cheap before costly: a foreign topic needs no certificate fetch.
         if message.topic_arn() != settings.topic_arn {
@@ -262,20 +293,25 @@ where
                 }
             })?;
         match message.message_type() {
-            MessageType::SubscriptionConfirmation => self.confirm(&message).await,
+            MessageType::SubscriptionConfirmation => self.confirm(destination, &message).await,
             MessageType::UnsubscribeConfirmation => {
                 tracing::warn!(
+                    destination = %destination.name,
                     sns_message_id = message.message_id(),
                     topic_arn = message.topic_arn(),
                     "the subscription was removed; deliveries stop until it is re-created"
                 );
                 Ok(ok_response(serde_json::json!({"status": "unsubscribed"})))
             }
-            MessageType::Notification => self.deliver(settings, &message).await,
+            MessageType::Notification => self.deliver(destination, &message).await,
         }
     }
 
-    async fn confirm(&self, message: &SnsMessage) -> Result<Response<Body>, DeliverError> {
+    async fn confirm(
+        &self,
+        destination: &Destination,
+        message: &SnsMessage,
+    ) -> Result<Response<Body>, DeliverError> {
         let subscribe_url = message
             .subscribe_url()
             .expect("a parsed confirmation always has a vetted SubscribeURL");
@@ -284,6 +320,7 @@ where
             .await
             .map_err(|error| DeliverError::ConfirmationFailed(error.to_string()))?;
         tracing::info!(
+            destination = %destination.name,
             sns_message_id = message.message_id(),
             topic_arn = message.topic_arn(),
             host = subscribe_url.host(),
@@ -294,7 +331,7 @@ where
 
     async fn deliver(
         &self,
-        settings: &Settings,
+        destination: &Destination,
         message: &SnsMessage,
     ) -> Result<Response<Body>, DeliverError> {
         let envelope: Envelope = serde_json::from_str(message.message())
@@ -302,44 +339,151 @@ where
         let event_id = envelope.id.clone();
         let correlation_id = envelope.correlation_id.clone();
         let sns_message_id = message.message_id();
-        let outcome = self
-            .outbound
-            .send(
-                &settings.outbound_secret_parameter,
-                &settings.target_url,
-                envelope,
-            )
-            .await;
+        let name = &destination.name;
+        // SNS filters by the destination's FilterPolicy where it can express
+        // it; this check covers the rest, and a filter changed since publish.
+        if !destination.wants(&envelope.source, &envelope.event_type) {
+            tracing::info!(
+                event_id,
+                correlation_id,
+                sns_message_id,
+                destination = %name,
+                source = envelope.source,
+                event_type = envelope.event_type,
+                "not for this destination; not delivered"
+            );
+            return Ok(ok_response(
+                serde_json::json!({"status": "filtered", "id": event_id}),
+            ));
+        }
+        let started = self.outbound.clock.now();
+        let outcome = self.outbound.send(destination, envelope).await;
+        let latency_ms = elapsed_ms(started, self.outbound.clock.now());
         match outcome {
-            Ok(status) => {
+            Ok(answer) => {
                 tracing::info!(
                     event_id,
                     correlation_id,
                     sns_message_id,
-                    target_status = status,
+                    destination = %name,
+                    target_status = answer.status,
+                    latency_ms,
                     "delivered"
                 );
+                let attempt = attempt(
+                    started,
+                    AttemptOutcome::Status(answer.status),
+                    latency_ms,
+                    answer.excerpt,
+                );
+                self.record(
+                    &event_id,
+                    &correlation_id,
+                    destination,
+                    attempt,
+                    DeliveryState::Delivered,
+                )
+                .await;
                 Ok(ok_response(
                     serde_json::json!({"status": "delivered", "id": event_id}),
                 ))
             }
-            Err(OutboundError::TargetStatus(status)) => {
+            Err(OutboundError::TargetStatus(answer)) => {
                 tracing::warn!(
                     event_id,
                     correlation_id,
                     sns_message_id,
-                    target_status = status,
+                    destination = %name,
+                    target_status = answer.status,
+                    latency_ms,
                     "target refused; SNS retries"
                 );
-                Err(DeliverError::Outbound(OutboundError::TargetStatus(status)))
+                let attempt = attempt(
+                    started,
+                    AttemptOutcome::Status(answer.status),
+                    latency_ms,
+                    answer.excerpt.clone(),
+                );
+                self.record(
+                    &event_id,
+                    &correlation_id,
+                    destination,
+                    attempt,
+                    DeliveryState::Retrying,
+                )
+                .await;
+                Err(DeliverError::Outbound(OutboundError::TargetStatus(answer)))
             }
             Err(OutboundError::TargetFailed(error)) => {
-                tracing::warn!(event_id, correlation_id, sns_message_id, %error, "target failed; SNS retries");
+                tracing::warn!(event_id, correlation_id, sns_message_id, destination = %name, latency_ms, %error, "target failed; SNS retries");
+                let attempt = attempt(
+                    started,
+                    AttemptOutcome::Error(error.to_string()),
+                    latency_ms,
+                    None,
+                );
+                self.record(
+                    &event_id,
+                    &correlation_id,
+                    destination,
+                    attempt,
+                    DeliveryState::Retrying,
+                )
+                .await;
                 Err(DeliverError::Outbound(OutboundError::TargetFailed(error)))
             }
+            // No request was made: nothing to record (the 503 is logged).
             Err(error) => Err(DeliverError::Outbound(error)),
         }
     }
+
+    /// Records an attempt. A failure is logged and nothing else: the answer
+    /// to SNS must follow the target's, or a delivered event would be
+    /// retried (and delivered again) because its status could not be
+    /// written.
+    async fn record(
+        &self,
+        event_id: &str,
+        correlation_id: &str,
+        destination: &Destination,
+        attempt: Attempt,
+        state: DeliveryState,
+    ) {
+        if let Err(error) = self
+            .statuses
+            .record_attempt(event_id, &destination.name, attempt, state)
+            .await
+        {
+            tracing::error!(
+                event_id,
+                correlation_id,
+                destination = %destination.name,
+                state = state.as_str(),
+                %error,
+                "the delivery status could not be recorded"
+            );
+        }
+    }
+}
+
+fn attempt(
+    at: SystemTime,
+    outcome: AttemptOutcome,
+    latency_ms: u64,
+    response_excerpt: Option<String>,
+) -> Attempt {
+    Attempt {
+        at: humantime::format_rfc3339_millis(at).to_string(),
+        outcome,
+        latency_ms,
+        response_excerpt,
+    }
+}
+
+fn elapsed_ms(started: SystemTime, finished: SystemTime) -> u64 {
+    finished.duration_since(started).map_or(0, |elapsed| {
+        elapsed.as_millis().try_into().unwrap_or(u64::MAX)
+    })
 }
 
 fn ok_response(body: serde_json::Value) -> Response<Body> {

@@ -5,13 +5,15 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use hookbridge_aws::settings::VariableError;
 use hookbridge_aws::ssm::TTL_VARIABLE;
+use hookbridge_core::delivery_status::{AttemptOutcome, DeliveryState};
+use hookbridge_core::destinations::{DestinationName, Destinations};
 use hookbridge_core::outbound::OutboundWebhook;
-use hookbridge_core::ports::{Clock, TargetError, WebhookTarget};
+use hookbridge_core::ports::{Clock, TargetAnswer, TargetError, WebhookTarget};
+use hookbridge_core::providers::standard;
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::verify::standard;
 use hookbridge_testkit::{
-    FakeAuthenticator, FixtureCertificate, ManualClock, MemorySecrets, RecordingConfirmer, Verdict,
-    sns_fixture,
+    FakeAuthenticator, FixtureCertificate, ManualClock, MemoryDeliveryStatus, MemorySecrets,
+    RecordingConfirmer, Verdict, sns_fixture,
 };
 use lambda_http::http::{self, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -21,14 +23,30 @@ use super::*;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:hookbridge-deliver";
 const TARGET: &str = "https://target.example/webhooks";
-const SECRET_NAME: &str = "/hookbridge/test/outbound";
+const CRM_TARGET: &str = "https://crm.example/hooks";
+/// The destination of [`post`]: takes every Stripe event, 7 s per POST.
+const DESTINATION: &str = "billing";
+/// The second destination: takes `customer.*` events of any source.
+const CRM: &str = "crm";
+/// The outbound secrets are stored under the destination names (the SSM
+/// store adds HOOKBRIDGE_OUTBOUND_PREFIX).
+const SECRET_NAME: &str = DESTINATION;
 const OUTBOUND: &str = "whsec_aG9va2JyaWRnZS1kZXYtb3V0Ym91bmQta2V5";
+const CRM_OUTBOUND: &str = "whsec_Y3JtLW91dGJvdW5kLWtleS1mb3ItdGVzdHM=";
+const DESTINATIONS: &str = r#"{
+    "billing": {"url": "https://target.example/webhooks", "sources": ["stripe"], "timeout_seconds": 7},
+    "crm": {"url": "https://crm.example/hooks", "types": ["customer.*"]}
+}"#;
 const NOW: u64 = 1_795_000_000;
+
+/// The body every scripted answer carries.
+const ANSWER_BODY: &str = r#"{"received":true}"#;
 
 #[derive(Clone)]
 struct ScriptedTarget {
     outcome: Result<u16, TargetError>,
     posted: Arc<Mutex<Vec<(String, OutboundWebhook)>>>,
+    timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
 }
 
 impl ScriptedTarget {
@@ -36,7 +54,15 @@ impl ScriptedTarget {
         Self {
             outcome,
             posted: Arc::default(),
+            timeouts: Arc::default(),
         }
+    }
+
+    fn timeouts(&self) -> Vec<Option<Duration>> {
+        self.timeouts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn posted(&self) -> Vec<(String, OutboundWebhook)> {
@@ -48,17 +74,31 @@ impl ScriptedTarget {
 }
 
 impl WebhookTarget for ScriptedTarget {
-    async fn post(&self, url: &str, webhook: &OutboundWebhook) -> Result<u16, TargetError> {
+    async fn post(
+        &self,
+        url: &str,
+        webhook: &OutboundWebhook,
+        timeout: Option<Duration>,
+    ) -> Result<TargetAnswer, TargetError> {
         self.posted
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((url.to_owned(), webhook.clone()));
-        self.outcome.clone()
+        self.timeouts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(timeout);
+        self.outcome.clone().map(|status| TargetAnswer {
+            status,
+            excerpt: Some(ANSWER_BODY.to_owned()),
+        })
     }
 }
 
 fn outbound_secrets() -> MemorySecrets {
-    MemorySecrets::new().with(SECRET_NAME, SecretSet::parse(OUTBOUND))
+    MemorySecrets::new()
+        .with(SECRET_NAME, SecretSet::parse(OUTBOUND))
+        .with(CRM, SecretSet::parse(CRM_OUTBOUND))
 }
 
 fn clock() -> ManualClock {
@@ -68,9 +108,11 @@ fn clock() -> ManualClock {
 fn settings() -> Result<Settings, SettingsError> {
     Ok(Settings {
         topic_arn: TOPIC.to_owned(),
-        target_url: TARGET.to_owned(),
-        outbound_secret_parameter: SECRET_NAME.to_owned(),
+        destinations: Destinations::from_json(DESTINATIONS).unwrap(),
+        outbound_prefix: "/hookbridge/test/outbound/".to_owned(),
         secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
+        table_name: "events".to_owned(),
+        retention: hookbridge_aws::settings::DEFAULT_RETENTION,
     })
 }
 
@@ -79,6 +121,7 @@ struct Harness {
     confirmer: RecordingConfirmer,
     target: ScriptedTarget,
     secrets: MemorySecrets,
+    statuses: MemoryDeliveryStatus,
     settings: Result<Settings, SettingsError>,
 }
 
@@ -89,6 +132,7 @@ impl Harness {
             confirmer: RecordingConfirmer::new(),
             target: ScriptedTarget::answering(Ok(200)),
             secrets: outbound_secrets(),
+            statuses: MemoryDeliveryStatus::new(),
             settings: settings(),
         }
     }
@@ -99,9 +143,8 @@ impl Harness {
             self.settings.clone(),
             FakeAuthenticator(self.verdict),
             self.confirmer.clone(),
-            self.target.clone(),
-            self.secrets,
-            clock(),
+            Outbound::new(self.target.clone(), self.secrets, clock()),
+            self.statuses.clone(),
         );
         let response = deliver.handle(request).await;
         let (status, body) = parts(response);
@@ -119,10 +162,18 @@ fn parts(response: Response<Body>) -> (StatusCode, Value) {
     (status, body)
 }
 
+/// A POST for [`DESTINATION`], as its subscription sends it.
 fn post(body: &str) -> Request {
+    post_to(&format!("?destination={DESTINATION}"), body)
+}
+
+/// A POST to the function URL with `query` (`?…`, or empty).
+fn post_to(query: &str, body: &str) -> Request {
     http::Request::builder()
         .method(Method::POST)
-        .uri("https://deliver.lambda-url.us-east-1.on.aws/")
+        .uri(format!(
+            "https://deliver.lambda-url.us-east-1.on.aws/{query}"
+        ))
         .header("content-type", "text/plain; charset=UTF-8")
         .body(Body::from(body.to_owned()))
         .unwrap()
@@ -354,7 +405,7 @@ async fn a_notification_without_an_envelope_answers_400() {
 async fn missing_configuration_answers_503() {
     let harness = Harness {
         settings: Err(SettingsError(vec![VariableError::Missing(
-            TARGET_URL_VARIABLE,
+            OUTBOUND_PREFIX_VARIABLE,
         )])),
         ..Harness::new()
     };
@@ -365,7 +416,7 @@ async fn missing_configuration_answers_503() {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("TARGET_URL")
+            .contains(OUTBOUND_PREFIX_VARIABLE)
     );
     assert!(harness.target.posted().is_empty());
 }
@@ -403,7 +454,7 @@ async fn an_unavailable_or_unusable_secret_answers_503() {
 async fn methods_other_than_post_answer_405() {
     let request = http::Request::builder()
         .method(Method::GET)
-        .uri("https://deliver.lambda-url.us-east-1.on.aws/")
+        .uri("https://deliver.lambda-url.us-east-1.on.aws/?destination=billing")
         .body(Body::Empty)
         .unwrap();
     let (status, body, _) = Harness::new().send(request).await;
@@ -425,21 +476,126 @@ async fn no_answer_carries_the_secret_or_signature() {
     );
 }
 
+/// `vars` as the process environment.
+fn environment(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    move |name: &str| {
+        vars.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    }
+}
+
+const REQUIRED: [(&str, &str); 3] = [
+    (TOPIC_ARN_VARIABLE, TOPIC),
+    (OUTBOUND_PREFIX_VARIABLE, "/hookbridge/outbound/"),
+    (TABLE_NAME_VARIABLE, "events"),
+];
+
 #[test]
 fn settings_name_every_missing_variable() {
     let only_topic = |name: &str| (name == TOPIC_ARN_VARIABLE).then(|| TOPIC.to_owned());
     assert_eq!(
         Settings::from_lookup(only_topic).map_err(|problems| problems.variables()),
-        Err(vec![TARGET_URL_VARIABLE, OUTBOUND_SECRET_VARIABLE])
-    );
-    // The secrets TTL is optional: left unset, as the template does.
-    let all = |name: &str| (name != TTL_VARIABLE).then(|| format!("value of {name}"));
-    assert_eq!(
-        Settings::from_lookup(all).map(|settings| settings.target_url),
-        Ok("value of TARGET_URL".to_owned())
+        Err(vec![
+            DESTINATIONS_VARIABLE,
+            OUTBOUND_PREFIX_VARIABLE,
+            TABLE_NAME_VARIABLE
+        ])
     );
     let blank = |name: &str| (name != TTL_VARIABLE).then(|| "  ".to_owned());
-    assert_eq!(Settings::from_lookup(blank).unwrap_err().0.len(), 3);
+    assert_eq!(
+        Settings::from_lookup(blank).unwrap_err().variables(),
+        [
+            TOPIC_ARN_VARIABLE,
+            DESTINATIONS_VARIABLE,
+            OUTBOUND_PREFIX_VARIABLE,
+            TABLE_NAME_VARIABLE,
+            "RETENTION_DAYS"
+        ]
+    );
+}
+
+#[test]
+fn the_destinations_are_the_declaration_or_the_target_url_as_default() {
+    let declared = [
+        REQUIRED.as_slice(),
+        &[(DESTINATIONS_VARIABLE, DESTINATIONS)],
+    ]
+    .concat();
+    let settings = Settings::from_lookup(environment(&declared)).unwrap();
+    assert_eq!(
+        settings.destinations,
+        Destinations::from_json(DESTINATIONS).unwrap()
+    );
+    assert_eq!(
+        settings.retention,
+        hookbridge_aws::settings::DEFAULT_RETENTION
+    );
+
+    let shortcut = [
+        REQUIRED.as_slice(),
+        &[(DESTINATIONS_VARIABLE, " "), (TARGET_URL_VARIABLE, TARGET)],
+    ]
+    .concat();
+    let settings = Settings::from_lookup(environment(&shortcut)).unwrap();
+    assert_eq!(
+        settings.destinations,
+        Destinations::single_default(TARGET).unwrap()
+    );
+    assert!(settings.destinations.get("default").is_some());
+}
+
+#[test]
+fn conflicting_invalid_or_insecure_destinations_are_refused_naming_the_fault() {
+    let cases: [(&[(&str, &str)], &str, &str); 5] = [
+        (
+            &[
+                (DESTINATIONS_VARIABLE, DESTINATIONS),
+                (TARGET_URL_VARIABLE, TARGET),
+            ],
+            TARGET_URL_VARIABLE,
+            "not both",
+        ),
+        (
+            &[(
+                DESTINATIONS_VARIABLE,
+                r#"{"crm": {"url": "http://crm.example/hooks"}}"#,
+            )],
+            DESTINATIONS_VARIABLE,
+            "`crm`",
+        ),
+        (
+            &[(TARGET_URL_VARIABLE, "http://target.example/webhooks")],
+            TARGET_URL_VARIABLE,
+            "https",
+        ),
+        (
+            &[(
+                DESTINATIONS_VARIABLE,
+                r#"{"crm": {"url": "https://crm.example", "timeout_seconds": 15}}"#,
+            )],
+            DESTINATIONS_VARIABLE,
+            "timeout",
+        ),
+        (
+            &[(
+                DESTINATIONS_VARIABLE,
+                r#"{"Bad Name": {"url": "https://crm.example"}}"#,
+            )],
+            DESTINATIONS_VARIABLE,
+            "Bad Name",
+        ),
+    ];
+    for (vars, variable, says) in cases {
+        let error =
+            Settings::from_lookup(environment(&[REQUIRED.as_slice(), vars].concat())).unwrap_err();
+        assert_eq!(error.variables(), [variable], "{vars:?}");
+        assert!(error.to_string().contains(says), "{vars:?}: {error}");
+    }
 }
 
 fn handler_for(
@@ -450,6 +606,7 @@ fn handler_for(
     ScriptedTarget,
     MemorySecrets,
     ManualClock,
+    MemoryDeliveryStatus,
 > {
     hookbridge_testlog::capture();
     Deliver::new(
@@ -459,9 +616,12 @@ fn handler_for(
         }),
         SnsSignatures(FixtureCertificate),
         RecordingConfirmer::new(),
-        ScriptedTarget::answering(Ok(200)),
-        outbound_secrets(),
-        clock(),
+        Outbound::new(
+            ScriptedTarget::answering(Ok(200)),
+            outbound_secrets(),
+            clock(),
+        ),
+        MemoryDeliveryStatus::new(),
     )
 }
 
@@ -481,4 +641,182 @@ async fn real_aws_signatures_pass_the_production_authenticator() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
         assert_eq!(answer["error"]["code"], "signature_invalid");
     }
+}
+
+/// A Stripe `customer.created` envelope: both destinations take it.
+const CUSTOMER_ENVELOPE: &str = r#"{"id":"evt_2","source":"stripe","type":"customer.created","received_at":"2026-11-24T00:00:00.123Z","occurred_at":null,"correlation_id":"6f1c0000-0000-4000-8000-000000000001","payload":{"id":"cus_1"}}"#;
+
+fn verifies_with(webhook: &OutboundWebhook, secret: &str) -> bool {
+    let headers: http::HeaderMap = webhook
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_str(value).unwrap(),
+            )
+        })
+        .collect();
+    standard::verify(
+        &headers,
+        webhook.body().as_bytes(),
+        &SecretSet::parse(secret),
+        clock().now(),
+        Duration::from_secs(300),
+    )
+    .is_ok()
+}
+
+#[tokio::test]
+async fn each_destination_gets_its_url_and_its_own_secrets_signature() {
+    let body = sns_message("Notification", CUSTOMER_ENVELOPE).to_string();
+    let (status, answer, billing) = Harness::new().send(post(&body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer, crm) = Harness::new()
+        .send(post_to("?destination=crm", &body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let (url, webhook) = &billing.target.posted()[0];
+    assert_eq!(url, TARGET);
+    assert!(verifies_with(webhook, OUTBOUND) && !verifies_with(webhook, CRM_OUTBOUND));
+    let (url, webhook) = &crm.target.posted()[0];
+    assert_eq!(url, CRM_TARGET);
+    assert!(verifies_with(webhook, CRM_OUTBOUND) && !verifies_with(webhook, OUTBOUND));
+    assert_eq!(
+        webhook
+            .headers()
+            .iter()
+            .find(|(name, _)| *name == "webhook-id")
+            .map(|(_, id)| id.to_string()),
+        Some("evt_2".to_owned()),
+        "webhook-id is the event id for every destination"
+    );
+}
+
+#[tokio::test]
+async fn a_message_for_an_unknown_or_missing_destination_is_403_and_not_delivered() {
+    for query in [
+        "",
+        "?destination=",
+        "?destination=payroll",
+        "?destination=Billing",
+        "?destination=billing&destination=crm",
+        "?target=billing",
+    ] {
+        let (status, body, harness) = Harness::new().send(post_to(query, &notification())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{query}");
+        assert_eq!(body["error"]["code"], "unknown_destination", "{query}");
+        assert!(harness.target.posted().is_empty(), "{query}");
+        assert!(harness.statuses.all().is_empty(), "{query}");
+    }
+    let confirmation = sns_message("SubscriptionConfirmation", "subscribe").to_string();
+    let (status, _, harness) = Harness::new()
+        .send(post_to("?destination=payroll", &confirmation))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        harness.confirmer.confirmed().is_empty(),
+        "no subscription is confirmed for a destination that is not configured"
+    );
+}
+
+#[tokio::test]
+async fn an_event_the_destinations_filter_does_not_take_is_answered_200_and_not_delivered() {
+    // crm takes customer.* only; the notification is a payment intent.
+    let (status, body, harness) = Harness::new()
+        .send(post_to("?destination=crm", &notification()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"status": "filtered", "id": "evt_1"}));
+    assert!(harness.target.posted().is_empty());
+    assert!(harness.statuses.all().is_empty());
+}
+
+#[tokio::test]
+async fn the_destinations_timeout_bounds_its_post() {
+    let body = sns_message("Notification", CUSTOMER_ENVELOPE).to_string();
+    let (_, _, billing) = Harness::new().send(post(&body)).await;
+    assert_eq!(billing.target.timeouts(), [Some(Duration::from_secs(7))]);
+    let (_, _, crm) = Harness::new()
+        .send(post_to("?destination=crm", &body))
+        .await;
+    assert_eq!(
+        crm.target.timeouts(),
+        [None],
+        "no timeout_seconds: the client's bound"
+    );
+}
+
+#[tokio::test]
+async fn every_attempt_is_recorded_with_its_outcome_and_the_resulting_state() {
+    let statuses = MemoryDeliveryStatus::new();
+    let failing = Harness {
+        target: ScriptedTarget::answering(Ok(503)),
+        statuses: statuses.clone(),
+        ..Harness::new()
+    };
+    failing.send(post(&notification())).await;
+    let unreachable = Harness {
+        target: ScriptedTarget::answering(Err(TargetError::Timeout)),
+        statuses: statuses.clone(),
+        ..Harness::new()
+    };
+    unreachable.send(post(&notification())).await;
+    let records = statuses.all();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].state, DeliveryState::Retrying);
+    assert_eq!(
+        records[0].destination,
+        DestinationName::parse(DESTINATION).unwrap()
+    );
+    assert_eq!(records[0].event_id, "evt_1");
+    assert_eq!(records[0].attempts[0].outcome, AttemptOutcome::Status(503));
+    assert_eq!(
+        records[0].attempts[0].response_excerpt.as_deref(),
+        Some(ANSWER_BODY)
+    );
+    assert_eq!(records[0].attempts[0].at, "2026-11-18T11:06:40.000Z");
+    assert_eq!(
+        records[0].attempts[1].outcome,
+        AttemptOutcome::Error("the target did not answer in time".to_owned())
+    );
+
+    let delivering = Harness {
+        statuses: statuses.clone(),
+        ..Harness::new()
+    };
+    delivering.send(post(&notification())).await;
+    let records = statuses.all();
+    assert_eq!(records[0].state, DeliveryState::Delivered);
+    assert_eq!(records[0].attempt_count, 3);
+    assert_eq!(records[0].attempts[2].outcome, AttemptOutcome::Status(200));
+}
+
+#[tokio::test]
+async fn a_status_store_failure_changes_no_answer() {
+    for (target, expected) in [
+        (Ok(200), StatusCode::OK),
+        (Ok(500), StatusCode::BAD_GATEWAY),
+    ] {
+        let harness = Harness {
+            target: ScriptedTarget::answering(target),
+            statuses: MemoryDeliveryStatus::unavailable(),
+            ..Harness::new()
+        };
+        let (status, body, harness) = harness.send(post(&notification())).await;
+        assert_eq!(status, expected, "{body}");
+        assert_eq!(harness.target.posted().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn no_attempt_is_recorded_when_no_request_was_made() {
+    let harness = Harness {
+        secrets: MemorySecrets::new(),
+        ..Harness::new()
+    };
+    let (status, _, harness) = harness.send(post(&notification())).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(harness.statuses.all().is_empty());
 }

@@ -7,10 +7,15 @@
 use std::sync::Arc;
 
 use hookbridge_core::config::Sources;
-use hookbridge_core::ingest::{self, IngestError, Webhook};
+use hookbridge_core::ingest::{self, IngestError, Ingested, Webhook};
 use hookbridge_core::ports::{Clock, EventPublisher, PublishError, SecretStore, SecretStoreError};
-use hookbridge_core::response;
-use lambda_http::http::{HeaderMap, Method, StatusCode};
+use hookbridge_core::providers::Fallback;
+use hookbridge_core::providers::Handshake;
+use hookbridge_core::providers::handshake::QueryHandshake;
+use hookbridge_core::response::{self, CORRELATION_HEADER};
+use hookbridge_core::secret::SecretSet;
+use hookbridge_core::verify::VerifyError;
+use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::{error, info, warn};
@@ -28,6 +33,34 @@ const ROUTE_PREFIX: &str = "/webhooks/";
 pub struct Accepted {
     pub id: String,
     pub correlation_id: String,
+    /// Logged, not answered: the sender learns nothing from them.
+    #[serde(skip)]
+    pub fallbacks: Fallbacks,
+}
+
+/// What ingest answers a request it accepts: the event is on the bus, or a
+/// provider's handshake was answered (nothing goes on the bus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Accepted(Accepted),
+    Handshake(Handshake),
+}
+
+/// One request, as ingest reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbound<'a> {
+    pub source: &'a str,
+    pub method: &'a Method,
+    /// Scheme, host, path and query, as the provider called them.
+    pub url: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl Inbound<'_> {
+    fn query(&self) -> Option<&str> {
+        self.url.split_once('?').map(|(_, query)| query)
+    }
 }
 
 /// The ingest service: configuration and ports, built once per container.
@@ -52,18 +85,20 @@ impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let source = source_of(&request);
-        let result = self
-            .ingest(
-                source.as_deref().unwrap_or_default(),
-                request.method(),
-                request.headers(),
-                request.body().as_ref(),
-                &correlation_id,
-            )
-            .await;
-        match result {
-            Ok(accepted) => response::json(StatusCode::ACCEPTED, &accepted, Some(&correlation_id))
-                .map(Body::from),
+        let url = url_of(&request);
+        let inbound = Inbound {
+            source: source.as_deref().unwrap_or_default(),
+            method: request.method(),
+            url: &url,
+            headers: request.headers(),
+            body: request.body().as_ref(),
+        };
+        match self.ingest(&inbound, &correlation_id).await {
+            Ok(Answer::Accepted(accepted)) => {
+                response::json(StatusCode::ACCEPTED, &accepted, Some(&correlation_id))
+                    .map(Body::from)
+            }
+            Ok(Answer::Handshake(handshake)) => handshake_response(handshake, &correlation_id),
             Err(error) => error_response(&error, &correlation_id),
         }
     }
@@ -71,21 +106,24 @@ impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
     /// The ingest rule over plain HTTP parts, logging one line per decision.
     pub async fn ingest(
         &self,
-        source: &str,
-        method: &Method,
-        headers: &HeaderMap,
-        body: &[u8],
+        inbound: &Inbound<'_>,
         correlation_id: &str,
-    ) -> Result<Accepted, IngestError> {
-        let result = self
-            .try_ingest(source, method, headers, body, correlation_id)
-            .await;
+    ) -> Result<Answer, IngestError> {
+        let source = inbound.source;
+        let result = self.try_ingest(inbound, correlation_id).await;
         match &result {
-            Ok(accepted) => info!(
+            Ok(Answer::Accepted(accepted)) => info!(
                 source,
                 event_id = %accepted.id,
                 correlation_id,
+                fallbacks = %accepted.fallbacks,
                 "webhook accepted: on the bus"
+            ),
+            Ok(Answer::Handshake(handshake)) => info!(
+                source,
+                correlation_id,
+                handshake = handshake.name,
+                "handshake answered: nothing on the bus"
             ),
             Err(error) if error.status() >= 500 => error!(
                 source,
@@ -109,38 +147,50 @@ impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
 
     async fn try_ingest(
         &self,
-        source: &str,
-        method: &Method,
-        headers: &HeaderMap,
-        body: &[u8],
+        inbound: &Inbound<'_>,
         correlation_id: &str,
-    ) -> Result<Accepted, IngestError> {
-        if method != Method::POST {
+    ) -> Result<Answer, IngestError> {
+        let source = inbound.source;
+        let handshake = QueryHandshake::of(inbound.method, inbound.query());
+        if handshake.is_none() && inbound.method != Method::POST {
             return Err(IngestError::MethodNotAllowed);
         }
         let config = self
             .sources
             .get(source)
             .ok_or_else(|| IngestError::UnknownSource(source.to_owned()))?;
-        ingest::check_body_size(body)?;
-        let secrets = self.secrets.secrets(source).await.map_err(|e| {
-            match &e {
-                SecretStoreError::NotFound(_) => {
-                    error!(source, correlation_id, reason = %e, "no secret stored for the source")
-                }
-                SecretStoreError::Unavailable(_) => {
-                    error!(source, correlation_id, reason = %e, "secret store unavailable")
-                }
-            }
-            IngestError::SecretsUnavailable
-        })?;
+        if let Some(handshake) = handshake {
+            let secrets = if handshake.needs_secrets() {
+                self.secrets_of(source, correlation_id).await?
+            } else {
+                Arc::default()
+            };
+            return Ok(Answer::Handshake(handshake.answer(&secrets)?));
+        }
+        ingest::check_body_size(inbound.body)?;
+        let secrets = self.secrets_of(source, correlation_id).await?;
         let webhook = Webhook {
             source,
             config,
-            headers,
-            body,
+            method: inbound.method,
+            url: inbound.url,
+            headers: inbound.headers,
+            body: inbound.body,
         };
-        let prepared = ingest::prepare(&webhook, &secrets, self.clock.now(), correlation_id)?;
+        let prepared = match ingest::prepare(&webhook, &secrets, self.clock.now(), correlation_id) {
+            Ok(Ingested::Event(prepared)) => prepared,
+            Ok(Ingested::Handshake(handshake)) => return Ok(Answer::Handshake(handshake)),
+            Err(IngestError::Unverified(VerifyError::InvalidSecret)) => {
+                // Which secret, by position, so an operator can fix it; never the secret.
+                let problem = config.check_secrets(&secrets).err().unwrap_or_default();
+                error!(
+                    source,
+                    correlation_id, problem, "a configured secret is not usable for this kind"
+                );
+                return Err(IngestError::Unverified(VerifyError::InvalidSecret));
+            }
+            Err(error) => return Err(error),
+        };
         self.publisher
             .publish(&prepared.bus_event)
             .await
@@ -159,11 +209,81 @@ impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
                 );
                 IngestError::BusUnavailable
             })?;
-        Ok(Accepted {
+        Ok(Answer::Accepted(Accepted {
             id: prepared.event_id,
             correlation_id: correlation_id.to_owned(),
+            fallbacks: Fallbacks(prepared.fallbacks),
+        }))
+    }
+
+    async fn secrets_of(
+        &self,
+        source: &str,
+        correlation_id: &str,
+    ) -> Result<Arc<SecretSet>, IngestError> {
+        self.secrets.secrets(source).await.map_err(|e| {
+            match &e {
+                SecretStoreError::NotFound(_) => {
+                    error!(source, correlation_id, reason = %e, "no secret stored for the source")
+                }
+                SecretStoreError::Unavailable(_) => {
+                    error!(source, correlation_id, reason = %e, "secret store unavailable")
+                }
+            }
+            IngestError::SecretsUnavailable
         })
     }
+}
+
+/// The metadata of an accepted webhook that fell back, for its log line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fallbacks(pub Vec<Fallback>);
+
+impl std::fmt::Display for Fallbacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, fallback) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{fallback}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The URL the request arrived on. Lambda's requests carry scheme and host;
+/// a local server's carry only the path, so they are `http` on their `Host`.
+fn url_of(request: &Request) -> String {
+    let uri = request.uri();
+    if uri.scheme().is_some() && uri.authority().is_some() {
+        return uri.to_string();
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    match request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
+        Some(host) => format!("http://{host}{path}"),
+        None => path.to_owned(),
+    }
+}
+
+/// A handshake's answer, never cached or sniffed as anything but its type.
+fn handshake_response(handshake: Handshake, correlation_id: &str) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(handshake.status)
+        .header("x-content-type-options", "nosniff")
+        .header(header::CACHE_CONTROL, "no-store");
+    if let Some(content_type) = handshake.content_type {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    if let Ok(value) = HeaderValue::from_str(correlation_id) {
+        builder = builder.header(CORRELATION_HEADER, value);
+    }
+    builder
+        .body(Body::from(handshake.body))
+        .expect("status and headers are valid")
 }
 
 /// The `{source}` of the route: the API Gateway path parameter, else the

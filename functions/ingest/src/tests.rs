@@ -2,9 +2,9 @@ use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use hookbridge_core::envelope::Envelope;
+use hookbridge_core::providers::{Outgoing, stripe};
 use hookbridge_core::response::CORRELATION_HEADER;
 use hookbridge_core::secret::SecretSet;
-use hookbridge_core::verify::stripe;
 use hookbridge_testkit::{ManualClock, MemoryBus, MemorySecrets};
 use lambda_http::http::{self, header};
 
@@ -24,8 +24,12 @@ fn service(
     bus: MemoryBus,
 ) -> Ingest<MemorySecrets, MemoryBus, ManualClock> {
     hookbridge_testlog::capture();
-    let sources =
-        Sources::from_json(r#"{"stripe":{"kind":"stripe"},"other":{"kind":"github"}}"#).unwrap();
+    let sources = Sources::from_json(
+        r#"{"stripe":{"kind":"stripe"},"other":{"kind":"github"},"slack":{"kind":"slack"},
+            "meta":{"kind":"hmac","header":"X-Hub-Signature-256","prefix":"sha256="},
+            "twilio":{"kind":"twilio"}}"#,
+    )
+    .unwrap();
     Ingest::new(sources, secrets, bus, at_now())
 }
 
@@ -241,4 +245,134 @@ async fn every_sample_event_gets_its_expected_status() {
         seen += 1;
     }
     assert_eq!(seen, expected.len(), "every file in expected.json exists");
+}
+
+async fn answer(
+    ingest: &Ingest<MemorySecrets, MemoryBus, ManualClock>,
+    request: Request,
+) -> (u16, String, String) {
+    let response = ingest.handle(request).await;
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map_or(String::new(), |v| v.to_str().unwrap().to_owned());
+    assert!(response.headers().contains_key(CORRELATION_HEADER));
+    let body = String::from_utf8(response.body().to_vec()).unwrap();
+    (response.status().as_u16(), content_type, body)
+}
+
+#[tokio::test]
+async fn meta_subscription_is_answered_when_the_token_is_a_secret() {
+    let secrets = MemorySecrets::new().with("meta", SecretSet::parse("app-secret,verify-me"));
+    let ingest = service(secrets, MemoryBus::new());
+    let get = |token: &str| {
+        http::Request::builder()
+            .method("GET")
+            .uri(format!("https://example.com/webhooks/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}"))
+            .body(Body::Empty)
+            .unwrap()
+    };
+    let (status, content_type, body) = answer(&ingest, get("verify-me")).await;
+    assert_eq!((status, body.as_str()), (200, "1158201444"));
+    assert!(content_type.starts_with("text/plain"));
+    let (status, _, body) = answer(&ingest, get("guess")).await;
+    assert_eq!(status, 401);
+    assert!(
+        !body.contains("verify-me") && !body.contains("guess"),
+        "{body}"
+    );
+    assert!(ingest.publisher.events().is_empty());
+}
+
+#[tokio::test]
+async fn graph_validation_token_is_echoed_as_text() {
+    let ingest = service(MemorySecrets::new(), MemoryBus::new());
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("https://example.com/webhooks/meta?validationToken=Validation%3A+Testing")
+        .header("content-type", "text/plain")
+        .body(Body::Empty)
+        .unwrap();
+    let (status, content_type, body) = answer(&ingest, request).await;
+    assert_eq!((status, body.as_str()), (200, "Validation: Testing"));
+    assert!(content_type.starts_with("text/plain"));
+    assert!(ingest.publisher.events().is_empty());
+}
+
+#[tokio::test]
+async fn slack_url_verification_is_answered_and_not_published() {
+    let ingest = service(
+        MemorySecrets::new().with("slack", SecretSet::parse("signing")),
+        MemoryBus::new(),
+    );
+    let body = br#"{"token":"t","challenge":"abc123","type":"url_verification"}"#;
+    let outgoing = Outgoing {
+        id: "",
+        event_type: None,
+        timestamp: NOW as i64,
+        url: "",
+        body,
+    };
+    let config = ingest.sources.get("slack").unwrap();
+    let signed = config.provider().sign("signing", &outgoing).unwrap();
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri("https://example.com/webhooks/slack");
+    for (name, value) in &signed.headers {
+        builder = builder.header(name, value);
+    }
+    let (status, _, answered) =
+        answer(&ingest, builder.body(Body::from(body.to_vec())).unwrap()).await;
+    assert_eq!(
+        (status, answered.as_str()),
+        (200, r#"{"challenge":"abc123"}"#)
+    );
+    assert!(ingest.publisher.events().is_empty());
+}
+
+/// A local server's request carries only a path: the signed URL is `http`
+/// on its `Host`, as `hookbridge dev` serves it.
+#[tokio::test]
+async fn a_url_signing_scheme_verifies_against_the_host_the_request_names() {
+    let ingest = service(
+        MemorySecrets::new().with("twilio", SecretSet::parse("token")),
+        MemoryBus::new(),
+    );
+    let body = b"MessageSid=SM1&MessageStatus=sent";
+    let url = "http://127.0.0.1:3000/webhooks/twilio";
+    let outgoing = Outgoing {
+        id: "idem-1",
+        event_type: None,
+        timestamp: 0,
+        url,
+        body,
+    };
+    let signed = ingest
+        .sources
+        .get("twilio")
+        .unwrap()
+        .provider()
+        .sign("token", &outgoing)
+        .unwrap();
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri("/webhooks/twilio")
+        .header("host", "127.0.0.1:3000");
+    for (name, value) in &signed.headers {
+        builder = builder.header(name, value);
+    }
+    let response = ingest
+        .handle(builder.body(Body::from(body.to_vec())).unwrap())
+        .await;
+    assert_eq!(response.status(), 202);
+    let events = ingest.publisher.events();
+    let envelope: Envelope = serde_json::from_str(&events[0].detail).unwrap();
+    assert_eq!(
+        envelope.raw_body.as_deref(),
+        Some("MessageSid=SM1&MessageStatus=sent")
+    );
+    assert_eq!(
+        envelope.payload.get(),
+        r#"{"MessageSid":"SM1","MessageStatus":"sent"}"#
+    );
 }

@@ -3,9 +3,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hookbridge_core::config::{HmacScheme, MacEncoding};
+use hookbridge_core::providers::{github, standard, stripe};
 use hookbridge_core::secret::Secret;
-use hookbridge_core::verify::{github, hmac_header, standard, stripe};
+use hookbridge_core::verify::mac::{Algorithm, MacEncoding};
 
 // `STRIPE_SECRET`, `GITHUB_SECRET`, `STANDARD_SECRET`, `MONEYBUTTON_SECRET`,
 // `SHOPIFY_SECRET`, `OUTBOUND_SECRET` (the key `hookbridge dev` signs its
@@ -18,7 +18,7 @@ include!(concat!(env!("OUT_DIR"), "/dev_sources.rs"));
 pub const WRONG_SECRET: &str = "whsec_bm90LXRoZS1jb25maWd1cmVkLXNlY3JldA==";
 
 /// The built-in development sources of `hookbridge dev`, one per kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Stripe,
     Github,
@@ -193,7 +193,7 @@ impl Webhook {
                 ("x-shopify-webhook-id".into(), webhook_id.to_owned()),
                 (
                     "x-shopify-hmac-sha256".into(),
-                    hmac_header::sign(&shopify_scheme(), secret, &body),
+                    MacEncoding::Base64.encode(&Algorithm::Sha256.mac(secret.as_bytes(), &[&body])),
                 ),
             ],
             event_id: webhook_id.to_owned(),
@@ -222,17 +222,6 @@ impl Webhook {
 }
 
 /// Shopify's scheme as the built-in `shopify` source is configured.
-fn shopify_scheme() -> HmacScheme {
-    HmacScheme {
-        header: "x-shopify-hmac-sha256".into(),
-        prefix: String::new(),
-        encoding: MacEncoding::Base64,
-        id_header: Some("x-shopify-webhook-id".into()),
-        type_header: Some("x-shopify-topic".into()),
-        type_pointer: "/type".into(),
-    }
-}
-
 fn json_content_type() -> (String, String) {
     ("content-type".into(), "application/json".into())
 }

@@ -38,8 +38,13 @@ pub async fn run(args: DevArgs, settings: Settings) -> Result<(), DevError> {
     let ingest_settings =
         ingest::Settings::from_lookup_with_sources(sources, |name| std::env::var(name).ok())
             .map_err(AwsSetupError::Settings)?;
-    if args.target.is_some() || args.time_scale.is_some() {
-        tracing::warn!("--target and --time-scale do not apply with --aws: delivery runs in AWS");
+    if args.target.is_some()
+        || args.time_scale.is_some()
+        || !settings.destinations.destinations.is_empty()
+    {
+        tracing::warn!(
+            "--target, [destinations] and --time-scale do not apply with --aws: delivery runs in AWS"
+        );
     }
     let bus_name = ingest_settings.event_bus_name.clone();
     let aws = hookbridge_aws::sdk_config::load().await;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use hookbridge_core::destinations::Destinations;
 use hookbridge_core::ports::{
     BusEvent, EventPublisher, PublishError, SecretStore, SecretStoreError,
 };
@@ -14,7 +15,8 @@ use tokio::sync::Notify;
 use super::store::LocalStore;
 use super::store::bus::{Published, publish};
 
-/// Secrets held in memory, by name (source names and the outbound key).
+/// Secrets held in memory, by name (source names, or destination names for
+/// the outbound secrets).
 #[derive(Debug, Clone, Default)]
 pub struct ConfiguredSecrets(Arc<HashMap<String, Arc<SecretSet>>>);
 
@@ -34,28 +36,42 @@ impl SecretStore for ConfiguredSecrets {
     }
 }
 
-/// Wakes the route workers when the bus has new work.
+/// Wakes the route workers when the bus has new work: each destination's
+/// deliver route, and the persist route.
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
-    pub deliver: Arc<Notify>,
+    pub deliver: HashMap<String, Arc<Notify>>,
     pub persist: Arc<Notify>,
 }
 
+impl Routes {
+    /// One deliver route per destination.
+    pub fn for_destinations(destinations: &Destinations) -> Self {
+        Self {
+            deliver: destinations
+                .iter()
+                .map(|destination| (destination.name.to_string(), Arc::default()))
+                .collect(),
+            persist: Arc::default(),
+        }
+    }
+}
+
 /// The local event bus. `publish` returns only once the event and the work
-/// of its routes (deliver, if a target is configured; persist, always) are
-/// committed in one transaction, so a 202 survives a crash.
+/// of its routes (a delivery to each destination that wants it; persist,
+/// always) are committed in one transaction, so a 202 survives a crash.
 #[derive(Debug, Clone)]
 pub struct LocalBus {
     store: LocalStore,
-    deliver: bool,
+    destinations: Arc<Destinations>,
     routes: Routes,
 }
 
 impl LocalBus {
-    pub fn new(store: LocalStore, deliver: bool, routes: Routes) -> Self {
+    pub fn new(store: LocalStore, destinations: Arc<Destinations>, routes: Routes) -> Self {
         Self {
             store,
-            deliver,
+            destinations,
             routes,
         }
     }
@@ -64,10 +80,10 @@ impl LocalBus {
 impl EventPublisher for LocalBus {
     async fn publish(&self, event: &BusEvent) -> Result<(), PublishError> {
         let event = event.clone();
-        let deliver = self.deliver;
+        let destinations = Arc::clone(&self.destinations);
         let published = self
             .store
-            .call(move |connection| publish(connection, &event, deliver, SystemTime::now()))
+            .call(move |connection| publish(connection, &event, &destinations, SystemTime::now()))
             .await
             .map_err(|error| PublishError::Unavailable {
                 attempts: 1,
@@ -77,11 +93,28 @@ impl EventPublisher for LocalBus {
             Published::New {
                 event_id,
                 correlation_id,
+                destinations,
             } => {
-                tracing::info!(event_id, correlation_id, deliver, "stored on the local bus");
+                let names: Vec<&str> = destinations.iter().map(|name| name.as_str()).collect();
+                if names.is_empty() {
+                    tracing::info!(
+                        event_id,
+                        correlation_id,
+                        "stored on the local bus; no destination takes it: not delivered"
+                    );
+                } else {
+                    tracing::info!(
+                        event_id,
+                        correlation_id,
+                        destinations = names.join(","),
+                        "stored on the local bus"
+                    );
+                }
                 self.routes.persist.notify_one();
-                if deliver {
-                    self.routes.deliver.notify_one();
+                for name in names {
+                    if let Some(wake) = self.routes.deliver.get(name) {
+                        wake.notify_one();
+                    }
                 }
             }
             Published::Duplicate {

@@ -3,13 +3,16 @@
 //!
 //! A source is configured with the same options as `HOOKBRIDGE_SOURCES`
 //! (parsed by the core), plus `secrets`: the list of secrets it verifies
-//! with (several during a rotation).
+//! with (several during a rotation). A destination likewise takes the keys
+//! of `HOOKBRIDGE_DESTINATIONS` plus `secrets`: the outbound secrets it is
+//! signed with (the shared `outbound_secrets` when absent).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hookbridge_core::config::{ConfigError, Sources};
+use hookbridge_core::destinations::{DEFAULT_DESTINATION, Destinations, DestinationsError};
 use hookbridge_core::secret::{Secret, SecretSet};
 use serde::Deserialize;
 
@@ -38,6 +41,15 @@ pub enum ConfigFileError {
     #[error("{path}: `outbound_secrets` must hold at least one secret")]
     EmptyOutbound { path: PathBuf },
     #[error("{path}: {source}")]
+    Destinations {
+        path: PathBuf,
+        source: DestinationsError,
+    },
+    #[error(
+        "{path}: `target` and `[destinations.{DEFAULT_DESTINATION}]` both declare the destination `{DEFAULT_DESTINATION}`: keep one"
+    )]
+    DefaultDeclaredTwice { path: PathBuf },
+    #[error("{path}: {source}")]
     TimeScale {
         path: PathBuf,
         source: InvalidTimeScale,
@@ -56,6 +68,7 @@ struct FileConfig {
     time_scale: Option<f64>,
     outbound_secrets: Option<Vec<String>>,
     sources: Option<toml::Table>,
+    destinations: Option<toml::Table>,
 }
 
 /// Sources with their secrets, ready for the ingest handler.
@@ -66,6 +79,55 @@ pub struct SourceSetup {
     pub secrets: HashMap<String, Arc<SecretSet>>,
     /// True when the built-in development sources are used.
     pub built_in: bool,
+}
+
+/// Destinations with their own outbound secrets, ready for the deliver
+/// routes.
+#[derive(Debug, Clone, Default)]
+pub struct DestinationSetup {
+    pub destinations: Destinations,
+    /// The declarations as written (without `secrets`), so that `--target`
+    /// can replace the `default` one.
+    specs: serde_json::Map<String, serde_json::Value>,
+    /// Each destination's own outbound secrets; one absent here signs with
+    /// the shared outbound secrets.
+    pub secrets: HashMap<String, Arc<SecretSet>>,
+}
+
+impl DestinationSetup {
+    /// The declared destinations, with `target` (if any) as the `default`
+    /// destination taking every event, replacing a declared `default`.
+    pub fn with_target(mut self, target: Option<&str>) -> Result<Self, DestinationsError> {
+        let Some(url) = target else {
+            return Ok(self);
+        };
+        self.specs.insert(
+            DEFAULT_DESTINATION.to_owned(),
+            serde_json::json!({ "url": url }),
+        );
+        self.secrets.remove(DEFAULT_DESTINATION);
+        self.destinations = Destinations::from_map(self.specs.clone())?;
+        Ok(self)
+    }
+
+    /// The outbound secrets of every destination: its own, else `shared`.
+    pub fn outbound_secrets(&self, shared: &Arc<SecretSet>) -> HashMap<String, Arc<SecretSet>> {
+        self.destinations
+            .iter()
+            .map(|destination| {
+                let name = destination.name.as_str();
+                let secrets = self.secrets.get(name).unwrap_or(shared);
+                (name.to_owned(), Arc::clone(secrets))
+            })
+            .collect()
+    }
+
+    /// Whether some destination signs with the shared outbound secrets.
+    pub fn uses_shared_secrets(&self) -> bool {
+        self.destinations
+            .iter()
+            .any(|destination| !self.secrets.contains_key(destination.name.as_str()))
+    }
 }
 
 /// What the configuration file says, with nothing resolved against flags.
@@ -80,6 +142,8 @@ pub struct Settings {
     pub outbound_secrets: Option<Arc<SecretSet>>,
     /// `None` when the file configures no source.
     pub sources: Option<SourceSetup>,
+    /// The `[destinations.<name>]` tables (none: empty).
+    pub destinations: DestinationSetup,
 }
 
 impl Settings {
@@ -93,6 +157,7 @@ impl Settings {
             time_scale: None,
             outbound_secrets: None,
             sources: None,
+            destinations: DestinationSetup::default(),
         }
     }
 
@@ -142,6 +207,16 @@ impl Settings {
             .sources
             .map(|table| source_setup(table, path, secrets_required))
             .transpose()?;
+        let destinations = file
+            .destinations
+            .map(|table| destination_setup(table, path))
+            .transpose()?
+            .unwrap_or_default();
+        if file.target.is_some() && destinations.destinations.get(DEFAULT_DESTINATION).is_some() {
+            return Err(ConfigFileError::DefaultDeclaredTwice {
+                path: path.to_path_buf(),
+            });
+        }
         Ok(Self {
             host: file.host,
             port: file.port,
@@ -150,6 +225,7 @@ impl Settings {
             time_scale,
             outbound_secrets,
             sources,
+            destinations,
         })
     }
 }
@@ -202,23 +278,9 @@ fn source_setup(
         let toml::Value::Table(mut source) = value else {
             return Err(invalid(format!("`sources.{name}` must be a table")));
         };
-        let list = match source.remove("secrets") {
-            Some(toml::Value::Array(items)) => items
-                .into_iter()
-                .map(|item| match item {
-                    toml::Value::String(secret) => Ok(secret),
-                    _ => Err(invalid(format!(
-                        "`sources.{name}.secrets` must be a list of strings"
-                    ))),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(_) => {
-                return Err(invalid(format!(
-                    "`sources.{name}.secrets` must be a list of strings"
-                )));
-            }
-            None => Vec::new(),
-        };
+        let list = take_secrets(&mut source, &format!("sources.{name}"))
+            .map_err(invalid)?
+            .unwrap_or_default();
         let set = secret_set(&list);
         if set.is_empty() && secrets_required {
             return Err(ConfigFileError::MissingSecrets {
@@ -238,10 +300,76 @@ fn source_setup(
                 source,
             }
         })?;
+    // A key in the wrong form fails the start, naming the source and the
+    // secret's position (never the secret), not the first webhook.
+    for (name, config) in sources.iter() {
+        if let Some(set) = secrets.get(name) {
+            config
+                .check_secrets(set)
+                .map_err(|problem| invalid(format!("`sources.{name}.{problem}`")))?;
+        }
+    }
     Ok(SourceSetup {
         sources,
         secrets,
         built_in: false,
+    })
+}
+
+/// Removes the `secrets` list of the table at `key`, if it has one.
+fn take_secrets(table: &mut toml::Table, key: &str) -> Result<Option<Vec<String>>, String> {
+    let not_a_list = || format!("`{key}.secrets` must be a list of strings");
+    match table.remove("secrets") {
+        Some(toml::Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                toml::Value::String(secret) => Ok(secret),
+                _ => Err(not_a_list()),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(not_a_list()),
+        None => Ok(None),
+    }
+}
+
+/// Splits each destination's `secrets` from its keys and hands the keys to
+/// the core's parser, so a destination reads exactly like
+/// `HOOKBRIDGE_DESTINATIONS` and every error names it and the field.
+fn destination_setup(table: toml::Table, path: &Path) -> Result<DestinationSetup, ConfigFileError> {
+    let invalid = |message: String| ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut specs = serde_json::Map::new();
+    let mut secrets = HashMap::new();
+    for (name, value) in table {
+        let toml::Value::Table(mut destination) = value else {
+            return Err(invalid(format!("`destinations.{name}` must be a table")));
+        };
+        let key = format!("destinations.{name}");
+        if let Some(list) = take_secrets(&mut destination, &key).map_err(invalid)? {
+            let set = secret_set(&list);
+            if set.is_empty() {
+                return Err(invalid(format!(
+                    "`{key}.secrets` must hold at least one secret (leave it out to sign with `outbound_secrets`)"
+                )));
+            }
+            secrets.insert(name.clone(), Arc::new(set));
+        }
+        let json =
+            serde_json::to_value(&destination).map_err(|e| invalid(format!("`{key}`: {e}")))?;
+        specs.insert(name, json);
+    }
+    let destinations =
+        Destinations::from_map(specs.clone()).map_err(|source| ConfigFileError::Destinations {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(DestinationSetup {
+        destinations,
+        specs,
+        secrets,
     })
 }
 
@@ -261,6 +389,11 @@ pub enum FlagError {
     SecretForUnknownSource(String),
     #[error("source `{0}` has no secret: add --secret {0}=<secret>")]
     MissingSecret(String),
+    #[error("--secret for source `{source_name}`: {problem}")]
+    UnusableSecret {
+        source_name: String,
+        problem: String,
+    },
 }
 
 /// Sources given with `--source` (replacing the file's or the built-in
@@ -322,10 +455,16 @@ pub fn apply_flags(
     for (name, list) in given {
         setup.secrets.insert(name, Arc::new(secret_set(&list)));
     }
-    for (name, _) in setup.sources.iter() {
-        if setup.secrets.get(name).is_none_or(|set| set.is_empty()) {
+    for (name, config) in setup.sources.iter() {
+        let Some(secrets) = setup.secrets.get(name).filter(|set| !set.is_empty()) else {
             return Err(FlagError::MissingSecret(name.to_owned()));
-        }
+        };
+        config
+            .check_secrets(secrets)
+            .map_err(|problem| FlagError::UnusableSecret {
+                source_name: name.to_owned(),
+                problem,
+            })?;
     }
     Ok(setup)
 }
@@ -338,7 +477,7 @@ pub fn outbound_from_flags(flags: &[String]) -> Option<Arc<SecretSet>> {
 
 #[cfg(test)]
 mod tests {
-    use hookbridge_core::config::SourceKind;
+    use hookbridge_core::providers::{Kind, Preset};
 
     use super::*;
 
@@ -355,6 +494,28 @@ mod tests {
         assert!(setup.sources.get("shopify").is_some());
         assert_eq!(setup.secrets["stripe"].len(), 2, "rotation: two secrets");
         assert!(settings.outbound_secrets.is_some());
+    }
+
+    /// The example's destination tables are commented out (a copy must not
+    /// deliver anywhere unasked); uncommented, they parse.
+    #[test]
+    fn the_committed_example_destinations_parse_once_uncommented() {
+        let example = include_str!("../../../../hookbridge.example.toml");
+        let tables = &example[example
+            .find("# [destinations.billing]")
+            .expect("destination examples")..];
+        let uncommented: String = tables
+            .lines()
+            .map(|line| line.strip_prefix("# ").unwrap_or(line))
+            .map(|line| line.replace("whsec_…", "whsec_ZXhhbXBsZQ=="))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let setup = parse(&uncommented).unwrap().destinations;
+        let billing = setup.destinations.get("billing").unwrap();
+        assert_eq!(billing.rate_per_second, Some(20));
+        assert!(billing.wants("stripe", "invoice.paid"));
+        assert!(setup.secrets.contains_key("billing"));
+        assert!(setup.destinations.get("crm").is_some());
     }
 
     #[test]
@@ -379,14 +540,23 @@ mod tests {
         assert_eq!(settings.time_scale, Some(TimeScale::new(60.0).unwrap()));
         let setup = settings.sources.unwrap();
         let shop = setup.sources.get("shop").unwrap();
-        let SourceKind::Hmac(scheme) = &shop.kind else {
+        let Preset::Hmac(hmac) = &shop.preset else {
             panic!("hmac expected");
         };
-        assert_eq!(scheme.header, "x-shop-signature");
+        assert_eq!(hmac.scheme.header, "x-shop-signature");
         assert_eq!(shop.object_pointer.as_deref(), Some("/order/id"));
         let secrets: Vec<&str> = setup.secrets["shop"].iter().map(Secret::expose).collect();
         assert_eq!(secrets, ["one", "two"]);
         assert!(!setup.built_in);
+    }
+
+    #[test]
+    fn a_bad_public_key_fails_the_start_naming_the_source_and_position() {
+        let error = parse("[sources.bot]\nkind = \"discord\"\nsecrets = [\"not-a-key\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("sources.bot.secrets[0]"), "{error}");
+        assert!(!error.contains("not-a-key"), "{error}");
     }
 
     #[test]
@@ -427,6 +597,128 @@ mod tests {
         for (text, expected) in cases {
             let message = parse(text).unwrap_err().to_string();
             assert!(message.contains(expected), "{text:?}: {message}");
+        }
+    }
+
+    const THREE_DESTINATIONS: &str = r#"
+        outbound_secrets = ["whsec_c2hhcmVk"]
+        [destinations.billing]
+        url = "http://127.0.0.1:4000/billing"
+        sources = ["stripe"]
+        secrets = ["whsec_YmlsbGluZw==", "whsec_bmV4dA=="]
+        [destinations.prs]
+        url = "http://127.0.0.1:4000/prs"
+        types = ["pull_request.*"]
+        rate_per_second = 5
+        timeout_seconds = 3
+        [destinations.everything]
+        url = "https://hooks.example/in"
+        "#;
+
+    #[test]
+    fn destinations_read_like_hookbridge_destinations_with_their_secrets() {
+        let settings = parse(THREE_DESTINATIONS).unwrap();
+        let setup = &settings.destinations;
+        let names: Vec<&str> = setup.destinations.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["billing", "everything", "prs"]);
+        let prs = setup.destinations.get("prs").unwrap();
+        assert_eq!(prs.rate_per_second, Some(5));
+        assert_eq!(prs.timeout, Some(std::time::Duration::from_secs(3)));
+        assert!(prs.wants("github", "pull_request.opened"));
+        assert!(!prs.wants("github", "push"));
+        let billing = setup.destinations.get("billing").unwrap();
+        assert!(billing.wants("stripe", "invoice.paid"));
+        assert!(!billing.wants("github", "invoice.paid"));
+
+        let shared = settings.outbound_secrets.unwrap();
+        let secrets = setup.outbound_secrets(&shared);
+        assert_eq!(secrets["billing"].len(), 2, "its own rotation");
+        for name in ["prs", "everything"] {
+            assert!(
+                Arc::ptr_eq(&secrets[name], &shared),
+                "{name} signs with the shared secret"
+            );
+        }
+        assert!(setup.uses_shared_secrets());
+    }
+
+    #[test]
+    fn a_target_is_the_default_destination_beside_the_others() {
+        let settings = parse(THREE_DESTINATIONS).unwrap();
+        let setup = settings
+            .destinations
+            .with_target(Some("http://127.0.0.1:5000/all"))
+            .unwrap();
+        let default = setup.destinations.get(DEFAULT_DESTINATION).unwrap();
+        assert_eq!(default.url, "http://127.0.0.1:5000/all");
+        assert!(default.wants("anything", "at.all"));
+        assert_eq!(setup.destinations.len(), 4);
+
+        let declared = parse(
+            r#"[destinations.default]
+            url = "http://127.0.0.1:4000/old"
+            types = ["push"]
+            secrets = ["whsec_b2xk"]"#,
+        )
+        .unwrap();
+        let replaced = declared
+            .destinations
+            .with_target(Some("http://127.0.0.1:5000/new"))
+            .unwrap();
+        let default = replaced.destinations.get(DEFAULT_DESTINATION).unwrap();
+        assert_eq!(default.url, "http://127.0.0.1:5000/new");
+        assert!(
+            default.wants("stripe", "invoice.paid"),
+            "--target takes everything"
+        );
+        assert!(
+            replaced.secrets.is_empty(),
+            "and signs with the shared secret"
+        );
+
+        let twice = parse("target = \"http://127.0.0.1:1/\"\n[destinations.default]\nurl = \"http://127.0.0.1:2/\"")
+            .unwrap_err()
+            .to_string();
+        assert!(twice.contains("both declare"), "{twice}");
+    }
+
+    #[test]
+    fn invalid_destinations_are_errors_naming_the_destination_and_the_field() {
+        let cases = [
+            ("[destinations.crm]\nurl = \"ftp://x/\"", ["crm", "url"]),
+            ("[destinations.crm]\nsources = [\"stripe\"]", ["crm", "url"]),
+            (
+                "[destinations.crm]\nurl = \"http://x/\"\ntimeout_seconds = 30",
+                ["crm", "timeout_seconds"],
+            ),
+            (
+                "[destinations.crm]\nurl = \"http://x/\"\nhorizon_hours = 0",
+                ["crm", "horizon_hours"],
+            ),
+            (
+                "[destinations.crm]\nurl = \"http://x/\"\nrate_per_second = 0",
+                ["crm", "rate_per_second"],
+            ),
+            (
+                "[destinations.crm]\nurl = \"http://x/\"\ntypo = 1",
+                ["crm", "typo"],
+            ),
+            (
+                "[destinations.crm]\nurl = \"http://x/\"\nsecrets = \"s\"",
+                ["destinations.crm.secrets", "list"],
+            ),
+            (
+                "[destinations.crm]\nurl = \"http://x/\"\nsecrets = []",
+                ["destinations.crm.secrets", "at least one"],
+            ),
+            ("[destinations.Bad]\nurl = \"http://x/\"", ["Bad", "name"]),
+            ("destinations = { crm = 1 }", ["destinations.crm", "table"]),
+        ];
+        for (text, expected) in cases {
+            let message = parse(text).unwrap_err().to_string();
+            for part in expected {
+                assert!(message.contains(part), "{text:?}: {message}");
+            }
         }
     }
 
@@ -496,10 +788,7 @@ mod tests {
         let names: Vec<_> = setup.sources.iter().map(|(name, _)| name).collect();
         assert_eq!(names, ["acme", "shop"]);
         assert_eq!(setup.secrets["acme"].len(), 2);
-        assert!(matches!(
-            setup.sources.get("shop").unwrap().kind,
-            SourceKind::Hmac(_)
-        ));
+        assert_eq!(setup.sources.get("shop").unwrap().kind(), Kind::Hmac);
         assert!(!setup.built_in);
     }
 

@@ -115,6 +115,7 @@ mod tests {
 
     use hookbridge_core::envelope::Envelope;
     use hookbridge_core::projection::ProjectionRule;
+    use hookbridge_core::providers::Kind;
     use hookbridge_testkit::MemoryEventStore;
     use proptest::prelude::*;
     use rusqlite::OptionalExtension;
@@ -136,11 +137,18 @@ mod tests {
                 r#"{{"payment":{{"id":"pay_1","status":"{status}"}}}}"#
             ))
             .unwrap(),
+            content_type: None,
+            raw_body: None,
         }
     }
 
     fn record<'a>(envelope: &'a Envelope) -> EventRecord<'a> {
-        EventRecord::new(envelope, Some(&ProjectionRule::MoneyButton), RETENTION).unwrap()
+        EventRecord::new(
+            envelope,
+            Some(&ProjectionRule::Provider(Kind::MoneyButton)),
+            RETENTION,
+        )
+        .unwrap()
     }
 
     /// The event id the projection of `pay_1` holds.

@@ -1,65 +1,81 @@
-//! The deliver route: every pending delivery is signed and POSTed to the
-//! target by the deliver Lambda's own logic ([`deliver::Outbound`]), on the
-//! phased DeliveryPolicy schedule compressed by the time scale. The worker
-//! sleeps until the earliest due delivery, waking early on new work, and
-//! polls the store at least once a second (so `hookbridge replay` from
-//! another process is picked up).
+//! A deliver route, one per destination: each of its due deliveries is
+//! signed with the destination's outbound secret and POSTed to its url by
+//! the deliver Lambda's own logic ([`deliver::Outbound`]), on the phased
+//! DeliveryPolicy schedule compressed by the time scale, each attempt within
+//! the destination's `timeout_seconds`. Each route has its own queue,
+//! in-flight budget and pace (its `rate_per_second`), so a failing or slow
+//! destination never delays another's deliveries. The worker sleeps until its earliest due
+//! delivery, waking early on new work, and polls the store at least once a
+//! second (so `hookbridge replay` from another process is picked up).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use deliver::{Outbound, OutboundError};
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::Attempt;
+use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::Envelope;
+use hookbridge_core::ports::TargetAnswer;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::bus::ConfiguredSecrets;
-use super::schedule::{NextStep, TimeScale, after_failure};
+use super::schedule::{NextStep, Pace, TimeScale, after_failure};
 use super::store::LocalStore;
 use super::store::deliveries::{
     AfterAttempt, AttemptRecord, DueDelivery, due_deliveries, next_due, record_attempt,
 };
 use super::store::states::AttemptOutcome;
 
-/// The one name in the deliver route's own secret store: the outbound
-/// signing secret (the sources' secrets live in the ingest route's store).
-pub const OUTBOUND_SECRET_NAME: &str = "outbound";
-/// Attempts in flight at once.
+/// Attempts in flight at once, per destination.
 const CONCURRENCY: usize = 8;
 /// Longest sleep: the store is polled at least this often.
 const POLL: Duration = Duration::from_secs(1);
 
 pub struct DeliverRoute {
     pub store: LocalStore,
+    /// Where it delivers; its name also names its outbound secrets.
+    pub destination: Destination,
     pub outbound: Outbound<HttpWebhookTarget, ConfiguredSecrets, SystemClock>,
-    pub target_url: String,
     pub schedule: Vec<Attempt>,
     pub time_scale: TimeScale,
     pub wake: Arc<Notify>,
 }
 
 impl DeliverRoute {
+    fn name(&self) -> &str {
+        self.destination.name.as_str()
+    }
+
     /// Runs until `shutdown` turns true. Attempts still in flight then are
-    /// abandoned: their deliveries stay pending and resume on restart.
+    /// abandoned: their deliveries stay due and resume on restart.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut in_flight = JoinSet::new();
         let mut busy: HashMap<tokio::task::Id, i64> = HashMap::new();
+        let mut pace = Pace::new(self.destination.rate_per_second);
         loop {
             let now = SystemTime::now();
             let capacity = CONCURRENCY - busy.len();
+            let mut paced = false;
             if capacity > 0 {
                 let skip: Vec<i64> = busy.values().copied().collect();
+                let route = Arc::clone(&self);
                 match self
                     .store
-                    .call(move |connection| due_deliveries(connection, now, &skip, capacity))
+                    .call(move |connection| {
+                        due_deliveries(connection, route.name(), now, &skip, capacity)
+                    })
                     .await
                 {
                     Ok(due) => {
                         for delivery in due {
+                            if !pace.start(Instant::now()) {
+                                paced = true;
+                                break;
+                            }
                             let seq = delivery.seq;
                             let route = Arc::clone(&self);
                             let task =
@@ -67,14 +83,21 @@ impl DeliverRoute {
                             busy.insert(task.id(), seq);
                         }
                     }
-                    Err(error) => tracing::error!(%error, "reading pending deliveries failed"),
+                    Err(error) => tracing::error!(
+                        destination = self.name(),
+                        %error,
+                        "reading due deliveries failed"
+                    ),
                 }
             }
-            let wait = if busy.len() < CONCURRENCY {
+            let wait = if paced {
+                pace.wait(Instant::now()).min(POLL)
+            } else if busy.len() < CONCURRENCY {
                 let skip: Vec<i64> = busy.values().copied().collect();
+                let route = Arc::clone(&self);
                 match self
                     .store
-                    .call(move |connection| next_due(connection, &skip))
+                    .call(move |connection| next_due(connection, route.name(), &skip))
                     .await
                 {
                     Ok(Some(due)) => due
@@ -107,32 +130,41 @@ impl DeliverRoute {
     /// Makes one attempt and records it with the delivery's next state.
     async fn attempt(&self, due: DueDelivery) {
         let started = SystemTime::now();
+        let clock = Instant::now();
         let schedule_started = due.schedule_started.unwrap_or(started);
         let number = due.attempt;
+        let destination = self.name();
         let (event_id, correlation_id, result) = match serde_json::from_str::<Envelope>(&due.detail)
         {
             Ok(envelope) => {
                 let ids = (envelope.id.clone(), envelope.correlation_id.clone());
                 let result = self
                     .outbound
-                    .send(OUTBOUND_SECRET_NAME, &self.target_url, envelope)
+                    .send(&self.destination, envelope)
                     .await
-                    .map_err(|error| (error.code(), status_of(&error), error.to_string()));
+                    .map_err(Failure::from);
                 (ids.0, ids.1, result)
             }
             Err(error) => (
                 String::new(),
                 String::new(),
-                Err(("invalid_envelope", None, error.to_string())),
+                Err(Failure {
+                    code: "invalid_envelope",
+                    answer: None,
+                    message: error.to_string(),
+                }),
             ),
         };
+        let latency = clock.elapsed();
         let (attempt, next) = match result {
-            Ok(status) => {
+            Ok(answer) => {
                 tracing::info!(
                     event_id,
                     correlation_id,
+                    destination,
                     attempt = number,
-                    target_status = status,
+                    target_status = answer.status,
+                    latency_ms = latency.as_millis(),
                     "delivered"
                 );
                 (
@@ -140,13 +172,19 @@ impl DeliverRoute {
                         number,
                         at: started,
                         outcome: AttemptOutcome::Delivered,
-                        status: Some(status),
+                        status: Some(answer.status),
                         error: None,
+                        latency,
+                        response_excerpt: answer.excerpt,
                     },
                     AfterAttempt::Delivered,
                 )
             }
-            Err((code, status, error)) => {
+            Err(Failure {
+                code,
+                answer,
+                message: error,
+            }) => {
                 let next = match after_failure(
                     &self.schedule,
                     number,
@@ -158,6 +196,7 @@ impl DeliverRoute {
                         tracing::warn!(
                             event_id,
                             correlation_id,
+                            destination,
                             attempt = number,
                             code,
                             %error,
@@ -170,6 +209,7 @@ impl DeliverRoute {
                         tracing::error!(
                             event_id,
                             correlation_id,
+                            destination,
                             attempt = number,
                             code,
                             %error,
@@ -183,31 +223,56 @@ impl DeliverRoute {
                         number,
                         at: started,
                         outcome: AttemptOutcome::Failed,
-                        status,
+                        status: answer.as_ref().map(|answer| answer.status),
                         error: Some(error),
+                        latency,
+                        response_excerpt: answer.and_then(|answer| answer.excerpt),
                     },
                     next,
                 )
             }
         };
         let seq = due.seq;
+        let name = destination.to_owned();
         if let Err(error) = self
             .store
             .call(move |connection| {
-                record_attempt(connection, seq, schedule_started, &attempt, next)
+                record_attempt(connection, seq, &name, schedule_started, &attempt, next)
             })
             .await
         {
             // The delivery stays due: the attempt is made again.
-            tracing::error!(event_id, %error, "recording the delivery attempt failed");
+            tracing::error!(
+                event_id,
+                destination,
+                %error,
+                "recording the delivery attempt failed"
+            );
         }
     }
 }
 
-fn status_of(error: &OutboundError) -> Option<u16> {
-    match error {
-        OutboundError::TargetStatus(status) => Some(*status),
-        _ => None,
+/// Why an attempt failed, as recorded: the log code, the target's answer
+/// if it gave one, and the reason in words.
+struct Failure {
+    code: &'static str,
+    answer: Option<TargetAnswer>,
+    message: String,
+}
+
+impl From<OutboundError> for Failure {
+    fn from(error: OutboundError) -> Self {
+        let code = error.code();
+        let message = error.to_string();
+        let answer = match error {
+            OutboundError::TargetStatus(answer) => Some(answer),
+            _ => None,
+        };
+        Self {
+            code,
+            answer,
+            message,
+        }
     }
 }
 

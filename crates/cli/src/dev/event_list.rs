@@ -1,8 +1,10 @@
-//! The JSON of `GET /events`: recent events with their delivery attempts.
+//! The JSON of `GET /events`: recent events with their deliveries, one per
+//! destination the event matched, and their attempts.
 
+use hookbridge_core::delivery_status::DeliveryState;
 use serde::Serialize;
 
-use super::store::states::{AttemptOutcome, DeliveryState};
+use super::store::states::AttemptOutcome;
 
 /// The `limit` of `GET /events` when the query names none.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -28,36 +30,16 @@ pub struct EventView {
     pub duplicates: u64,
     /// Whether the consumer has recorded it.
     pub stored: bool,
-    pub delivery: DeliveryView,
+    /// By destination name; empty when the event matched no destination.
+    pub deliveries: Vec<DeliveryView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeliveryView {
-    pub status: DeliveryStatus,
+    pub destination: String,
+    pub status: DeliveryState,
     /// Oldest first; numbered within their schedule (a replay starts at 1).
     pub attempts: Vec<AttemptView>,
-}
-
-/// How `GET /events` lists a delivery: its stored state, or `no_target` for
-/// an event that had no delivery row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    Pending,
-    Delivered,
-    DeadLettered,
-    NoTarget,
-}
-
-impl From<Option<DeliveryState>> for DeliveryStatus {
-    fn from(state: Option<DeliveryState>) -> Self {
-        match state {
-            None => Self::NoTarget,
-            Some(DeliveryState::Pending) => Self::Pending,
-            Some(DeliveryState::Delivered) => Self::Delivered,
-            Some(DeliveryState::DeadLettered) => Self::DeadLettered,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,6 +52,10 @@ pub struct AttemptView {
     pub status: Option<u16>,
     /// Why the attempt failed, if it did.
     pub error: Option<String>,
+    /// `None` for attempts recorded before latencies were.
+    pub latency_ms: Option<u64>,
+    /// The start of the target's answer, at most 1 KiB.
+    pub response_excerpt: Option<String>,
 }
 
 /// The `limit` of a `GET /events` query string: absent means
@@ -113,16 +99,19 @@ mod tests {
                 correlation_id: "c1".into(),
                 duplicates: 2,
                 stored: true,
-                delivery: DeliveryView {
-                    status: DeliveryStatus::DeadLettered,
+                deliveries: vec![DeliveryView {
+                    destination: "billing".into(),
+                    status: DeliveryState::DeadLettered,
                     attempts: vec![AttemptView {
                         number: 1,
                         at: "2026-11-24T00:00:00.200Z".into(),
                         outcome: AttemptOutcome::Failed,
                         status: Some(500),
                         error: Some("the target answered HTTP 500".into()),
+                        latency_ms: Some(12),
+                        response_excerpt: Some("busy".into()),
                     }],
-                },
+                }],
             }],
         };
         assert_eq!(
@@ -131,25 +120,12 @@ mod tests {
                 "id": "evt_1", "source": "stripe", "type": "payment_intent.succeeded",
                 "received_at": "2026-11-24T00:00:00.123Z", "occurred_at": null,
                 "correlation_id": "c1", "duplicates": 2, "stored": true,
-                "delivery": {"status": "dead_lettered", "attempts": [{
+                "deliveries": [{"destination": "billing", "status": "dead_lettered", "attempts": [{
                     "number": 1, "at": "2026-11-24T00:00:00.200Z", "outcome": "failed",
-                    "status": 500, "error": "the target answered HTTP 500"
-                }]}
+                    "status": 500, "error": "the target answered HTTP 500",
+                    "latency_ms": 12, "response_excerpt": "busy"
+                }]}]
             }]})
-        );
-    }
-
-    #[test]
-    fn a_listed_status_is_spelt_as_its_stored_state() {
-        for state in DeliveryState::ALL {
-            assert_eq!(
-                serde_json::to_value(DeliveryStatus::from(Some(*state))).unwrap(),
-                json!(state.as_str())
-            );
-        }
-        assert_eq!(
-            serde_json::to_value(DeliveryStatus::from(None)).unwrap(),
-            json!("no_target")
         );
     }
 

@@ -29,6 +29,7 @@ use consume::Consumer;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::DeliveryPolicy;
+use hookbridge_core::destinations::DestinationsError;
 use hookbridge_core::projection::ProjectionRule;
 use hookbridge_core::secret::{Secret, SecretSet};
 use ingest::Ingest;
@@ -36,10 +37,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use self::bus::{ConfiguredSecrets, LocalBus, Routes};
-use self::config::{ConfigFileError, FlagError, Settings, SourceSetup};
+use self::config::{ConfigFileError, DestinationSetup, FlagError, Settings, SourceSetup};
 use self::consumer_store::SqliteEventStore;
 use self::data_dir_lock::{DataDirLock, DataDirLockError};
-use self::delivery::{DeliverRoute, OUTBOUND_SECRET_NAME};
+use self::delivery::DeliverRoute;
 use self::persist::PersistRoute;
 use self::schedule::TimeScale;
 use self::server::{App, Limits};
@@ -50,7 +51,8 @@ pub const DEFAULT_PORT: u16 = 3000;
 pub const DEFAULT_DATA_DIR: &str = ".hookbridge";
 /// How long the consumer keeps event records (the Lambda's default).
 const RETENTION: Duration = Duration::from_secs(consume::DEFAULT_RETENTION_DAYS * 86_400);
-/// Bound of one delivery attempt, answer included.
+/// Bound of one delivery attempt, answer included, for a destination that
+/// names no `timeout_seconds`.
 const TARGET_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, clap::Args)]
@@ -68,8 +70,9 @@ pub struct DevArgs {
     /// Directory of the SQLite store [default: .hookbridge].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Where events are delivered (http or https URL); without one they are
-    /// only stored.
+    /// Where every event is delivered (http or https URL): the destination
+    /// `default`, beside the `[destinations]` of the file (replacing its
+    /// `default`). Without any destination events are only stored.
     #[arg(long)]
     pub target: Option<String>,
     /// Divide every wait of the delivery schedule by this factor, e.g. 60.
@@ -84,8 +87,9 @@ pub struct DevArgs {
     /// keep real secrets in hookbridge.toml.
     #[arg(long = "secret", value_name = "SOURCE=SECRET")]
     pub secrets: Vec<String>,
-    /// The outbound signing secret (a Standard Webhooks `whsec_` key);
-    /// repeat it for a rotation.
+    /// The outbound signing secret (a Standard Webhooks `whsec_` key) of
+    /// every destination without `secrets` of its own; repeat it for a
+    /// rotation.
     #[arg(long = "outbound-secret", value_name = "SECRET")]
     pub outbound_secrets: Vec<String>,
     /// Use the real AWS adapters (EventBridge, SSM) for ingest; implied by
@@ -102,8 +106,8 @@ pub enum DevError {
     Flags(#[from] FlagError),
     #[error("--secret and --outbound-secret do not apply with --aws: secrets come from SSM")]
     SecretFlagsWithAws,
-    #[error("--target `{0}` is not an http:// or https:// URL")]
-    InvalidTarget(String),
+    #[error("--target: {0}")]
+    InvalidTarget(DestinationsError),
     #[error(transparent)]
     DataDirLock(#[from] DataDirLockError),
     #[error(transparent)]
@@ -128,8 +132,9 @@ pub enum DevError {
 struct Resolved {
     address: String,
     data_dir: PathBuf,
-    target: Option<String>,
+    destinations: DestinationSetup,
     time_scale: TimeScale,
+    /// The outbound secrets of destinations without their own.
     outbound: Arc<SecretSet>,
     outbound_built_in: bool,
     sources: SourceSetup,
@@ -172,9 +177,10 @@ fn resolve(args: DevArgs, settings: Settings) -> Result<Resolved, DevError> {
         .unwrap_or_else(|| DEFAULT_HOST.to_owned());
     let port = args.port.or(settings.port).unwrap_or(DEFAULT_PORT);
     let target = args.target.or(settings.target);
-    if let Some(target) = &target {
-        validate_target(target)?;
-    }
+    let destinations = settings
+        .destinations
+        .with_target(target.as_deref())
+        .map_err(DevError::InvalidTarget)?;
     let outbound =
         config::outbound_from_flags(&args.outbound_secrets).or(settings.outbound_secrets);
     let (outbound, outbound_built_in) = match outbound {
@@ -192,7 +198,7 @@ fn resolve(args: DevArgs, settings: Settings) -> Result<Resolved, DevError> {
             .data_dir
             .or(settings.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
-        target,
+        destinations,
         time_scale: args.time_scale.or(settings.time_scale).unwrap_or_default(),
         outbound,
         outbound_built_in,
@@ -206,17 +212,6 @@ fn listen_address(host: &str, port: u16) -> String {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
-    }
-}
-
-fn validate_target(target: &str) -> Result<(), DevError> {
-    let valid = target.parse::<http::Uri>().ok().is_some_and(|uri| {
-        matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some()
-    });
-    if valid {
-        Ok(())
-    } else {
-        Err(DevError::InvalidTarget(target.to_owned()))
     }
 }
 
@@ -298,17 +293,12 @@ async fn run_local(config: Resolved) -> Result<(), DevError> {
 async fn start_local(config: &Resolved) -> Result<Running, DevError> {
     let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
     let store = LocalStore::open(&config.data_dir)?;
-    let (deliveries, unconsumed) = store
+    let pending = store
         .call(|connection| store::bus::pending_work(connection))
         .await?;
-    if deliveries + unconsumed > 0 {
-        tracing::info!(
-            deliveries,
-            unconsumed,
-            "resuming work left by an earlier run"
-        );
-    }
-    let routes = Routes::default();
+    report_pending_work(&pending, &config.destinations);
+    let destinations = &config.destinations.destinations;
+    let routes = Routes::for_destinations(destinations);
     let (shutdown_tx, shutdown) = watch::channel(false);
     let mut workers = tokio::task::JoinSet::new();
 
@@ -316,9 +306,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
         .sources
         .sources
         .iter()
-        .filter_map(|(name, source)| {
-            ProjectionRule::for_source(source).map(|rule| (name.to_owned(), rule))
-        })
+        .map(|(name, source)| (name.to_owned(), ProjectionRule::for_source(source)))
         .collect();
     let consumer = Consumer::new(
         SqliteEventStore::new(store.clone()),
@@ -337,29 +325,29 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
         .run(shutdown.clone()),
     );
 
-    if let Some(target_url) = &config.target {
-        let client = hookbridge_aws::http::client_with_timeout(TARGET_TIMEOUT)
-            .map_err(|error| DevError::HttpClient(error.to_string()))?;
-        let outbound_secrets = ConfiguredSecrets::new(HashMap::from([(
-            OUTBOUND_SECRET_NAME.to_owned(),
-            Arc::clone(&config.outbound),
-        )]));
+    let outbound_secrets =
+        ConfiguredSecrets::new(config.destinations.outbound_secrets(&config.outbound));
+    // One connection pool; each attempt is bounded by its destination's
+    // `timeout_seconds`, else this client's timeout.
+    let client = hookbridge_aws::http::client_with_timeout(TARGET_TIMEOUT)
+        .map_err(|error| DevError::HttpClient(error.to_string()))?;
+    for destination in destinations.iter() {
         let route = Arc::new(DeliverRoute {
             store: store.clone(),
+            destination: destination.clone(),
             outbound: ::deliver::Outbound::new(
-                HttpWebhookTarget::new(client),
-                outbound_secrets,
+                HttpWebhookTarget::new(client.clone()),
+                outbound_secrets.clone(),
                 SystemClock,
             ),
-            target_url: target_url.clone(),
             schedule: DeliveryPolicy::default().schedule(),
             time_scale: config.time_scale,
-            wake: Arc::clone(&routes.deliver),
+            wake: Arc::clone(&routes.deliver[destination.name.as_str()]),
         });
         workers.spawn(route.run(shutdown.clone()));
     }
 
-    let bus = LocalBus::new(store.clone(), config.target.is_some(), routes);
+    let bus = LocalBus::new(store.clone(), Arc::new(destinations.clone()), routes);
     let secrets = ConfiguredSecrets::new(config.sources.secrets.clone());
     let app = Arc::new(App {
         ingest: Ingest::new(config.sources.sources.clone(), secrets, bus, SystemClock),
@@ -368,6 +356,29 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
     });
     let listener = bind(&config.address).await?;
     Ok(Running::serve(listener, app, workers, (shutdown_tx, shutdown))?.holding(data_dir_lock))
+}
+
+/// Logs the work an earlier run left, and the deliveries no configured
+/// destination will make (they wait, listed in `GET /events`, until their
+/// destination is configured again).
+fn report_pending_work(pending: &store::bus::PendingWork, setup: &DestinationSetup) {
+    let deliveries: u64 = pending.deliveries.values().sum();
+    if deliveries + pending.unconsumed > 0 {
+        tracing::info!(
+            deliveries,
+            unconsumed = pending.unconsumed,
+            "resuming work left by an earlier run"
+        );
+    }
+    for (destination, count) in &pending.deliveries {
+        if setup.destinations.get(destination).is_none() {
+            tracing::warn!(
+                destination,
+                deliveries = count,
+                "deliveries wait for a destination that is not configured"
+            );
+        }
+    }
 }
 
 async fn bind(address: &str) -> Result<TcpListener, DevError> {
@@ -392,12 +403,24 @@ fn print_banner(config: &Resolved, address: SocketAddr) {
         "hookbridge dev: data in {}",
         config.data_dir.join(store::DATABASE_FILE).display()
     )];
-    match &config.target {
-        Some(target) => lines.push(format!(
-            "  deliveries to {target} (time scale {})",
+    let destinations = &config.destinations.destinations;
+    if destinations.is_empty() {
+        lines.push(
+            "  no destinations (--target or [destinations]): events are stored, not delivered"
+                .to_owned(),
+        );
+    } else {
+        lines.push(format!(
+            "  destinations (time scale {}):",
             config.time_scale
-        )),
-        None => lines.push("  no --target: events are stored, not delivered".to_owned()),
+        ));
+        for destination in destinations.iter() {
+            lines.push(format!(
+                "    {:<12} {}",
+                destination.name.as_str(),
+                destination.url
+            ));
+        }
     }
     lines.push("  sources (POST /webhooks/<name>):".to_owned());
     for (name, _) in config.sources.sources.iter() {
@@ -411,7 +434,7 @@ fn print_banner(config: &Resolved, address: SocketAddr) {
             lines.push(format!("    {name:<12} {}", joined(secrets)));
         }
     }
-    if config.outbound_built_in {
+    if config.outbound_built_in && config.destinations.uses_shared_secrets() {
         lines.push(format!(
             "  outbound signing secret (development): {}",
             joined(&config.outbound)

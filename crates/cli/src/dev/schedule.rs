@@ -1,10 +1,11 @@
-//! When a failed delivery is tried again: the phased [`DeliveryPolicy`]
-//! schedule, compressed by a time scale. Pure, so the timing is tested
-//! without waiting.
+//! When a delivery is attempted: a failed one again by the phased
+//! [`DeliveryPolicy`] schedule, compressed by a time scale; and no more
+//! often than its destination's `rate_per_second` ([`Pace`]). Pure, so the
+//! timing is tested without waiting.
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use hookbridge_core::delivery_policy::Attempt;
 
@@ -93,6 +94,45 @@ pub fn after_failure(
     }
 }
 
+/// Spaces the attempts of one destination by its `rate_per_second`: at most
+/// one start per `1 s / rate`, like SNS's `throttlePolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// Zero: unthrottled.
+    interval: Duration,
+    next_start: Option<Instant>,
+}
+
+impl Pace {
+    pub fn new(rate_per_second: Option<u32>) -> Self {
+        let interval = rate_per_second
+            .filter(|rate| *rate > 0)
+            .map_or(Duration::ZERO, |rate| Duration::from_secs(1) / rate);
+        Self {
+            interval,
+            next_start: None,
+        }
+    }
+
+    /// Whether an attempt may start at `now`; if so, it counts as started.
+    pub fn start(&mut self, now: Instant) -> bool {
+        if self.interval.is_zero() {
+            return true;
+        }
+        if self.next_start.is_some_and(|next| now < next) {
+            return false;
+        }
+        self.next_start = Some(now + self.interval);
+        true
+    }
+
+    /// How long from `now` until the next attempt may start.
+    pub fn wait(&self, now: Instant) -> Duration {
+        self.next_start
+            .map_or(Duration::ZERO, |next| next.saturating_duration_since(now))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::UNIX_EPOCH;
@@ -160,6 +200,31 @@ mod tests {
         assert_eq!("0.5".parse::<TimeScale>().unwrap(), TimeScale(0.5));
         for invalid in ["0", "-2", "NaN", "inf", "fast", ""] {
             assert!(invalid.parse::<TimeScale>().is_err(), "{invalid:?}");
+        }
+    }
+
+    #[test]
+    fn a_paced_destination_starts_one_attempt_per_interval() {
+        let now = Instant::now();
+        let mut pace = Pace::new(Some(4));
+        assert!(pace.start(now));
+        assert!(!pace.start(now), "a second start at once is refused");
+        assert_eq!(pace.wait(now), Duration::from_millis(250));
+        assert!(!pace.start(now + Duration::from_millis(249)));
+        assert!(pace.start(now + Duration::from_millis(250)));
+        assert_eq!(
+            pace.wait(now + Duration::from_millis(300)),
+            Duration::from_millis(200)
+        );
+    }
+
+    #[test]
+    fn an_unpaced_destination_never_waits() {
+        let now = Instant::now();
+        for rate in [None, Some(0)] {
+            let mut pace = Pace::new(rate);
+            assert!((0..100).all(|_| pace.start(now)), "{rate:?}");
+            assert_eq!(pace.wait(now), Duration::ZERO);
         }
     }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hookbridge_core::verify::{github, standard};
+use hookbridge_core::providers::{github, standard};
 use hookbridge_testkit::http_target::{HttpTarget, Script, closed_loopback_url};
 use serde_json::Value;
 
@@ -119,7 +119,7 @@ async fn a_webhook_is_accepted_stored_once_and_delivered_after_two_failures() {
     assert_eq!(again["id"], "delivery-1");
 
     let event = wait_for(&client, &base, |event| {
-        event["delivery"]["status"] == "delivered" && event["stored"] == true
+        event["deliveries"][0]["status"] == "delivered" && event["stored"] == true
     })
     .await;
     assert_eq!(event["id"], "delivery-1");
@@ -127,7 +127,7 @@ async fn a_webhook_is_accepted_stored_once_and_delivered_after_two_failures() {
     assert_eq!(event["type"], "pull_request.opened");
     assert_eq!(event["correlation_id"], accepted["correlation_id"]);
     assert_eq!(event["duplicates"], 1);
-    let attempts = event["delivery"]["attempts"].as_array().unwrap();
+    let attempts = event["deliveries"][0]["attempts"].as_array().unwrap();
     let summary: Vec<(u64, &str, Option<u64>)> = attempts
         .iter()
         .map(|attempt| {
@@ -193,10 +193,10 @@ async fn pending_deliveries_resume_after_a_restart() {
     let client = reqwest::Client::new();
     assert_eq!(post_github(&client, &base, "resume-1").await.0, 202);
     let event = wait_for(&client, &base, |event| {
-        event["delivery"]["attempts"].as_array().unwrap().len() >= 2
+        event["deliveries"][0]["attempts"].as_array().unwrap().len() >= 2
     })
     .await;
-    assert_eq!(event["delivery"]["status"], "pending");
+    assert_eq!(event["deliveries"][0]["status"], "retrying");
     running.stop().await;
 
     // Same data, a working target: attempt 3 happens when it was due.
@@ -206,10 +206,10 @@ async fn pending_deliveries_resume_after_a_restart() {
         .unwrap();
     let base = format!("http://{}", running.address);
     let event = wait_for(&client, &base, |event| {
-        event["delivery"]["status"] == "delivered"
+        event["deliveries"][0]["status"] == "delivered"
     })
     .await;
-    let attempts = event["delivery"]["attempts"].as_array().unwrap();
+    let attempts = event["deliveries"][0]["attempts"].as_array().unwrap();
     // Attempt 3 (or a later one, on a machine slow enough to make it
     // before the stop) is the first to reach the target.
     let last = attempts.last().unwrap();
@@ -230,8 +230,7 @@ async fn without_a_target_events_are_stored_and_not_delivered() {
     let client = reqwest::Client::new();
     assert_eq!(post_github(&client, &base, "stored-1").await.0, 202);
     let event = wait_for(&client, &base, |event| event["stored"] == true).await;
-    assert_eq!(event["delivery"]["status"], "no_target");
-    assert_eq!(event["delivery"]["attempts"], Value::Array(Vec::new()));
+    assert_eq!(event["deliveries"], Value::Array(Vec::new()), "{event}");
     running.stop().await;
 }
 
@@ -339,8 +338,10 @@ fn flags_override_the_file_and_targets_must_be_urls() {
     };
     let resolved = resolve(args.clone(), settings).unwrap();
     assert_eq!(resolved.address, "0.0.0.0:5000");
+    let destinations = &resolved.destinations.destinations;
+    assert_eq!(destinations.len(), 1);
     assert_eq!(
-        resolved.target.as_deref(),
+        destinations.get("default").map(|d| d.url.as_str()),
         Some("https://flag.example/hook")
     );
     assert_eq!(resolved.time_scale, TimeScale::new(5.0).unwrap());
@@ -351,13 +352,10 @@ fn flags_override_the_file_and_targets_must_be_urls() {
             target: Some(target.to_owned()),
             ..args.clone()
         };
-        assert!(
-            matches!(
-                resolve(args, Settings::empty()),
-                Err(DevError::InvalidTarget(_))
-            ),
-            "{target}"
-        );
+        let error = resolve(args, Settings::empty()).unwrap_err();
+        assert!(matches!(error, DevError::InvalidTarget(_)), "{target}");
+        let message = error.to_string();
+        assert!(message.contains("`default`"), "{message}");
     }
     assert_eq!(listen_address("::1", 3000), "[::1]:3000");
 }

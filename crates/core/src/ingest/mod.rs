@@ -4,23 +4,51 @@
 //! `now` and a correlation id. Every way a webhook can be refused is an
 //! [`IngestError`], whose status and code are the public contract.
 
-mod fields;
-mod payload;
+pub mod form;
+pub(crate) mod payload;
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
-use crate::config::{SourceConfig, SourceKind};
+use sha2::{Digest, Sha256};
+
+use crate::config::SourceConfig;
 use crate::entry::{MAX_ENTRY_SIZE, entry_size};
 use crate::envelope::{EnvelopeRef, bus_source};
 use crate::ports::BusEvent;
+use crate::providers::{BodyShape, Described, Fallback, Handshake, Request};
 use crate::secret::SecretSet;
-use crate::verify::{self, VerifyError};
+use crate::verify::VerifyError;
 
-pub use fields::PayloadError;
 pub use payload::MAX_NESTING;
 
 use payload::JsonObject;
 
+/// Why a payload cannot be accepted (400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    #[error("the body must be a JSON object")]
+    NotAnObject,
+    #[error("the form body cannot be read: {0}")]
+    NotForm(String),
+    #[error("required field `{0}` is missing")]
+    MissingField(&'static str),
+    #[error("field `{field}` is invalid: {reason}")]
+    InvalidField { field: &'static str, reason: String },
+}
+
+impl PayloadError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotJson(_) | Self::NotAnObject => "invalid_json",
+            Self::NotForm(_) => "invalid_form",
+            Self::MissingField(_) => "missing_field",
+            Self::InvalidField { .. } => "invalid_field",
+        }
+    }
+}
 /// Why a webhook was not accepted. Display texts are safe to return to the
 /// sender and to log: none carries a secret or a signature.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +119,16 @@ pub struct Prepared {
     pub event_id: String,
     pub event_type: String,
     pub bus_event: BusEvent,
+    /// Metadata that could not be read and fell back, for the log.
+    pub fallbacks: Vec<Fallback>,
+}
+
+/// What a verified request is: an event for the bus, or a handshake that
+/// ingest answers itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    Event(Prepared),
+    Handshake(Handshake),
 }
 
 /// What arrived, for one configured source.
@@ -98,78 +136,107 @@ pub struct Prepared {
 pub struct Webhook<'a> {
     pub source: &'a str,
     pub config: &'a SourceConfig,
+    pub method: &'a http::Method,
+    /// The URL the request arrived on: scheme, host, path and query.
+    pub url: &'a str,
     pub headers: &'a http::HeaderMap,
     pub body: &'a [u8],
 }
 
-/// Verifies `webhook` with `secrets` at `now`, validates its payload and
-/// builds the bus event. Signatures are checked over the exact raw bytes
-/// before the body is parsed, so unauthenticated input costs one MAC.
+/// The URL the provider signed: the source's `public_url` with the
+/// request's query, else the request's own URL.
+fn signed_url<'a>(config: &SourceConfig, url: &'a str) -> Cow<'a, str> {
+    match &config.public_url {
+        None => Cow::Borrowed(url),
+        Some(public) => match url.split_once('?') {
+            Some((_, query)) => Cow::Owned(format!("{public}?{query}")),
+            None => Cow::Owned(public.clone()),
+        },
+    }
+}
+
+/// Verifies `webhook` with `secrets` at `now` and builds its bus event (or
+/// its handshake answer). Signatures are checked over the exact raw bytes
+/// before the body is parsed (unless the secret is inside it), so
+/// unauthenticated input costs one MAC. Once verified, only an unreadable
+/// body or a missing promised id refuses it.
 pub fn prepare(
     webhook: &Webhook<'_>,
     secrets: &SecretSet,
     now: SystemTime,
     correlation_id: &str,
-) -> Result<Prepared, IngestError> {
+) -> Result<Ingested, IngestError> {
     check_body_size(webhook.body)?;
-    let headers = webhook.headers;
-    let body = webhook.body;
-    let object;
-    let fields = match &webhook.config.kind {
-        SourceKind::Stripe { tolerance } => {
-            verify::stripe::verify(headers, body, secrets, now, *tolerance)?;
-            object = JsonObject::parse(body)?;
-            fields::stripe(&object)?
-        }
-        SourceKind::Github => {
-            verify::github::verify(headers, body, secrets)?;
-            object = JsonObject::parse(body)?;
-            fields::github(headers, body, &object)?
-        }
-        SourceKind::Standard { tolerance } => {
-            verify::standard::verify(headers, body, secrets, now, *tolerance)?;
-            object = JsonObject::parse(body)?;
-            fields::standard(headers, &object)?
-        }
-        SourceKind::Hmac(scheme) => {
-            verify::hmac_header::verify(scheme, headers, body, secrets)?;
-            object = JsonObject::parse(body)?;
-            fields::hmac(scheme, headers, body, &object)?
-        }
-        SourceKind::MoneyButton => {
-            // The secret is inside the body: it must be parsed first.
-            object = JsonObject::parse(body)?;
-            let payment = fields::MoneyButtonBody::parse(&object)?;
-            verify::moneybutton::verify(payment.secret(), secrets)?;
-            payment.into_fields()?
-        }
+    let provider = webhook.config.provider();
+    let form_content_type = form::form_content_type(webhook.headers);
+    let fields = form_content_type
+        .map(|_| form::decode(webhook.body))
+        .transpose()?;
+    let form_json = fields.as_deref().map(form::to_json);
+    let url = signed_url(webhook.config, webhook.url);
+    let request = Request {
+        method: webhook.method,
+        url: &url,
+        headers: webhook.headers,
+        body: webhook.body,
+        form: fields.as_deref(),
     };
+    let parse = || match (&form_json, provider.body_shape()) {
+        (Some(json), _) => JsonObject::parse(json.as_bytes()),
+        (None, BodyShape::Object) => JsonObject::parse(webhook.body),
+        (None, BodyShape::ObjectOrArray) => JsonObject::parse_object_or_array(webhook.body),
+    };
+    let document = if provider.secret_in_body() {
+        let document = parse()?;
+        provider.verify(&request, Some(&document), secrets, now)?;
+        document
+    } else {
+        provider.verify(&request, None, secrets, now)?;
+        parse()?
+    };
+    if let Some(handshake) = provider.handshake(&request, &document, secrets) {
+        return Ok(Ingested::Handshake(handshake));
+    }
+    let mut described = Described::default();
+    provider.describe(&request, &document, &mut described)?;
+    let (id, event_type) = described.finish(
+        || hex::encode(Sha256::digest(webhook.body)),
+        &webhook.config.default_type,
+    );
     let received_at = humantime::format_rfc3339_millis(now).to_string();
+    let raw_body = match form_content_type {
+        // Decoding proved the form UTF-8.
+        Some(_) => std::str::from_utf8(webhook.body).ok(),
+        None => None,
+    };
     let envelope = EnvelopeRef {
-        id: &fields.id,
+        id: &id,
         source: webhook.source,
-        event_type: &fields.event_type,
+        event_type: &event_type,
         received_at: &received_at,
-        occurred_at: fields.occurred_at.as_deref(),
+        occurred_at: described.occurred_at.as_deref(),
         correlation_id,
-        payload: fields
+        payload: described
             .rewritten_payload
             .as_deref()
-            .unwrap_or_else(|| object.text()),
+            .unwrap_or_else(|| document.text()),
+        content_type: form_content_type,
+        raw_body,
     };
     let detail = envelope.to_json();
     let bus_event = BusEvent {
         source: bus_source(webhook.source),
-        detail_type: fields.event_type.clone(),
+        detail_type: event_type.clone(),
         detail,
     };
     let size = entry_size(&bus_event);
     if size > MAX_ENTRY_SIZE {
         return Err(IngestError::TooLarge { size });
     }
-    Ok(Prepared {
-        event_id: fields.id,
-        event_type: fields.event_type,
+    Ok(Ingested::Event(Prepared {
+        event_id: id,
+        event_type,
         bus_event,
-    })
+        fallbacks: described.fallbacks,
+    }))
 }

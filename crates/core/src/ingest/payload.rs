@@ -11,33 +11,50 @@ use serde::de::{self, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::PayloadError;
+use crate::providers::describe::Lookup;
 
 /// Deepest nesting accepted. serde_json reads raw values at any depth but
 /// builds values only 128 deep, so a deeper payload would be acknowledged
 /// here and then fail in every consumer that parses it.
 pub const MAX_NESTING: usize = 64;
 
-/// A JSON object body: its text (surrounding whitespace trimmed) and its
-/// top-level members in order.
-pub(super) struct JsonObject<'a> {
+/// A JSON object body (or, for providers that batch, an array): its text
+/// (surrounding whitespace trimmed) and its top-level members in order.
+pub struct JsonObject<'a> {
     text: &'a str,
     members: Vec<(Text<'a>, &'a RawValue)>,
 }
 
 impl<'a> JsonObject<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, PayloadError> {
-        let starts_as_object = body
-            .iter()
-            .find(|b| !b.is_ascii_whitespace())
-            .is_some_and(|b| *b == b'{');
-        if !starts_as_object {
-            return Err(match serde_json::from_slice::<&RawValue>(body) {
-                Ok(_) => PayloadError::NotAnObject,
-                Err(e) => PayloadError::NotJson(e.to_string()),
-            });
-        }
-        let Members(members) =
-            serde_json::from_slice(body).map_err(|e| PayloadError::NotJson(e.to_string()))?;
+        Self::parse_as(body, false)
+    }
+
+    /// As [`JsonObject::parse`], also taking a JSON array (with no members).
+    pub fn parse_object_or_array(body: &'a [u8]) -> Result<Self, PayloadError> {
+        Self::parse_as(body, true)
+    }
+
+    fn parse_as(body: &'a [u8], array_allowed: bool) -> Result<Self, PayloadError> {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        let members = match first {
+            Some(b'{') => {
+                let Members(members) = serde_json::from_slice(body)
+                    .map_err(|e| PayloadError::NotJson(e.to_string()))?;
+                members
+            }
+            Some(b'[') if array_allowed => {
+                serde_json::from_slice::<&RawValue>(body)
+                    .map_err(|e| PayloadError::NotJson(e.to_string()))?;
+                Vec::new()
+            }
+            _ => {
+                return Err(match serde_json::from_slice::<&RawValue>(body) {
+                    Ok(_) => PayloadError::NotAnObject,
+                    Err(e) => PayloadError::NotJson(e.to_string()),
+                });
+            }
+        };
         // Parsing proved the body valid UTF-8; this cannot fail.
         let text = std::str::from_utf8(body)
             .map_err(|e| PayloadError::NotJson(e.to_string()))?
@@ -86,11 +103,11 @@ impl<'a> JsonObject<'a> {
             .map(Option::flatten)
     }
 
-    /// The string at a JSON pointer, reading only the member it starts in.
-    /// That member given twice is refused, as in [`JsonObject::member`]: JSON
-    /// parsers disagree on which one counts, so the type on the bus could
-    /// differ from the one a consumer reads in the payload.
-    pub fn pointer_text(&self, pointer: &str) -> Result<Option<String>, PayloadError> {
+    /// The value at a JSON pointer, parsing only the member it starts in.
+    /// That member given twice is unreadable, as in [`JsonObject::member`]:
+    /// JSON parsers disagree on which one counts, so the type on the bus
+    /// could differ from the one a consumer reads in the payload.
+    pub fn at(&self, pointer: &str) -> Lookup {
         let mut segments = pointer.strip_prefix('/').unwrap_or(pointer).splitn(2, '/');
         let first = unescape_pointer(segments.next().unwrap_or_default());
         let rest = segments.next();
@@ -99,25 +116,19 @@ impl<'a> JsonObject<'a> {
             return Ok(None);
         };
         if found.next().is_some() {
-            return Err(PayloadError::InvalidField {
-                field: "type",
-                reason: "appears more than once".into(),
-            });
+            return Err("appears more than once".into());
         }
+        let value: serde_json::Value =
+            serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
         Ok(match rest {
-            None => parse_raw::<Option<Text>>("type", raw)?.map(Text::into_owned),
-            Some(rest) => {
-                let value: serde_json::Value = parse_raw("type", raw)?;
-                value
-                    .pointer(&format!("/{rest}"))
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned)
-            }
-        })
+            None => Some(value),
+            Some(rest) => value.pointer(&format!("/{rest}")).cloned(),
+        }
+        .filter(|value| !value.is_null()))
     }
 }
 
-pub(super) fn parse_raw<'a, T: Deserialize<'a>>(
+pub(crate) fn parse_raw<'a, T: Deserialize<'a>>(
     field: &'static str,
     raw: &'a RawValue,
 ) -> Result<T, PayloadError> {
@@ -169,15 +180,11 @@ fn nesting_depth(json: &str) -> usize {
 
 /// A JSON string, borrowed from the body when it has no escapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Text<'a>(Cow<'a, str>);
+pub(crate) struct Text<'a>(Cow<'a, str>);
 
 impl<'a> Text<'a> {
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    pub fn into_owned(self) -> String {
-        self.0.into_owned()
     }
 }
 
@@ -225,6 +232,8 @@ impl<'de> Deserialize<'de> for Members<'de> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -252,24 +261,20 @@ mod tests {
 
     #[test]
     fn pointers_reach_into_members() {
-        let object = JsonObject::parse(br#"{"a/b":"top","data":{"kind":"deep","n":1}}"#).unwrap();
-        assert_eq!(
-            object.pointer_text("/a~1b").unwrap().as_deref(),
-            Some("top")
-        );
-        assert_eq!(
-            object.pointer_text("/data/kind").unwrap().as_deref(),
-            Some("deep")
-        );
-        assert_eq!(object.pointer_text("/data/n").unwrap(), None);
-        assert_eq!(object.pointer_text("/missing").unwrap(), None);
+        let object =
+            JsonObject::parse(br#"{"a/b":"top","data":{"kind":"deep","n":1,"z":null}}"#).unwrap();
+        assert_eq!(object.at("/a~1b"), Ok(Some(json!("top"))));
+        assert_eq!(object.at("/data/kind"), Ok(Some(json!("deep"))));
+        assert_eq!(object.at("/data/n"), Ok(Some(json!(1))));
+        assert_eq!(object.at("/data/z"), Ok(None));
+        assert_eq!(object.at("/missing"), Ok(None));
     }
 
     /// Found by fuzzing (fuzz/regressions/ingest_prepare/duplicate-type-member):
     /// the first of two `type` members was taken, while a JSON parser reading
     /// the payload takes the last.
     #[test]
-    fn pointer_into_a_repeated_member_is_refused() {
+    fn pointer_into_a_repeated_member_is_unreadable() {
         let cases: [(&[u8], &str); 2] = [
             (br#"{"type":"a.created","type":"a.deleted"}"#, "/type"),
             (
@@ -279,14 +284,23 @@ mod tests {
         ];
         for (body, pointer) in cases {
             let object = JsonObject::parse(body).unwrap();
-            assert_eq!(
-                object.pointer_text(pointer),
-                Err(PayloadError::InvalidField {
-                    field: "type",
-                    reason: "appears more than once".into()
-                })
-            );
+            assert_eq!(object.at(pointer), Err("appears more than once".into()));
         }
+    }
+
+    #[test]
+    fn arrays_are_taken_only_when_allowed() {
+        assert!(matches!(
+            JsonObject::parse(b"[1]"),
+            Err(PayloadError::NotAnObject)
+        ));
+        let array = JsonObject::parse_object_or_array(b" [{\"a\":1}] ").unwrap();
+        assert_eq!(array.text(), r#"[{"a":1}]"#);
+        assert_eq!(array.members().count(), 0);
+        assert!(matches!(
+            JsonObject::parse_object_or_array(b"[1,"),
+            Err(PayloadError::NotJson(_))
+        ));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod bus;
 mod clock;
+mod delivery_status;
 mod event_store;
 mod secrets;
 mod sns;
@@ -13,10 +14,11 @@ mod webhook_target;
 
 pub use bus::{BusEvent, EventPublisher, PublishError};
 pub use clock::Clock;
+pub use delivery_status::{DeliveryStatusError, DeliveryStatusStore};
 pub use event_store::{EventStore, EventStoreError};
 pub use secrets::{SecretStore, SecretStoreError};
 pub use sns::{
     Authenticator, CertificateError, CertificateSource, ConfirmError, SubscriptionConfirmer,
     Unauthenticated,
 };
-pub use webhook_target::{TargetError, WebhookTarget};
+pub use webhook_target::{TargetAnswer, TargetError, WebhookTarget};

@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::time::Duration;
 
 use crate::outbound::OutboundWebhook;
 
@@ -13,11 +14,29 @@ pub enum TargetError {
     Request(String),
 }
 
-/// POSTs a webhook to the target and reports the HTTP status it answered.
+/// What the target answered: its status and the start of its body
+/// ([`crate::delivery_status::response_excerpt`]), kept for the delivery
+/// status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetAnswer {
+    pub status: u16,
+    pub excerpt: Option<String>,
+}
+
+impl TargetAnswer {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// POSTs a webhook to the target and reports what it answered.
 pub trait WebhookTarget: Send + Sync {
+    /// `timeout` bounds this request (the destination's `timeout_seconds`);
+    /// `None` leaves the adapter's own bound.
     fn post(
         &self,
         url: &str,
         webhook: &OutboundWebhook,
-    ) -> impl Future<Output = Result<u16, TargetError>> + Send;
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<TargetAnswer, TargetError>> + Send;
 }

@@ -1,15 +1,13 @@
-//! Signature verification, one scheme per source kind.
+//! What every provider's verification shares: the error, MACs, the
+//! tolerance check and header reading. The schemes themselves live with
+//! their providers (`crate::providers`).
 //!
 //! Every verifier takes the exact raw body bytes, all currently valid secrets
 //! (any one may match, for rotation) and, where the scheme is timed, `now`.
 //! MACs are compared in constant time; errors never carry a secret or a
 //! signature.
 
-pub mod github;
-pub mod hmac_header;
-pub mod moneybutton;
-pub mod standard;
-pub mod stripe;
+pub mod mac;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -39,15 +37,25 @@ pub enum VerifyError {
     NoSecrets,
     #[error("a configured secret is not in the scheme's format")]
     InvalidSecret,
+    #[error("the handshake's token matches no configured secret")]
+    HandshakeRefused,
+    #[error("the `{0}` field the signature needs is missing")]
+    MissingSignedField(&'static str),
+    #[error("the `{0}` field the signature needs is malformed")]
+    MalformedSignedField(&'static str),
 }
 
 impl VerifyError {
     /// The stable, snake_case code of the public error body.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::MissingHeader(_) | Self::MissingBodySecret => "signature_missing",
-            Self::MalformedHeader(_) => "signature_malformed",
-            Self::NoExpectedScheme | Self::NoMatch | Self::NoSecrets => "signature_mismatch",
+            Self::MissingHeader(_) | Self::MissingBodySecret | Self::MissingSignedField(_) => {
+                "signature_missing"
+            }
+            Self::MalformedHeader(_) | Self::MalformedSignedField(_) => "signature_malformed",
+            Self::NoExpectedScheme | Self::NoMatch | Self::NoSecrets | Self::HandshakeRefused => {
+                "signature_mismatch"
+            }
             Self::OutsideTolerance { .. } => "timestamp_out_of_tolerance",
             Self::InvalidSecret => "secret_invalid",
         }

@@ -1,8 +1,10 @@
 //! The local bus: ingest's publish commits an event with the work its routes
 //! owe, in one transaction.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use hookbridge_core::destinations::{DestinationName, Destinations};
 use hookbridge_core::ports::BusEvent;
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde::Deserialize;
@@ -23,10 +25,12 @@ struct EnvelopeHead {
 /// What publishing an event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
-    /// A new event: committed with its route work.
+    /// A new event: committed with its route work, a delivery to each of
+    /// `destinations` (none when it matched none).
     New {
         event_id: String,
         correlation_id: String,
+        destinations: Vec<DestinationName>,
     },
     /// The id was already on the bus: counted, nothing scheduled.
     Duplicate {
@@ -35,13 +39,13 @@ pub enum Published {
     },
 }
 
-/// Commits `event` and the work its routes owe (a delivery due at `now` when
-/// `deliver`; the consumer's pending mark always, the column's default) in
-/// one transaction.
+/// Commits `event` and the work its routes owe (a delivery due at `now` to
+/// every destination whose filter matches its source and type; the
+/// consumer's pending mark always, the column's default) in one transaction.
 pub fn publish(
     connection: &mut Connection,
     event: &BusEvent,
-    deliver: bool,
+    destinations: &Destinations,
     now: SystemTime,
 ) -> Result<Published, StoreError> {
     let head: EnvelopeHead =
@@ -63,19 +67,28 @@ pub fn publish(
         ],
     )?;
     let published = if inserted == 1 {
-        if deliver {
-            transaction.execute(
-                "INSERT INTO deliveries (seq, status, due_at_ms) VALUES (?1, ?2, ?3)",
-                params![
-                    transaction.last_insert_rowid(),
+        let seq = transaction.last_insert_rowid();
+        let matching: Vec<DestinationName> = destinations
+            .matching(&head.source, &event.detail_type)
+            .map(|destination| destination.name.clone())
+            .collect();
+        {
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO deliveries (seq, destination, status, due_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for name in &matching {
+                insert.execute(params![
+                    seq,
+                    name.as_str(),
                     DeliveryState::Pending,
                     to_millis(now)
-                ],
-            )?;
+                ])?;
+            }
         }
         Published::New {
             event_id: head.id,
             correlation_id: head.correlation_id,
+            destinations: matching,
         }
     } else {
         transaction.execute(
@@ -91,41 +104,81 @@ pub fn publish(
     Ok(published)
 }
 
-/// Work left over from an earlier run: (pending deliveries, events the
-/// consumer has not recorded).
-pub fn pending_work(connection: &Connection) -> Result<(u64, u64), StoreError> {
-    Ok(connection.query_row(
-        "SELECT (SELECT count(*) FROM deliveries WHERE status = ?1),
-                (SELECT count(*) FROM bus_events WHERE consume_state = ?2)",
-        params![DeliveryState::Pending, ConsumeState::Pending],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?)
+/// Work left over from an earlier run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingWork {
+    /// Deliveries still due (pending or retrying), by destination name.
+    pub deliveries: BTreeMap<String, u64>,
+    /// Events the consumer has not recorded.
+    pub unconsumed: u64,
+}
+
+pub fn pending_work(connection: &Connection) -> Result<PendingWork, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT destination, count(*) FROM deliveries WHERE due_at_ms IS NOT NULL
+         GROUP BY destination",
+    )?;
+    let deliveries = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let unconsumed = connection.query_row(
+        "SELECT count(*) FROM bus_events WHERE consume_state = ?1",
+        params![ConsumeState::Pending],
+        |row| row.get(0),
+    )?;
+    Ok(PendingWork {
+        deliveries,
+        unconsumed,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dev::event_list::DeliveryStatus;
     use crate::dev::store::LocalStore;
     use crate::dev::store::deliveries::{due_deliveries, next_due};
     use crate::dev::store::listing::recent_events;
     use crate::dev::store::persist::unconsumed;
-    use crate::dev::store::test_support::{at, bus_event};
+    use crate::dev::store::test_support::{DEFAULT, at, billing_and_prs, bus_event, default_only};
+
+    fn github_event(id: &str, detail_type: &str) -> BusEvent {
+        BusEvent {
+            source: "hookbridge.github".to_owned(),
+            detail_type: detail_type.to_owned(),
+            detail: format!(
+                r#"{{"id":"{id}","source":"github","type":"{detail_type}",
+                "received_at":"2026-11-24T00:00:00.000Z","occurred_at":null,
+                "correlation_id":"c","payload":{{}}}}"#
+            ),
+        }
+    }
+
+    fn destinations_of(published: &Published) -> Vec<&str> {
+        match published {
+            Published::New { destinations, .. } => {
+                destinations.iter().map(|d| d.as_str()).collect()
+            }
+            Published::Duplicate { .. } => panic!("a new event expected"),
+        }
+    }
 
     #[test]
     fn a_published_event_owes_a_delivery_and_a_record() {
         let store = LocalStore::in_memory();
         let published = store
-            .with(|c| publish(c, &bus_event("evt_1", "c1"), true, at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c1"), &default_only(), at(0)))
             .unwrap();
         assert_eq!(
             published,
             Published::New {
                 event_id: "evt_1".into(),
-                correlation_id: "c1".into()
+                correlation_id: "c1".into(),
+                destinations: vec![DestinationName::parse(DEFAULT).unwrap()],
             }
         );
-        let due = store.with(|c| due_deliveries(c, at(0), &[], 10)).unwrap();
+        let due = store
+            .with(|c| due_deliveries(c, DEFAULT, at(0), &[], 10))
+            .unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!((due[0].attempt, due[0].schedule_started), (1, None));
         let unconsumed = store.with(|c| unconsumed(c, 10)).unwrap();
@@ -140,17 +193,17 @@ mod tests {
     fn a_known_id_is_counted_and_schedules_nothing() {
         let store = LocalStore::in_memory();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c1"), true, at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c1"), &default_only(), at(0)))
             .unwrap();
         for _ in 0..2 {
             let again = store
-                .with(|c| publish(c, &bus_event("evt_1", "c2"), true, at(1)))
+                .with(|c| publish(c, &bus_event("evt_1", "c2"), &default_only(), at(1)))
                 .unwrap();
             assert!(matches!(again, Published::Duplicate { .. }));
         }
         assert_eq!(
             store
-                .with(|c| due_deliveries(c, at(5), &[], 10))
+                .with(|c| due_deliveries(c, DEFAULT, at(5), &[], 10))
                 .unwrap()
                 .len(),
             1
@@ -163,20 +216,62 @@ mod tests {
     }
 
     #[test]
-    fn without_a_target_nothing_is_due_and_the_status_says_so() {
+    fn an_event_owes_a_delivery_to_each_matching_destination_only() {
         let store = LocalStore::in_memory();
+        let destinations = billing_and_prs();
+        let publish_one = |event: BusEvent| {
+            store
+                .with(|c| publish(c, &event, &destinations, at(0)))
+                .unwrap()
+        };
+        assert_eq!(
+            destinations_of(&publish_one(bus_event("evt_1", "c"))),
+            ["billing"]
+        );
+        assert_eq!(
+            destinations_of(&publish_one(github_event("gh_1", "pull_request.opened"))),
+            ["prs"]
+        );
+        assert!(destinations_of(&publish_one(github_event("gh_2", "push"))).is_empty());
+        let due = |name: &str| {
+            store
+                .with(|c| due_deliveries(c, name, at(0), &[], 10))
+                .unwrap()
+                .into_iter()
+                .map(|d| d.seq)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(due("billing"), [1]);
+        assert_eq!(due("prs"), [2]);
+        let list = store.with(|c| recent_events(c, 10)).unwrap();
+        assert!(
+            list.events[0].deliveries.is_empty(),
+            "matched none: stored, not delivered"
+        );
+        let pending = store.with(|c| pending_work(c)).unwrap();
+        assert_eq!(
+            pending.deliveries,
+            [("billing".to_owned(), 1), ("prs".to_owned(), 1)].into()
+        );
+        assert_eq!(pending.unconsumed, 3, "every event is recorded");
+    }
+
+    #[test]
+    fn without_destinations_nothing_is_due() {
+        let store = LocalStore::in_memory();
+        let none = Destinations::from_json("{}").unwrap();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c1"), false, at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c1"), &none, at(0)))
             .unwrap();
         assert!(
             store
-                .with(|c| due_deliveries(c, at(9), &[], 10))
+                .with(|c| due_deliveries(c, DEFAULT, at(9), &[], 10))
                 .unwrap()
                 .is_empty()
         );
-        assert_eq!(store.with(|c| next_due(c, &[])).unwrap(), None);
+        assert_eq!(store.with(|c| next_due(c, DEFAULT, &[])).unwrap(), None);
         let list = store.with(|c| recent_events(c, 10)).unwrap();
-        assert_eq!(list.events[0].delivery.status, DeliveryStatus::NoTarget);
+        assert!(list.events[0].deliveries.is_empty());
         assert!(!list.events[0].stored);
     }
 }

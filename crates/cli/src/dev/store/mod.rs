@@ -9,12 +9,14 @@
 //!
 //! The statements are grouped by whom they serve: [`bus`] (ingest's
 //! publish), [`persist`] (the consumer's route), [`deliveries`] (the deliver
-//! route and `hookbridge replay`) and [`listing`] (`GET /events`).
+//! routes, one per destination, and `hookbridge replay`), [`listing`]
+//! (`GET /events`) and [`records`] (`hookbridge status`).
 
 pub mod bus;
 pub mod deliveries;
 pub mod listing;
 pub mod persist;
+pub mod records;
 mod schema;
 pub mod states;
 
@@ -22,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 use self::schema::SCHEMA_VERSION;
 
@@ -48,6 +50,12 @@ pub enum StoreError {
         "the database was written by a newer hookbridge (schema {found}, this build knows {SCHEMA_VERSION})"
     )]
     NewerSchema { found: i64 },
+    #[error(
+        "the database has the older schema {found}: run this build's `hookbridge dev` once to upgrade it"
+    )]
+    OlderSchema { found: i64 },
+    #[error("the stored destination name `{name}` is invalid: {reason}")]
+    InvalidDestination { name: String, reason: String },
     #[error("bus event detail is not an envelope: {0}")]
     InvalidDetail(serde_json::Error),
     #[error("database error: {0}")]
@@ -80,6 +88,32 @@ impl LocalStore {
         })
     }
 
+    /// Opens the existing database in `data_dir` for reading only: it takes
+    /// no lock on the data directory and changes nothing, so it reads beside
+    /// a running `hookbridge dev`.
+    pub fn open_read_only(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = data_dir.join(DATABASE_FILE);
+        let opened = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|connection| {
+            connection.busy_timeout(BUSY_TIMEOUT)?;
+            Ok(connection)
+        });
+        let connection = opened.map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        schema::check(&connection).map_err(|error| match error {
+            StoreError::Sqlite(source) => StoreError::Open { path, source },
+            other => other,
+        })?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
     /// An in-memory database, for tests.
     #[cfg(test)]
     pub fn in_memory() -> Self {
@@ -92,7 +126,7 @@ impl LocalStore {
         // FULL: a committed bus event survives power loss, not only a crash.
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
-        schema::create_or_check(&connection)?;
+        schema::create_or_migrate(&connection)?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
         })
@@ -145,12 +179,29 @@ pub(crate) mod test_support {
     use std::path::PathBuf;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+    use hookbridge_core::destinations::Destinations;
     use hookbridge_core::ports::BusEvent;
 
     use super::LocalStore;
     use super::bus::publish;
     use super::deliveries::{AfterAttempt, AttemptRecord, record_attempt};
     use super::states::AttemptOutcome;
+
+    /// The destination of [`store_with_events`]: `default`, taking everything.
+    pub const DEFAULT: &str = "default";
+
+    pub fn default_only() -> Destinations {
+        Destinations::single_default("http://127.0.0.1:9/hook").unwrap()
+    }
+
+    /// `billing` takes the Stripe events, `prs` the GitHub pull requests.
+    pub fn billing_and_prs() -> Destinations {
+        Destinations::from_json(
+            r#"{"billing": {"url": "http://127.0.0.1:9/billing", "sources": ["stripe"]},
+                "prs": {"url": "http://127.0.0.1:9/prs", "types": ["pull_request.*"]}}"#,
+        )
+        .unwrap()
+    }
 
     pub fn at(seconds: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_800_000_000 + seconds)
@@ -168,12 +219,14 @@ pub(crate) mod test_support {
         }
     }
 
-    /// A store with one published event per id, each owing a delivery.
+    /// A store with one published event per id, each owing a delivery to
+    /// [`DEFAULT`].
     pub fn store_with_events(ids: &[&str]) -> LocalStore {
         let store = LocalStore::in_memory();
+        let destinations = default_only();
         for id in ids {
             store
-                .with(|c| publish(c, &bus_event(id, "c"), true, at(0)))
+                .with(|c| publish(c, &bus_event(id, "c"), &destinations, at(0)))
                 .unwrap();
         }
         store
@@ -197,16 +250,20 @@ pub(crate) mod test_support {
             outcome: AttemptOutcome::Failed,
             status: Some(500),
             error: Some("the target answered HTTP 500".to_owned()),
+            latency: Duration::from_millis(7),
+            response_excerpt: Some("busy".to_owned()),
         }
     }
 
-    /// Records a failed first attempt of delivery `seq`, with the second due at `retry_at`.
+    /// Records a failed first attempt of delivery `seq` to [`DEFAULT`], with
+    /// the second due at `retry_at`.
     pub fn fail_first_attempt(store: &LocalStore, seq: i64, retry_at: SystemTime) {
         store
             .with(|c| {
                 record_attempt(
                     c,
                     seq,
+                    DEFAULT,
                     at(0),
                     &fail(1, at(0)),
                     AfterAttempt::Retry {
@@ -221,7 +278,7 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{at, bus_event, data_dir, fail_first_attempt};
+    use super::test_support::{DEFAULT, at, bus_event, data_dir, default_only, fail_first_attempt};
     use super::*;
 
     #[test]
@@ -229,18 +286,17 @@ mod tests {
         let dir = data_dir("reopen");
         {
             let store = LocalStore::open(&dir).unwrap();
-            store
-                .with(|c| bus::publish(c, &bus_event("evt_1", "c1"), true, at(0)))
-                .unwrap();
-            store
-                .with(|c| bus::publish(c, &bus_event("evt_2", "c2"), true, at(0)))
-                .unwrap();
+            for id in ["evt_1", "evt_2"] {
+                store
+                    .with(|c| bus::publish(c, &bus_event(id, "c"), &default_only(), at(0)))
+                    .unwrap();
+            }
             fail_first_attempt(&store, 2, at(0));
             store.with(|c| persist::mark_consumed(c, 1, None)).unwrap();
         }
         let store = LocalStore::open(&dir).unwrap();
         let due = store
-            .with(|c| deliveries::due_deliveries(c, at(0), &[], 10))
+            .with(|c| deliveries::due_deliveries(c, DEFAULT, at(0), &[], 10))
             .unwrap();
         let due: Vec<(i64, u32, Option<SystemTime>)> = due
             .iter()
@@ -250,7 +306,44 @@ mod tests {
         let unconsumed = store.with(|c| persist::unconsumed(c, 10)).unwrap();
         assert_eq!(unconsumed.len(), 1);
         assert_eq!(unconsumed[0].event_id, "evt_2");
-        assert_eq!(store.with(|c| bus::pending_work(c)).unwrap(), (2, 1));
+        let pending = store.with(|c| bus::pending_work(c)).unwrap();
+        assert_eq!(pending.deliveries, [(DEFAULT.to_owned(), 2)].into());
+        assert_eq!(pending.unconsumed, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_reader_reads_beside_the_writer_and_changes_nothing() {
+        let dir = data_dir("read-only");
+        assert!(
+            matches!(
+                LocalStore::open_read_only(&dir),
+                Err(StoreError::Open { .. })
+            ),
+            "no database, nothing created"
+        );
+        assert!(!dir.exists());
+        let writer = LocalStore::open(&dir).unwrap();
+        writer
+            .with(|c| bus::publish(c, &bus_event("evt_1", "c"), &default_only(), at(0)))
+            .unwrap();
+        let reader = LocalStore::open_read_only(&dir).unwrap();
+        let listed = reader.with(|c| listing::recent_events(c, 10)).unwrap();
+        assert_eq!(listed.events.len(), 1);
+        let refused =
+            reader.with(|c| bus::publish(c, &bus_event("evt_2", "c"), &default_only(), at(0)));
+        assert!(refused.is_err(), "a reader cannot write");
+        writer
+            .with(|c| bus::publish(c, &bus_event("evt_3", "c"), &default_only(), at(0)))
+            .unwrap();
+        let listed = reader.with(|c| listing::recent_events(c, 10)).unwrap();
+        assert_eq!(listed.events.len(), 2, "it sees the writer's new commits");
+        drop((reader, writer));
+        let after_the_writer = LocalStore::open_read_only(&dir).unwrap();
+        let listed = after_the_writer
+            .with(|c| listing::recent_events(c, 10))
+            .unwrap();
+        assert_eq!(listed.events.len(), 2, "and reads once the writer is gone");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

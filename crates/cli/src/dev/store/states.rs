@@ -2,6 +2,7 @@
 //! enum, so an unknown value in the database is an error, never a silent
 //! default.
 
+use hookbridge_core::delivery_status;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 /// A state column held a value this build does not know.
@@ -75,13 +76,27 @@ stored_state! {
 }
 
 stored_state! {
-    /// Where a delivery stands (`deliveries.status`).
+    /// Where a delivery to one destination stands (`deliveries.status`),
+    /// spelt as the core's [`delivery_status::DeliveryState`].
     DeliveryState ("delivery state") {
-        /// Its next attempt is due at `due_at_ms`.
+        /// Not attempted yet; its first attempt is due at `due_at_ms`.
         Pending => "pending",
+        /// An attempt failed; the next one is due at `due_at_ms`.
+        Retrying => "retrying",
         Delivered => "delivered",
         /// Every attempt of its schedule failed; `hookbridge replay` re-queues it.
         DeadLettered => "dead_lettered",
+    }
+}
+
+impl From<DeliveryState> for delivery_status::DeliveryState {
+    fn from(state: DeliveryState) -> Self {
+        match state {
+            DeliveryState::Pending => Self::Pending,
+            DeliveryState::Retrying => Self::Retrying,
+            DeliveryState::Delivered => Self::Delivered,
+            DeliveryState::DeadLettered => Self::DeadLettered,
+        }
     }
 }
 
@@ -127,6 +142,11 @@ mod tests {
             assert_eq!(
                 round_trip::<DeliveryState>(&connection, state).unwrap(),
                 *state
+            );
+            assert_eq!(
+                serde_json::to_value(delivery_status::DeliveryState::from(*state)).unwrap(),
+                serde_json::json!(state.as_str()),
+                "stored as the core spells it"
             );
         }
         for outcome in AttemptOutcome::ALL {

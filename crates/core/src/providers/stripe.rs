@@ -1,12 +1,72 @@
 //! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]`, each `v1` an
 //! HMAC-SHA256 of `<t>.<raw body>` keyed with the whole `whsec_…` secret.
+//!
+//! Configure: `{"kind": "stripe"}`, optionally `tolerance_seconds` (default
+//! 300). The secret is the endpoint's signing secret (`whsec_…`, Developers →
+//! Webhooks → the endpoint → Signing secret). The id is the event's `id`,
+//! the type its `type`, the time its `created` (a unix time in API v1, RFC
+//! 3339 text in v2 "thin" events); the object is `data.object.id`, or a
+//! thin event's `related_object.id`.
 
 use std::time::{Duration, SystemTime};
 
 use subtle::ConstantTimeEq;
 
-use super::{VerifyError, hmac_sha256, single_header, within_tolerance};
+use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use crate::config::DEFAULT_TOLERANCE;
+use crate::ingest::PayloadError;
+use crate::ingest::payload::JsonObject;
 use crate::secret::SecretSet;
+use crate::verify::{VerifyError, hmac_sha256, single_header, within_tolerance};
+
+/// A Stripe source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stripe {
+    pub tolerance: Duration,
+}
+
+impl Provider for Stripe {
+    fn from_options(options: &mut Options) -> Result<Self, String> {
+        Ok(Self {
+            tolerance: options.tolerance(DEFAULT_TOLERANCE)?,
+        })
+    }
+
+    fn verify(
+        &self,
+        request: &Request<'_>,
+        _: Option<&JsonObject<'_>>,
+        secrets: &SecretSet,
+        now: SystemTime,
+    ) -> Result<(), VerifyError> {
+        verify(request.headers, request.body, secrets, now, self.tolerance)
+    }
+
+    fn describe(
+        &self,
+        _: &Request<'_>,
+        document: &JsonObject<'_>,
+        described: &mut Described,
+    ) -> Result<(), PayloadError> {
+        described.promised_id("id", document.at("/id"))?;
+        described.event_type("type", document.at("/type"));
+        described.occurred_at("created", document.at("/created"));
+        Ok(())
+    }
+
+    fn object(event: &EventView<'_>) -> Option<ObjectRef> {
+        let payload = event.json()?;
+        ObjectRef::at(&payload, "/data/object/id")
+            .or_else(|| ObjectRef::at(&payload, "/related_object/id"))
+    }
+
+    fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
+        Ok(Signed::default().header(
+            "Stripe-Signature",
+            sign(secret, outgoing.timestamp, outgoing.body),
+        ))
+    }
+}
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
 

@@ -1,7 +1,15 @@
 //! Standard Webhooks (standardwebhooks.com, also Svix): headers `webhook-id`,
 //! `webhook-timestamp` and `webhook-signature: v1,<base64> [v1,<base64> …]`;
 //! each signature is HMAC-SHA256 of `<id>.<timestamp>.<body>` keyed with the
-//! base64-decoded part of the `whsec_…` secret.
+//! base64-decoded part of the `whsec_…` secret. The `svix-id`,
+//! `svix-timestamp` and `svix-signature` names (Svix, Clerk, Resend, …) are
+//! accepted as well.
+//!
+//! Configure: `{"kind": "standard"}`, optionally `tolerance_seconds` (default
+//! 300) and `object_pointer`. The secret is the endpoint's `whsec_…` signing
+//! secret. The id is `webhook-id`, the type the payload's `type`, the time
+//! its `timestamp` (RFC 3339 with any offset, or a unix time), else
+//! `webhook-timestamp`.
 
 use std::time::{Duration, SystemTime};
 
@@ -9,14 +17,116 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use subtle::ConstantTimeEq;
 
-use super::{VerifyError, hmac_sha256, single_header, within_tolerance};
+use super::{Described, Options, Outgoing, Provider, Request, SignError, Signed};
+use crate::config::DEFAULT_TOLERANCE;
+use crate::ingest::PayloadError;
+use crate::ingest::payload::JsonObject;
 use crate::secret::{Secret, SecretSet};
+use crate::verify::{VerifyError, hmac_sha256, single_header, within_tolerance};
 
 pub const ID_HEADER: &str = "webhook-id";
 pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
 pub const SIGNATURE_HEADER: &str = "webhook-signature";
 
 const SECRET_PREFIX: &str = "whsec_";
+
+/// The three header names of one branding of the scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderNames {
+    pub id: &'static str,
+    pub timestamp: &'static str,
+    pub signature: &'static str,
+}
+
+/// The names the specification uses.
+pub const STANDARD_NAMES: HeaderNames = HeaderNames {
+    id: ID_HEADER,
+    timestamp: TIMESTAMP_HEADER,
+    signature: SIGNATURE_HEADER,
+};
+
+/// The names Svix-branded senders use.
+pub const SVIX_NAMES: HeaderNames = HeaderNames {
+    id: "svix-id",
+    timestamp: "svix-timestamp",
+    signature: "svix-signature",
+};
+
+impl HeaderNames {
+    /// The names a request uses: `preferred` unless only the other names'
+    /// signature header is present.
+    fn of(headers: &http::HeaderMap, preferred: Self) -> Self {
+        let other = if preferred == STANDARD_NAMES { SVIX_NAMES } else { STANDARD_NAMES };
+        if !headers.contains_key(preferred.signature) && headers.contains_key(other.signature) {
+            other
+        } else {
+            preferred
+        }
+    }
+}
+
+/// A Standard Webhooks source (and, with other names preferred, Svix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standard {
+    pub tolerance: Duration,
+    /// The names errors speak of and `hookbridge sign` sends.
+    pub names: HeaderNames,
+}
+
+impl Provider for Standard {
+    fn from_options(options: &mut Options) -> Result<Self, String> {
+        Ok(Self {
+            tolerance: options.tolerance(DEFAULT_TOLERANCE)?,
+            names: STANDARD_NAMES,
+        })
+    }
+
+    fn check_secret(&self, secret: &Secret) -> Result<(), String> {
+        signing_key(secret)
+            .map(drop)
+            .map_err(|_| "not a `whsec_` secret: `whsec_` followed by base64".into())
+    }
+
+    fn verify(
+        &self,
+        request: &Request<'_>,
+        _: Option<&JsonObject<'_>>,
+        secrets: &SecretSet,
+        now: SystemTime,
+    ) -> Result<(), VerifyError> {
+        verify_named(
+            HeaderNames::of(request.headers, self.names),
+            request.headers,
+            request.body,
+            secrets,
+            now,
+            self.tolerance,
+        )
+    }
+
+    fn describe(
+        &self,
+        request: &Request<'_>,
+        document: &JsonObject<'_>,
+        described: &mut Described,
+    ) -> Result<(), PayloadError> {
+        let names = HeaderNames::of(request.headers, self.names);
+        described.promised_id(names.id, super::describe::header(request.headers, names.id))?;
+        described.event_type("type", document.at("/type"));
+        described.occurred_at("timestamp", document.at("/timestamp"));
+        described.occurred_at(names.timestamp, super::describe::header(request.headers, names.timestamp));
+        Ok(())
+    }
+
+    fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
+        let signature = sign(&Secret::new(secret), outgoing.id, outgoing.timestamp, outgoing.body)
+            .map_err(|_| SignError::InvalidSecret("a Standard Webhooks secret is `whsec_` followed by base64".into()))?;
+        Ok(Signed::default()
+            .header(self.names.id, outgoing.id)
+            .header(self.names.timestamp, outgoing.timestamp.to_string())
+            .header(self.names.signature, signature))
+    }
+}
 
 /// The signing key inside a `whsec_…` secret (the prefix is optional).
 pub fn signing_key(secret: &Secret) -> Result<Vec<u8>, VerifyError> {
@@ -39,11 +149,15 @@ pub struct MessageHeaders<'a> {
 
 impl<'a> MessageHeaders<'a> {
     pub fn from_headers(headers: &'a http::HeaderMap) -> Result<Self, VerifyError> {
-        let id = single_header(headers, ID_HEADER)?;
-        let timestamp = single_header(headers, TIMESTAMP_HEADER)?
+        Self::named(HeaderNames::of(headers, STANDARD_NAMES), headers)
+    }
+
+    fn named(names: HeaderNames, headers: &'a http::HeaderMap) -> Result<Self, VerifyError> {
+        let id = single_header(headers, names.id)?;
+        let timestamp = single_header(headers, names.timestamp)?
             .parse::<i64>()
-            .map_err(|_| VerifyError::MalformedHeader(TIMESTAMP_HEADER.into()))?;
-        let signatures = single_header(headers, SIGNATURE_HEADER)?;
+            .map_err(|_| VerifyError::MalformedHeader(names.timestamp.into()))?;
+        let signatures = single_header(headers, names.signature)?;
         Ok(Self {
             id,
             timestamp,
@@ -62,7 +176,18 @@ pub fn verify(
     now: SystemTime,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    let message = MessageHeaders::from_headers(headers)?;
+    verify_named(HeaderNames::of(headers, STANDARD_NAMES), headers, body, secrets, now, tolerance)
+}
+
+fn verify_named(
+    names: HeaderNames,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    secrets: &SecretSet,
+    now: SystemTime,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    let message = MessageHeaders::named(names, headers)?;
     if !within_tolerance(message.timestamp, now, tolerance) {
         return Err(VerifyError::OutsideTolerance {
             tolerance_seconds: tolerance.as_secs(),
@@ -325,5 +450,34 @@ mod tests {
         let v = official();
         let secrets = format!("whsec_c2Vjb25kLXNlY3JldA==,{}", v.secret);
         assert_eq!(check_signature(&v, &v.signature, &secrets), Ok(()));
+    }
+
+    #[test]
+    fn svix_header_names_verify_too() {
+        let v = official();
+        let mut h = http::HeaderMap::new();
+        h.insert("svix-id", v.id.parse().unwrap());
+        h.insert("svix-timestamp", v.timestamp.to_string().parse().unwrap());
+        h.insert("svix-signature", v.signature.parse().unwrap());
+        let secrets = SecretSet::parse(&v.secret);
+        let tolerance = Duration::from_secs(300);
+        assert_eq!(verify(&h, v.payload.as_bytes(), &secrets, at(v.timestamp), tolerance), Ok(()));
+        h.remove("svix-timestamp");
+        assert_eq!(
+            verify(&h, v.payload.as_bytes(), &secrets, at(v.timestamp), tolerance),
+            Err(VerifyError::MissingHeader("svix-timestamp".into()))
+        );
+    }
+
+    #[test]
+    fn only_whsec_base64_secrets_pass_the_check() {
+        let standard = Standard {
+            tolerance: Duration::from_secs(300),
+            names: STANDARD_NAMES,
+        };
+        assert!(standard.check_secret(&Secret::new(official().secret)).is_ok());
+        for bad in ["whsec_not base64!", "whsec_", "plain text"] {
+            assert!(standard.check_secret(&Secret::new(bad)).is_err(), "{bad}");
+        }
     }
 }
