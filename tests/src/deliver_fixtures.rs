@@ -10,6 +10,7 @@ use aws_config::SdkConfig;
 use deliver::{Deliver, Outbound, Settings};
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::delivery_status::DynamoDbDeliveryStatus;
+use hookbridge_aws::s3::S3PayloadStore;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::destinations::{DEFAULT_DESTINATION, Destinations};
@@ -33,11 +34,17 @@ pub fn notification() -> Request {
 /// The SNS notification carrying [`ENVELOPE`], as `destination`'s
 /// subscription posts it.
 pub fn notification_for(destination: &str) -> Request {
+    notification_of(ENVELOPE, destination)
+}
+
+/// The SNS notification carrying `envelope`, as `destination`'s
+/// subscription posts it.
+pub fn notification_of(envelope: &str, destination: &str) -> Request {
     let message = json!({
         "Type": "Notification",
         "MessageId": "9a1b0000-0000-4000-8000-000000000000",
         "TopicArn": TOPIC,
-        "Message": ENVELOPE,
+        "Message": envelope,
         "Timestamp": "2026-11-24T00:00:01.000Z",
         "SignatureVersion": "2",
         "Signature": "AAAA",
@@ -62,8 +69,12 @@ pub type TrustingDeliver = Deliver<
     HttpWebhookTarget,
     SsmSecretStore<SystemClock>,
     SystemClock,
+    S3PayloadStore,
     DynamoDbDeliveryStatus<SystemClock>,
 >;
+
+/// The bucket the trusting deliver handler reads referenced payloads from.
+pub const PAYLOAD_BUCKET: &str = "hookbridge-payloads";
 
 /// A fresh SSM prefix for a test's outbound secrets: destination `D` signs
 /// with `<prefix>D`.
@@ -90,6 +101,7 @@ pub fn trusting_deliver(
             secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
             table_name: table.to_owned(),
             retention,
+            payload_bucket: PAYLOAD_BUCKET.to_owned(),
         }),
         FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,
@@ -101,6 +113,7 @@ pub fn trusting_deliver(
                 SystemClock,
             ),
             SystemClock,
+            S3PayloadStore::new(config, PAYLOAD_BUCKET),
         ),
         DynamoDbDeliveryStatus::new(
             aws_sdk_dynamodb::Client::new(config),

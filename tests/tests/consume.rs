@@ -8,8 +8,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use consume::{Consumer, DEFAULT_RETENTION_DAYS, Outcome, Settings};
 use hookbridge_aws::DynamoDbEventStore;
 use hookbridge_aws::dynamodb::{attr, event_key, projection_key};
+use hookbridge_aws::s3::S3PayloadStore;
 use hookbridge_core::envelope::BUS_SOURCE_PREFIX;
+use hookbridge_testkit::MemoryPayloads;
 use hookbridge_testkit::http_target::closed_loopback_url;
+use hookbridge_tests::deliver_fixtures::PAYLOAD_BUCKET;
 use hookbridge_tests::{Item, all_items, aws_config, create_events_table, text, unique_name};
 
 const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"moneybutton":{"kind":"moneybutton"},
@@ -18,15 +21,17 @@ const STRIPE_SAMPLE: &str = include_str!("../../events/consume-stripe.json");
 const RECEIVED_AT_EPOCH: u64 = 1_795_478_400;
 const DAY: u64 = 86_400;
 
-fn consumer(config: &SdkConfig, table: &str) -> Consumer<DynamoDbEventStore> {
+fn consumer(config: &SdkConfig, table: &str) -> Consumer<DynamoDbEventStore, S3PayloadStore> {
     let settings = Settings::from_lookup(|name| match name {
         "TABLE_NAME" => Some(table.to_owned()),
         "HOOKBRIDGE_SOURCES" => Some(SOURCES.to_owned()),
+        "PAYLOAD_BUCKET" => Some(PAYLOAD_BUCKET.to_owned()),
         _ => None,
     })
     .expect("settings");
     Consumer::new(
         DynamoDbEventStore::new(Client::new(config), table),
+        S3PayloadStore::new(config, PAYLOAD_BUCKET),
         settings,
     )
 }
@@ -337,11 +342,12 @@ async fn an_unreachable_dynamodb_is_an_error_lambda_retries() {
     let settings = Settings::from_lookup(|name| match name {
         "TABLE_NAME" => Some("hookbridge-events".to_owned()),
         "HOOKBRIDGE_SOURCES" => Some(SOURCES.to_owned()),
+        "PAYLOAD_BUCKET" => Some(PAYLOAD_BUCKET.to_owned()),
         _ => None,
     })
     .expect("settings");
     let store = DynamoDbEventStore::new(Client::from_conf(unreachable), "hookbridge-events");
-    let consumer = Consumer::new(store, settings);
+    let consumer = Consumer::new(store, MemoryPayloads::new(PAYLOAD_BUCKET), settings);
 
     let error = consumer
         .handle(STRIPE_SAMPLE)

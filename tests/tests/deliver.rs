@@ -13,6 +13,7 @@ use hookbridge_aws::certificates::fetch_certificate;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::delivery_status::{DynamoDbDeliveryStatus, delivery_key, index_key};
 use hookbridge_aws::dynamodb::attr;
+use hookbridge_aws::s3::S3PayloadStore;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::DeliveryPolicy;
@@ -27,8 +28,8 @@ use hookbridge_core::sns::{CertificateUrl, SigningCertificate};
 use hookbridge_testkit::NoConfirmations;
 use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
 use hookbridge_tests::deliver_fixtures::{
-    ENVELOPE, OUTBOUND, TrustingDeliver, notification, notification_for, outbound_prefix,
-    single_target_deliver, trusting_deliver,
+    ENVELOPE, OUTBOUND, PAYLOAD_BUCKET, TrustingDeliver, notification, notification_for,
+    outbound_prefix, single_target_deliver, trusting_deliver,
 };
 use hookbridge_tests::dev_process::hookbridge_binary;
 use hookbridge_tests::{
@@ -238,6 +239,7 @@ type EmulatedDeliver = Deliver<
     HttpWebhookTarget,
     SsmSecretStore<SystemClock>,
     SystemClock,
+    S3PayloadStore,
     DynamoDbDeliveryStatus<SystemClock>,
 >;
 
@@ -323,6 +325,7 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
             secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
             table_name: table.clone(),
             retention,
+            payload_bucket: PAYLOAD_BUCKET.to_owned(),
         }),
         SnsSignatures(EmulatorCertificates {
             endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap(),
@@ -333,6 +336,7 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
             HttpWebhookTarget::new(client),
             SsmSecretStore::new(aws_sdk_ssm::Client::new(&config), prefix, SystemClock),
             SystemClock,
+            S3PayloadStore::new(&config, PAYLOAD_BUCKET),
         ),
         DynamoDbDeliveryStatus::new(
             aws_sdk_dynamodb::Client::new(&config),

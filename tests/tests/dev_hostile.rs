@@ -9,17 +9,14 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use hookbridge_core::entry::MAX_ENTRY_SIZE;
 use hookbridge_core::ingest::MAX_NESTING;
+use hookbridge_core::payload_ref::MAX_BODY_SIZE;
 use hookbridge_testkit::http_target::{HttpTarget, Script};
 use hookbridge_tests::dev_process::http::{self, Response};
 use hookbridge_tests::dev_process::webhooks::{Kind, MONEYBUTTON_SECRET, Webhook, unique_id};
-use hookbridge_tests::dev_process::{
-    DevOptions, DevServer, Scratch, assert_delivered_as, find_event,
-};
+use hookbridge_tests::dev_process::{DevOptions, DevServer, Scratch, assert_delivered_as};
 
-/// The edge refuses bodies over 256 KiB + 1 KiB without reading them.
-const EDGE_BODY_LIMIT: usize = 256 * 1024 + 1024;
+const MIB: usize = 1024 * 1024;
 /// Generous: `hookbridge dev` idles at a few tens of MiB.
 const MAX_PEAK_RSS: u64 = 200 * 1024 * 1024;
 const WAIT: Duration = Duration::from_secs(15);
@@ -92,10 +89,11 @@ fn endless_body(address: SocketAddr, chunked: bool, sent: usize) -> io::Result<R
 }
 
 /// Checks a 413 with the contract's error body.
-fn assert_too_large(result: io::Result<Response>, what: &str) {
+fn assert_too_large(result: io::Result<Response>, what: &str) -> Response {
     let response = result.unwrap_or_else(|error| panic!("{what}: no answer ({error})"));
     assert_eq!(response.status, 413, "{what}: {}", response.body_text());
     response.error_code();
+    response
 }
 
 /// Checks that a request HTTP itself cannot carry was refused: 400 or 431
@@ -119,43 +117,58 @@ fn assert_refused_by_http(result: io::Result<Response>, allowed: &[u16], what: &
 }
 
 #[test]
-fn bodies_up_to_the_bus_limit_are_delivered_and_larger_ones_refused_413() {
+fn bodies_up_to_5_mib_are_delivered_byte_for_byte_and_larger_ones_refused_413() {
     let target = HttpTarget::start(Script::always(200));
     let scratch = Scratch::new("hostile-sizes");
     let dev = DevServer::start(&scratch, 1, &DevOptions::delivering_to(target.url()));
 
-    // The envelope around the payload takes well under 4 KiB.
-    let largest = github_of_size(MAX_ENTRY_SIZE - 4 * 1024);
-    dev.post_accepted(&largest);
-    for size in [
-        MAX_ENTRY_SIZE,
-        MAX_ENTRY_SIZE + 1,
-        EDGE_BODY_LIMIT,
-        EDGE_BODY_LIMIT + 1,
-        4 * 1024 * 1024,
-    ] {
+    // Inline below SNS's limit; by reference (a file under the data
+    // directory) above it, up to just under the 5 MiB limit.
+    let accepted: Vec<Webhook> = [100 * 1024, 300 * 1024, MIB, 4 * MIB + 9 * MIB / 10]
+        .into_iter()
+        .map(github_of_size)
+        .collect();
+    for webhook in &accepted {
+        dev.post_accepted(webhook);
+    }
+    dev.post_accepted(&accepted[2]);
+    for size in [MAX_BODY_SIZE + 1, 6 * MIB] {
         let webhook = github_of_size(size);
         let result = post_streaming(&dev, &webhook);
-        assert_too_large(result, &format!("a {size}-byte body"));
+        let response = assert_too_large(result, &format!("a {size}-byte body"));
+        assert!(
+            response.body_text().contains("5242880 bytes"),
+            "the 413 names the limit: {}",
+            response.body_text()
+        );
+        assert!(response.header("x-correlation-id").is_some());
         assert_unharmed(&dev, &format!("a {size}-byte body"));
     }
 
-    let received = target.wait_until(WAIT, "the largest body delivered", |received| {
-        received
+    for webhook in &accepted {
+        let received = target.wait_until(WAIT, "every accepted body delivered", |received| {
+            received
+                .iter()
+                .any(|r| r.event_id() == Some(webhook.event_id.as_str()))
+        });
+        let delivered = received
             .iter()
-            .any(|r| r.event_id() == Some(largest.event_id.as_str()))
-    });
-    let delivered = received
-        .iter()
-        .find(|r| r.event_id() == Some(largest.event_id.as_str()))
-        .expect("waited for");
-    assert_delivered_as(delivered, &largest, "pull_request.opened");
-    let events = dev.events();
-    assert!(find_event(&events, &largest.event_id).is_some());
+            .find(|r| r.event_id() == Some(webhook.event_id.as_str()))
+            .expect("waited for");
+        assert_delivered_as(delivered, webhook, "pull_request.opened");
+        assert_eq!(
+            delivered.request.body,
+            webhook.delivered_body,
+            "{} bytes arrive byte for byte",
+            webhook.body.len()
+        );
+    }
+    let stored = std::fs::read_dir(scratch.data_dir().join("payloads/github"))
+        .expect("large payloads are files under the data directory")
+        .count();
     assert_eq!(
-        events.len(),
-        6,
-        "the largest body and the five checks after each refusal: {events:#?}"
+        stored, 3,
+        "one file per payload too large for SNS, the repeated one once"
     );
 }
 

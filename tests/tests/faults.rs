@@ -30,9 +30,11 @@ use hookbridge_core::config::Sources;
 use hookbridge_core::ports::Clock;
 use hookbridge_core::providers::{standard, stripe};
 use hookbridge_core::secret::SecretSet;
-use hookbridge_testkit::ManualClock;
 use hookbridge_testkit::http_target::{HttpTarget, Script};
-use hookbridge_tests::deliver_fixtures::{OUTBOUND, PAYLOAD, notification, single_target_deliver};
+use hookbridge_testkit::{ManualClock, MemoryPayloads};
+use hookbridge_tests::deliver_fixtures::{
+    OUTBOUND, PAYLOAD, PAYLOAD_BUCKET, notification, single_target_deliver,
+};
 use hookbridge_tests::dev_process::webhooks::STRIPE_SECRET;
 use hookbridge_tests::fault_proxy::{FaultProxy, Mode};
 use hookbridge_tests::{
@@ -118,14 +120,22 @@ async fn stripe_secret_prefix(config: &SdkConfig) -> String {
 // ---------------------------------------------------------------- DynamoDB
 
 /// The consume handler on `table`, reaching DynamoDB with `client`.
-fn consumer(client: aws_sdk_dynamodb::Client, table: &str) -> Consumer<DynamoDbEventStore> {
+fn consumer(
+    client: aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Consumer<DynamoDbEventStore, MemoryPayloads> {
     let settings = consume::Settings::from_lookup(|name| match name {
         "TABLE_NAME" => Some(table.to_owned()),
         "HOOKBRIDGE_SOURCES" => Some(SOURCES.to_owned()),
+        "PAYLOAD_BUCKET" => Some(PAYLOAD_BUCKET.to_owned()),
         _ => None,
     })
     .expect("settings");
-    Consumer::new(DynamoDbEventStore::new(client, table), settings)
+    Consumer::new(
+        DynamoDbEventStore::new(client, table),
+        MemoryPayloads::new(PAYLOAD_BUCKET),
+        settings,
+    )
 }
 
 /// The table's invariant: a projection names an event whose item exists.
@@ -180,7 +190,8 @@ fn as_invocation(event: &hookbridge_tests::BusEvent) -> String {
 
 // ------------------------------------------------------------ 1. ingest
 
-type ProxiedIngest = Ingest<SsmSecretStore<ManualClock>, EventBridgePublisher, ManualClock>;
+type ProxiedIngest =
+    Ingest<SsmSecretStore<ManualClock>, EventBridgePublisher, ManualClock, MemoryPayloads>;
 
 /// The faults of a service as the tests inject them, each with a name.
 fn service_faults() -> Vec<(&'static str, Mode)> {
@@ -229,7 +240,13 @@ async fn ingest_via(proxy: &FaultProxy, bus: &str, clock: &ManualClock) -> Proxi
     let publisher = EventBridgePublisher::new(proxy.eventbridge().await, bus)
         .with_retry_policy(FAST_RETRIES)
         .with_attempt_timeout(ATTEMPT_TIMEOUT);
-    Ingest::new(sources(), secrets, publisher, clock.clone())
+    Ingest::new(
+        sources(),
+        secrets,
+        publisher,
+        clock.clone(),
+        MemoryPayloads::new(PAYLOAD_BUCKET),
+    )
 }
 
 /// Reads the `copies` of event `event_id` the bus carries (and waits long
@@ -570,7 +587,13 @@ async fn a_cold_start_without_ssm_answers_503_not_401_and_loses_nothing() {
     );
     let publisher =
         EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), tap.bus_name());
-    let ingest = Ingest::new(sources(), secrets, publisher, clock.clone());
+    let ingest = Ingest::new(
+        sources(),
+        secrets,
+        publisher,
+        clock.clone(),
+        MemoryPayloads::new(PAYLOAD_BUCKET),
+    );
 
     // A failed read caches nothing: the container stays cold through them all.
     for fault in [
@@ -613,7 +636,13 @@ async fn a_warm_container_keeps_serving_cached_secrets_while_ssm_is_down() {
     let secrets = SsmSecretStore::new(proxy.ssm().await, prefix, clock.clone()).with_ttl(TTL);
     let publisher =
         EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), tap.bus_name());
-    let ingest = Ingest::new(sources(), secrets, publisher, clock.clone());
+    let ingest = Ingest::new(
+        sources(),
+        secrets,
+        publisher,
+        clock.clone(),
+        MemoryPayloads::new(PAYLOAD_BUCKET),
+    );
 
     let first = ingest
         .handle(stripe_webhook("evt_warm_1", clock.now()))

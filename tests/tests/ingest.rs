@@ -6,11 +6,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookbridge_aws::eventbridge::EventBridgePublisher;
 use hookbridge_aws::retry::RetryPolicy;
+use hookbridge_aws::s3::S3PayloadStore;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_core::config::Sources;
 use hookbridge_core::ports::Clock;
 use hookbridge_core::providers::stripe;
 use hookbridge_testkit::ManualClock;
+use hookbridge_tests::deliver_fixtures::PAYLOAD_BUCKET;
 use hookbridge_tests::{BusTap, aws_config, put_secure_parameter, unique_name};
 use ingest::Ingest;
 use lambda_http::{Body, Request, http};
@@ -19,7 +21,8 @@ const SIGNED_AT: u64 = 1_795_478_400;
 const BODY: &str = r#"{"id":"evt_it_1","object":"event","type":"payment_intent.succeeded","created":1795478399,"data":{"object":{"id":"pi_1","amount":2000,"note":"Zürich"}}}"#;
 const TTL: Duration = Duration::from_secs(300);
 
-type LiveIngest = Ingest<SsmSecretStore<ManualClock>, EventBridgePublisher, ManualClock>;
+type LiveIngest =
+    Ingest<SsmSecretStore<ManualClock>, EventBridgePublisher, ManualClock, S3PayloadStore>;
 
 struct Fixture {
     ingest: LiveIngest,
@@ -46,7 +49,13 @@ async fn fixture(bus_name: &str, secret_value: &str) -> Fixture {
         });
     let sources = Sources::from_json(r#"{"stripe":{"kind":"stripe"}}"#).unwrap();
     Fixture {
-        ingest: Ingest::new(sources, secrets, publisher, clock.clone()),
+        ingest: Ingest::new(
+            sources,
+            secrets,
+            publisher,
+            clock.clone(),
+            S3PayloadStore::new(&config, PAYLOAD_BUCKET),
+        ),
         clock,
         prefix,
         config,
@@ -181,7 +190,13 @@ async fn source_without_a_stored_secret_answers_503() {
     let publisher =
         EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), tap.bus_name());
     let sources = Sources::from_json(r#"{"stripe":{"kind":"stripe"}}"#).unwrap();
-    let ingest = Ingest::new(sources, secrets, publisher, f.clock.clone());
+    let ingest = Ingest::new(
+        sources,
+        secrets,
+        publisher,
+        f.clock.clone(),
+        S3PayloadStore::new(&config, PAYLOAD_BUCKET),
+    );
     let response = ingest
         .handle(stripe_request("whsec_live", f.clock.now()))
         .await;

@@ -12,6 +12,7 @@ mod dev_hostile;
 mod eventbridge;
 mod faults;
 mod ingest;
+mod payloads;
 mod providers;
 mod replay;
 mod ssm;

@@ -140,6 +140,8 @@ enum Grant {
     Parameter(&'static str),
     /// Every SSM parameter under the prefix the variable names.
     ParametersUnder(&'static str),
+    /// The payload objects (`payloads/…`) of the bucket the variable `!Ref`s.
+    PayloadObjects(&'static str),
 }
 
 /// One permission a function needs, and the variable naming what it is for.
@@ -174,16 +176,26 @@ const WIRING: &[Wiring] = &[
                 action: "kms:Decrypt",
                 on: Grant::ParametersUnder("HOOKBRIDGE_SECRETS_PREFIX"),
             },
+            Call {
+                action: "s3:PutObject",
+                on: Grant::PayloadObjects("PAYLOAD_BUCKET"),
+            },
         ],
     },
     Wiring {
         function: "ConsumeFunction",
         iam_actions: consume::AwsConsumer::iam_actions,
         // The conditional PutItem and the Puts of TransactWriteItems.
-        calls: &[Call {
-            action: "dynamodb:PutItem",
-            on: Grant::ResourceArn("TABLE_NAME"),
-        }],
+        calls: &[
+            Call {
+                action: "dynamodb:PutItem",
+                on: Grant::ResourceArn("TABLE_NAME"),
+            },
+            Call {
+                action: "s3:GetObject",
+                on: Grant::PayloadObjects("PAYLOAD_BUCKET"),
+            },
+        ],
     },
     Wiring {
         function: "DeliverFunction",
@@ -196,6 +208,10 @@ const WIRING: &[Wiring] = &[
             Call {
                 action: "kms:Decrypt",
                 on: Grant::Parameter("OUTBOUND_SECRET_PARAMETER"),
+            },
+            Call {
+                action: "s3:GetObject",
+                on: Grant::PayloadObjects("PAYLOAD_BUCKET"),
             },
         ],
     },
@@ -328,7 +344,8 @@ fn assert_grant(
     let variable = match call.on {
         Grant::ResourceArn(variable)
         | Grant::Parameter(variable)
-        | Grant::ParametersUnder(variable) => variable,
+        | Grant::ParametersUnder(variable)
+        | Grant::PayloadObjects(variable) => variable,
     };
     let target = ref_target(&variables[variable])
         .unwrap_or_else(|| panic!("{function}: {variable} is a !Ref"));
@@ -346,6 +363,15 @@ fn assert_grant(
                 "{context}: {variable} refers to a resource of the stack"
             );
             assert_eq!(resource, format!("!GetAtt {target}.Arn"), "{context}");
+            return;
+        }
+        Grant::PayloadObjects(_) => {
+            assert_eq!(target, "PayloadBucket", "{context}");
+            assert_eq!(
+                resource,
+                format!("!Sub ${{{target}.Arn}}/payloads/*"),
+                "{context}: only the payload keys"
+            );
             return;
         }
         Grant::Parameter(_) => format!("{SSM_PARAMETER_ARN}${{{target}}}"),
@@ -379,6 +405,67 @@ fn assert_grant(
     } else {
         assert_eq!(resource, format!("!Sub {parameters}"), "{context}");
     }
+}
+
+#[test]
+fn the_payload_bucket_is_encrypted_private_tls_only_and_expires_with_the_events() {
+    let template = template();
+    let bucket = &template["Resources"]["PayloadBucket"]["Properties"];
+    let encryption = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(
+        encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"].as_str(),
+        Some("AES256")
+    );
+    for block in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            bucket["PublicAccessBlockConfiguration"][block].as_bool(),
+            Some(true),
+            "{block}"
+        );
+    }
+    let rules = bucket["LifecycleConfiguration"]["Rules"]
+        .as_sequence()
+        .expect("lifecycle rules");
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["Status"].as_str(), Some("Enabled"));
+    assert_eq!(
+        ref_target(&rules[0]["ExpirationInDays"]).as_deref(),
+        Some("RetentionDays"),
+        "payloads expire with the event items (consume's RETENTION_DAYS)"
+    );
+
+    let policy = &template["Resources"]["PayloadBucketPolicy"]["Properties"];
+    assert_eq!(
+        ref_target(&policy["Bucket"]).as_deref(),
+        Some("PayloadBucket")
+    );
+    let statements = policy["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements");
+    let tls_only = statements
+        .iter()
+        .find(|statement| statement["Effect"].as_str() == Some("Deny"))
+        .expect("a deny statement");
+    assert_eq!(tls_only["Action"].as_str(), Some("s3:*"));
+    assert_eq!(
+        tls_only["Condition"]["Bool"]["aws:SecureTransport"].as_str(),
+        Some("false")
+    );
+    let resources: Vec<String> = tls_only["Resource"]
+        .as_sequence()
+        .expect("bucket and objects")
+        .iter()
+        .filter_map(tag_text)
+        .collect();
+    assert_eq!(
+        resources,
+        ["!GetAtt PayloadBucket.Arn", "!Sub ${PayloadBucket.Arn}/*"]
+    );
 }
 
 #[test]

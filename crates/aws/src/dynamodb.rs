@@ -39,6 +39,11 @@ pub mod attr {
     pub const CORRELATION_ID: &str = "correlation_id";
     /// The provider's JSON as its exact text.
     pub const PAYLOAD: &str = "payload";
+    /// A payload too large for an item: where it is stored and what it is.
+    pub const PAYLOAD_BUCKET: &str = "payload_bucket";
+    pub const PAYLOAD_KEY: &str = "payload_key";
+    pub const PAYLOAD_SIZE: &str = "payload_size";
+    pub const PAYLOAD_SHA256: &str = "payload_sha256";
     pub const OBJECT_ID: &str = "object_id";
     pub const ORDER_KEY: &str = "order_key";
     /// TTL attribute: seconds since the Unix epoch.
@@ -263,10 +268,24 @@ fn envelope_attributes(envelope: &Envelope) -> HashMap<String, AttributeValue> {
     text(attr::RECEIVED_AT, &envelope.received_at);
     text(attr::CORRELATION_ID, &envelope.correlation_id);
     // The raw text, not a DynamoDB map: maps would turn large integers into
-    // numbers with 38 digits at most and lose key order.
-    text(attr::PAYLOAD, envelope.payload.get());
+    // numbers with 38 digits at most and lose key order. A payload too large
+    // for an item is recorded by its reference, so items stay under 400 KB.
+    if let Some(payload) = &envelope.payload {
+        text(attr::PAYLOAD, payload.get());
+    }
+    if let Some(reference) = &envelope.payload_ref {
+        text(attr::PAYLOAD_BUCKET, &reference.bucket);
+        text(attr::PAYLOAD_KEY, &reference.key);
+        text(attr::PAYLOAD_SHA256, &reference.sha256);
+    }
     if let Some(occurred_at) = &envelope.occurred_at {
         text(attr::OCCURRED_AT, occurred_at);
+    }
+    if let Some(reference) = &envelope.payload_ref {
+        item.insert(
+            attr::PAYLOAD_SIZE.to_owned(),
+            AttributeValue::N(reference.size.to_string()),
+        );
     }
     item
 }

@@ -296,7 +296,7 @@ mod tests {
             body,
         };
         let now = UNIX_EPOCH + Duration::from_secs(NOW as u64);
-        match prepare(&webhook, &SecretSet::parse(secret), now, "corr-1")? {
+        match prepare(&webhook, &SecretSet::parse(secret), now, "corr-1", "local")? {
             Ingested::Event(prepared) => Ok(prepared),
             Ingested::Handshake(handshake) => panic!("{handshake:?}"),
         }
@@ -539,7 +539,7 @@ mod tests {
                 body: sent,
             };
             let now = UNIX_EPOCH + Duration::from_secs(NOW as u64);
-            let result = prepare(&webhook, &SecretSet::parse(verifying), now, "corr");
+            let result = prepare(&webhook, &SecretSet::parse(verifying), now, "corr", "local");
             assert!(result.is_ok(), "{kind}: {result:?}");
         }
     }

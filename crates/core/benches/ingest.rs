@@ -53,7 +53,7 @@ fn bench_prepare(c: &mut Criterion) {
             headers: &headers,
             body: body.as_bytes(),
         };
-        assert!(prepare(&webhook, &secrets, now, "corr").is_ok());
+        assert!(prepare(&webhook, &secrets, now, "corr", "payloads").is_ok());
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(label, |b| {
             b.iter(|| {
@@ -62,6 +62,7 @@ fn bench_prepare(c: &mut Criterion) {
                     &secrets,
                     now,
                     "6f1c0000-0000-4000-8000-000000000000",
+                    "payloads",
                 )
             })
         });

@@ -4,8 +4,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+pub use crate::payload_ref::{PayloadMismatch, PayloadRef};
+
 /// A verified webhook, normalised. `payload` is the provider's JSON kept as
 /// raw text, so numbers, unicode and key order survive every hop unchanged.
+/// A payload too large for SNS travels apart: then `payload_ref` names the
+/// stored bytes instead (see [`Envelope::body`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
     /// The provider's event id (or the body's SHA-256): the deduplication key.
@@ -21,7 +25,10 @@ pub struct Envelope {
     pub occurred_at: Option<String>,
     /// Ties every log line and hop of one webhook together.
     pub correlation_id: String,
-    pub payload: Box<RawValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_ref: Option<PayloadRef>,
     /// The request's content type, for bodies that are not JSON (forms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
@@ -31,7 +38,33 @@ pub struct Envelope {
     pub raw_body: Option<String>,
 }
 
+/// Where an envelope's payload is: inline, or stored apart.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    Inline(&'a RawValue),
+    Stored(&'a PayloadRef),
+}
+
+/// An envelope that carries neither or both of `payload` and `payload_ref`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the envelope must carry exactly one of `payload` and `payload_ref`")]
+pub struct AmbiguousBody;
+
 impl Envelope {
+    /// The payload, inline or by reference; exactly one must be present.
+    pub fn body(&self) -> Result<Body<'_>, AmbiguousBody> {
+        match (&self.payload, &self.payload_ref) {
+            (Some(payload), None) => Ok(Body::Inline(payload)),
+            (None, Some(reference)) => Ok(Body::Stored(reference)),
+            _ => Err(AmbiguousBody),
+        }
+    }
+
+    /// The inline payload's JSON text, if the payload travels inline.
+    pub fn inline_payload(&self) -> Option<&str> {
+        self.payload.as_deref().map(RawValue::get)
+    }
+
     /// The EventBridge `Source` of this envelope's bus event.
     pub fn bus_source(&self) -> String {
         bus_source(&self.source)
@@ -58,15 +91,28 @@ pub struct EnvelopeRef<'a> {
     pub received_at: &'a str,
     pub occurred_at: Option<&'a str>,
     pub correlation_id: &'a str,
-    /// Valid JSON text, written as is.
-    pub payload: &'a str,
+    pub payload: BodyRef<'a>,
+    /// The request's content type, for bodies that are not JSON (forms).
     pub content_type: Option<&'a str>,
+    /// The exact body as received, for bodies that are not JSON.
     pub raw_body: Option<&'a str>,
+}
+
+/// The borrowed form of [`Body`].
+#[derive(Debug, Clone, Copy)]
+pub enum BodyRef<'a> {
+    /// Valid JSON text, written as is.
+    Inline(&'a str),
+    Stored(&'a PayloadRef),
 }
 
 impl EnvelopeRef<'_> {
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(self.payload.len() + 256);
+        let inline_len = match self.payload {
+            BodyRef::Inline(payload) => payload.len(),
+            BodyRef::Stored(_) => 0,
+        };
+        let mut out = String::with_capacity(inline_len + 256);
         let fields = [
             ("id", Some(self.id)),
             ("source", Some(self.source)),
@@ -85,8 +131,18 @@ impl EnvelopeRef<'_> {
                 None => out.push_str("null"),
             }
         }
-        out.push_str(",\"payload\":");
-        out.push_str(self.payload);
+        match self.payload {
+            BodyRef::Inline(payload) => {
+                out.push_str(",\"payload\":");
+                out.push_str(payload);
+            }
+            BodyRef::Stored(reference) => {
+                out.push_str(",\"payload_ref\":");
+                out.push_str(
+                    &serde_json::to_string(reference).expect("a reference always serialises"),
+                );
+            }
+        }
         let optional = [
             ("content_type", self.content_type),
             ("raw_body", self.raw_body),
@@ -114,10 +170,25 @@ mod tests {
     use super::*;
 
     fn written(occurred_at: Option<&str>) -> String {
-        written_with(occurred_at, None)
+        written_with(occurred_at, BodyRef::Inline(PAYLOAD), None)
     }
 
-    fn written_with(occurred_at: Option<&str>, form: Option<(&str, &str)>) -> String {
+    const PAYLOAD: &str = r#"{"n":12345678901234567890,"s":"é"}"#;
+
+    fn reference() -> PayloadRef {
+        PayloadRef {
+            bucket: "b".into(),
+            key: "payloads/stripe/00".into(),
+            size: 7,
+            sha256: "00".into(),
+        }
+    }
+
+    fn written_with(
+        occurred_at: Option<&str>,
+        payload: BodyRef<'_>,
+        form: Option<(&str, &str)>,
+    ) -> String {
         EnvelopeRef {
             id: "evt_\"1\"",
             source: "stripe",
@@ -125,7 +196,7 @@ mod tests {
             received_at: "2026-11-24T00:00:00.123Z",
             occurred_at,
             correlation_id: "c\u{1}",
-            payload: r#"{"n":12345678901234567890,"s":"é"}"#,
+            payload,
             content_type: form.map(|(content_type, _)| content_type),
             raw_body: form.map(|(_, raw_body)| raw_body),
         }
@@ -141,20 +212,47 @@ mod tests {
             assert_eq!(read.event_type, "payment_intent.succeeded");
             assert_eq!(read.occurred_at.as_deref(), occurred_at);
             assert_eq!(read.correlation_id, "c\u{1}");
-            assert_eq!(read.payload.get(), r#"{"n":12345678901234567890,"s":"é"}"#);
+            assert!(matches!(read.body(), Ok(Body::Inline(payload)) if payload.get() == PAYLOAD));
             assert_eq!(serde_json::to_string(&read).unwrap(), written);
             assert_eq!(read.bus_source(), "hookbridge.stripe");
         }
     }
 
     #[test]
+    fn a_stored_payload_is_written_as_its_reference_in_both_forms() {
+        let reference = reference();
+        let written = written_with(None, BodyRef::Stored(&reference), None);
+        let read: Envelope = serde_json::from_str(&written).unwrap();
+        assert!(matches!(read.body(), Ok(Body::Stored(stored)) if *stored == reference));
+        assert!(!written.contains("\"payload\":"), "{written}");
+        assert_eq!(serde_json::to_string(&read).unwrap(), written);
+    }
+
+    #[test]
+    fn an_envelope_with_neither_or_both_bodies_is_refused() {
+        let both = written(None).replace(
+            "\"payload\":",
+            &format!(
+                "\"payload_ref\":{},\"payload\":",
+                serde_json::to_string(&reference()).unwrap()
+            ),
+        );
+        let neither = written_with(None, BodyRef::Stored(&reference()), None)
+            .replace("payload_ref", "something_else");
+        for text in [both, neither] {
+            let read: Envelope = serde_json::from_str(&text).unwrap();
+            assert!(matches!(read.body(), Err(AmbiguousBody)), "{text}");
+        }
+    }
+
+    #[test]
     fn a_form_body_keeps_its_content_type_and_raw_bytes() {
         let form = ("application/x-www-form-urlencoded", "a=1&b=%22x%22");
-        let written = written_with(None, Some(form));
+        let written = written_with(None, BodyRef::Inline(PAYLOAD), Some(form));
         let read: Envelope = serde_json::from_str(&written).unwrap();
         assert_eq!(read.content_type.as_deref(), Some(form.0));
         assert_eq!(read.raw_body.as_deref(), Some(form.1));
         assert_eq!(serde_json::to_string(&read).unwrap(), written);
-        assert!(!written_with(None, None).contains("raw_body"));
+        assert!(!written_with(None, BodyRef::Inline(PAYLOAD), None).contains("raw_body"));
     }
 }

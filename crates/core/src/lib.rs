@@ -12,6 +12,7 @@ pub mod entry;
 pub mod envelope;
 pub mod ingest;
 pub mod outbound;
+pub mod payload_ref;
 pub mod ports;
 pub mod projection;
 pub mod providers;

@@ -39,26 +39,22 @@ pub enum SignError {
 }
 
 impl OutboundWebhook {
-    /// Signs the body sent (the raw form body, else the payload's JSON) at
-    /// `timestamp` (unix seconds) with every
-    /// outbound secret: during a rotation the target may know either key, and
-    /// Standard Webhooks accepts any one of several space-separated signatures.
+    /// Signs `body`, the bytes sent (the raw form body, else the payload's
+    /// JSON; inline or fetched by its reference), at `timestamp` (unix
+    /// seconds) with every outbound secret: during a rotation the target may
+    /// know either key, and Standard Webhooks accepts any one of several
+    /// space-separated signatures. `body` goes with the envelope's content
+    /// type, JSON unless it says otherwise.
     pub fn sign(
         envelope: Envelope,
+        body: Box<str>,
         secrets: &SecretSet,
         timestamp: i64,
     ) -> Result<Self, SignError> {
         if secrets.is_empty() {
             return Err(SignError::NoSecret);
         }
-        let (body, content_type): (Box<str>, String) =
-            match (envelope.raw_body, envelope.content_type) {
-                (Some(raw_body), content_type) => (
-                    raw_body.into(),
-                    content_type.unwrap_or_else(|| JSON.to_owned()),
-                ),
-                (None, _) => (envelope.payload.into(), JSON.to_owned()),
-            };
+        let content_type = envelope.content_type.unwrap_or_else(|| JSON.to_owned());
         let mut signature = String::with_capacity(secrets.len() * 48);
         for secret in secrets.iter() {
             let signed = sign(secret, &envelope.id, timestamp, body.as_bytes())
@@ -142,6 +138,12 @@ mod tests {
         .unwrap()
     }
 
+    fn signed(secrets: &SecretSet, timestamp: i64) -> Result<OutboundWebhook, SignError> {
+        let mut envelope = envelope();
+        let body = envelope.payload.take().unwrap().into();
+        OutboundWebhook::sign(envelope, body, secrets, timestamp)
+    }
+
     fn header_map(webhook: &OutboundWebhook) -> http::HeaderMap {
         webhook
             .headers()
@@ -167,23 +169,20 @@ mod tests {
 
     #[test]
     fn signed_webhook_verifies_with_standard_webhooks() {
-        let webhook =
-            OutboundWebhook::sign(envelope(), &SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
+        let webhook = signed(&SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
         assert_eq!(check(&webhook, OUTBOUND), Ok(()));
         assert!(check(&webhook, OTHER).is_err());
     }
 
     #[test]
     fn body_is_the_payload_byte_for_byte() {
-        let webhook =
-            OutboundWebhook::sign(envelope(), &SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
+        let webhook = signed(&SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
         assert_eq!(webhook.body(), r#"{"id":"evt_1", "amount": 1.50}"#);
     }
 
     #[test]
     fn headers_carry_id_timestamp_source_and_type() {
-        let webhook =
-            OutboundWebhook::sign(envelope(), &SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
+        let webhook = signed(&SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
         let headers = header_map(&webhook);
         assert_eq!(headers["content-type"], "application/json");
         assert_eq!(headers[ID_HEADER], "evt_1");
@@ -196,7 +195,7 @@ mod tests {
     #[test]
     fn every_secret_of_a_rotation_signs() {
         let secrets = SecretSet::parse(&format!("{OUTBOUND},{OTHER}"));
-        let webhook = OutboundWebhook::sign(envelope(), &secrets, 1_700_000_000).unwrap();
+        let webhook = signed(&secrets, 1_700_000_000).unwrap();
         assert_eq!(webhook.headers()[3].1.split(' ').count(), 2);
         assert_eq!(check(&webhook, OUTBOUND), Ok(()));
         assert_eq!(check(&webhook, OTHER), Ok(()));
@@ -204,21 +203,14 @@ mod tests {
 
     #[test]
     fn unusable_secrets_are_refused() {
-        assert_eq!(
-            OutboundWebhook::sign(envelope(), &SecretSet::default(), 0),
-            Err(SignError::NoSecret)
-        );
+        assert_eq!(signed(&SecretSet::default(), 0), Err(SignError::NoSecret));
         let invalid: SecretSet = [Secret::new("whsec_not base64!")].into_iter().collect();
-        assert_eq!(
-            OutboundWebhook::sign(envelope(), &invalid, 0),
-            Err(SignError::InvalidSecret)
-        );
+        assert_eq!(signed(&invalid, 0), Err(SignError::InvalidSecret));
     }
 
     #[test]
     fn debug_leaves_out_signature_and_body() {
-        let webhook =
-            OutboundWebhook::sign(envelope(), &SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
+        let webhook = signed(&SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
         let debug = format!("{webhook:?}");
         assert!(
             !debug.contains("v1,") && !debug.contains("amount"),
@@ -231,8 +223,9 @@ mod tests {
         let mut form = envelope();
         form.content_type = Some("application/x-www-form-urlencoded".into());
         form.raw_body = Some("To=%2B1&Body=hi".into());
+        let body = form.raw_body.clone().unwrap().into();
         let webhook =
-            OutboundWebhook::sign(form, &SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
+            OutboundWebhook::sign(form, body, &SecretSet::parse(OUTBOUND), 1_700_000_000).unwrap();
         assert_eq!(webhook.body(), "To=%2B1&Body=hi");
         assert_eq!(
             header_map(&webhook)["content-type"],

@@ -94,10 +94,10 @@ pub enum ProjectionError {
 /// The object id (if the payload names one) and the status rank. A payload
 /// whose shape differs from the provider's documented one names no object:
 /// the event is still recorded, just not projected.
-fn locate(rule: &ProjectionRule, envelope: &Envelope) -> Option<ObjectRef> {
+fn locate(rule: &ProjectionRule, envelope: &Envelope, payload: &str) -> Option<ObjectRef> {
     let event = EventView {
         event_type: &envelope.event_type,
-        payload: envelope.payload.get(),
+        payload,
     };
     match rule {
         ProjectionRule::Provider(kind) => kind.object(&event),
@@ -113,15 +113,17 @@ fn parse_time(field: &'static str, value: &str) -> Result<SystemTime, Projection
 }
 
 /// The projection of `envelope` under `rule`, or `None` when its payload
-/// names no object. Errors only when the envelope's times are malformed.
+/// (inline, or fetched by its reference) names no object. Errors only when
+/// the envelope's times are malformed.
 pub fn project(
     rule: &ProjectionRule,
     envelope: &Envelope,
+    payload: &str,
 ) -> Result<Option<Projection>, ProjectionError> {
     let Some(ObjectRef {
         id: object_id,
         rank,
-    }) = locate(rule, envelope)
+    }) = locate(rule, envelope, payload)
     else {
         return Ok(None);
     };
@@ -147,11 +149,13 @@ pub struct EventRecord<'a> {
 
 impl<'a> EventRecord<'a> {
     /// Builds the record of `envelope`: its projection under `rule` (none
-    /// when the source has no rule) and an expiry `retention` after it was
-    /// received. The expiry comes from the event, not a clock, so a replay
-    /// of the same event computes the same record.
+    /// when the source has no rule), read from `payload` (inline, or fetched
+    /// by its reference), and an expiry `retention` after it was received.
+    /// The expiry comes from the event, not a clock, so a replay of the same
+    /// event computes the same record.
     pub fn new(
         envelope: &'a Envelope,
+        payload: &str,
         rule: Option<&ProjectionRule>,
         retention: Duration,
     ) -> Result<Self, ProjectionError> {
@@ -161,7 +165,7 @@ impl<'a> EventRecord<'a> {
             .map_err(|_| ProjectionError::BeforeEpoch)?
             .as_secs();
         let projection = match rule {
-            Some(rule) => project(rule, envelope)?,
+            Some(rule) => project(rule, envelope, payload)?,
             None => None,
         };
         Ok(Self {
@@ -208,10 +212,15 @@ mod tests {
             received_at: "2026-11-24T00:00:00.123Z".to_owned(),
             occurred_at: occurred_at.map(str::to_owned),
             correlation_id: "corr".to_owned(),
-            payload: RawValue::from_string(payload.to_owned()).unwrap(),
+            payload: Some(RawValue::from_string(payload.to_owned()).unwrap()),
+            payload_ref: None,
             content_type: None,
             raw_body: None,
         }
+    }
+
+    fn inline(envelope: &Envelope) -> &str {
+        envelope.inline_payload().unwrap()
     }
 
     fn moneybutton(id: &str, status: &str, at: &str) -> Envelope {
@@ -224,7 +233,10 @@ mod tests {
     }
 
     fn key(rule: &ProjectionRule, envelope: &Envelope) -> OrderKey {
-        project(rule, envelope).unwrap().unwrap().order_key
+        project(rule, envelope, inline(envelope))
+            .unwrap()
+            .unwrap()
+            .order_key
     }
 
     #[test]
@@ -244,7 +256,7 @@ mod tests {
         assert_eq!(rule("h"), ProjectionRule::Pointer("/id".to_owned()));
         assert_eq!(rule("plain"), ProjectionRule::Provider(Kind::Standard));
         let plain = envelope("e", "t", None, r#"{"data":{"id":"x"}}"#);
-        assert_eq!(project(&rule("plain"), &plain), Ok(None));
+        assert_eq!(project(&rule("plain"), &plain, inline(&plain)), Ok(None));
     }
 
     #[test]
@@ -255,9 +267,13 @@ mod tests {
             Some("2026-11-23T23:59:59Z"),
             r#"{"id":"evt_1","data":{"object":{"id":"pi_1","amount":100}}}"#,
         );
-        let projection = project(&ProjectionRule::Provider(Kind::Stripe), &event)
-            .unwrap()
-            .unwrap();
+        let projection = project(
+            &ProjectionRule::Provider(Kind::Stripe),
+            &event,
+            inline(&event),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(projection.object_id, "pi_1");
         assert_eq!(
             projection.order_key.as_str(),
@@ -273,9 +289,13 @@ mod tests {
             None,
             r#"{"action":"opened","repository":{"full_name":"octo/hello","id":1}}"#,
         );
-        let projection = project(&ProjectionRule::Provider(Kind::Github), &event)
-            .unwrap()
-            .unwrap();
+        let projection = project(
+            &ProjectionRule::Provider(Kind::Github),
+            &event,
+            inline(&event),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(projection.object_id, "octo/hello#pull_request");
         let push = envelope(
             "d2",
@@ -283,9 +303,13 @@ mod tests {
             None,
             r#"{"repository":{"full_name":"octo/hello"}}"#,
         );
-        let projection = project(&ProjectionRule::Provider(Kind::Github), &push)
-            .unwrap()
-            .unwrap();
+        let projection = project(
+            &ProjectionRule::Provider(Kind::Github),
+            &push,
+            inline(&push),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(projection.object_id, "octo/hello#push");
     }
 
@@ -301,9 +325,13 @@ mod tests {
     #[test]
     fn moneybutton_object_is_payment_id() {
         let event = moneybutton("pay_1-COMPLETED", "COMPLETED", "2026-11-24T00:00:00Z");
-        let projection = project(&ProjectionRule::Provider(Kind::MoneyButton), &event)
-            .unwrap()
-            .unwrap();
+        let projection = project(
+            &ProjectionRule::Provider(Kind::MoneyButton),
+            &event,
+            inline(&event),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(projection.object_id, "pay_1");
         assert!(projection.order_key.as_str().contains("#3#"));
     }
@@ -361,9 +389,18 @@ mod tests {
         let rule = ProjectionRule::Pointer("/order/id".to_owned());
         let text = envelope("1", "t", None, r#"{"order":{"id":"ord_9"}}"#);
         let number = envelope("2", "t", None, r#"{"order":{"id":12345678901234}}"#);
-        assert_eq!(project(&rule, &text).unwrap().unwrap().object_id, "ord_9");
         assert_eq!(
-            project(&rule, &number).unwrap().unwrap().object_id,
+            project(&rule, &text, inline(&text))
+                .unwrap()
+                .unwrap()
+                .object_id,
+            "ord_9"
+        );
+        assert_eq!(
+            project(&rule, &number, inline(&number))
+                .unwrap()
+                .unwrap()
+                .object_id,
             "12345678901234"
         );
     }
@@ -393,7 +430,11 @@ mod tests {
         ];
         for (rule, payload) in cases {
             let event = envelope("e", "t", None, payload);
-            assert_eq!(project(&rule, &event), Ok(None), "{rule:?} {payload}");
+            assert_eq!(
+                project(&rule, &event, inline(&event)),
+                Ok(None),
+                "{rule:?} {payload}"
+            );
         }
     }
 
@@ -402,7 +443,11 @@ mod tests {
         let payload = r#"{"data":{"object":{"id":"pi"}}}"#;
         let event = envelope("e", "t", Some("yesterday"), payload);
         assert_eq!(
-            project(&ProjectionRule::Provider(Kind::Stripe), &event),
+            project(
+                &ProjectionRule::Provider(Kind::Stripe),
+                &event,
+                inline(&event)
+            ),
             Err(ProjectionError::InvalidTime {
                 field: "occurred_at",
                 value: "yesterday".to_owned()
@@ -411,7 +456,7 @@ mod tests {
         let mut event = envelope("e", "t", None, payload);
         event.received_at = "2026-11-24 00:00".to_owned();
         assert!(matches!(
-            EventRecord::new(&event, None, DAY),
+            EventRecord::new(&event, inline(&event), None, DAY),
             Err(ProjectionError::InvalidTime {
                 field: "received_at",
                 ..
@@ -422,7 +467,7 @@ mod tests {
     #[test]
     fn record_expires_retention_after_received_at() {
         let event = envelope("e", "t", None, "{}");
-        let record = EventRecord::new(&event, None, 30 * DAY).unwrap();
+        let record = EventRecord::new(&event, inline(&event), None, 30 * DAY).unwrap();
         // 2026-11-24T00:00:00.123Z is 1795478400 s; fractions are dropped.
         assert_eq!(record.expires_at, 1_795_478_400 + 30 * 86_400);
         assert_eq!(record.projection, None);

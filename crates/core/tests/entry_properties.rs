@@ -4,7 +4,7 @@
 //! the UTF-8 length of Source, DetailType and that detail.
 
 use hookbridge_core::entry::entry_size;
-use hookbridge_core::envelope::{Envelope, EnvelopeRef, bus_source};
+use hookbridge_core::envelope::{BodyRef, Envelope, EnvelopeRef, bus_source};
 use hookbridge_core::ports::BusEvent;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -65,7 +65,7 @@ proptest! {
             received_at: &received_at,
             occurred_at: occurred_at.as_deref(),
             correlation_id: &correlation_id,
-            payload: &payload,
+            payload: BodyRef::Inline(&payload),
             content_type: None,
             raw_body: None,
         }
@@ -77,7 +77,8 @@ proptest! {
             received_at,
             occurred_at,
             correlation_id,
-            payload: RawValue::from_string(payload).expect("valid JSON"),
+            payload: Some(RawValue::from_string(payload).expect("valid JSON")),
+            payload_ref: None,
             content_type: None,
             raw_body: None,
         })

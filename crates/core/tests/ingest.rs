@@ -4,9 +4,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookbridge_core::config::Sources;
-use hookbridge_core::entry::{MAX_ENTRY_SIZE, entry_size};
-use hookbridge_core::envelope::Envelope;
+use hookbridge_core::entry::entry_size;
+use hookbridge_core::envelope::{Body, Envelope};
 use hookbridge_core::ingest::{IngestError, Ingested, MAX_NESTING, Prepared, Webhook, prepare};
+use hookbridge_core::payload_ref::{MAX_BODY_SIZE, MAX_INLINE_EVENT_SIZE};
 use hookbridge_core::providers::{Outgoing, github, standard, stripe};
 use hookbridge_core::secret::{Secret, SecretSet};
 use hookbridge_testkit::header_map;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 const NOW: u64 = 1_764_000_000;
 const CORRELATION: &str = "00000000-0000-4000-8000-000000000001";
+const BUCKET: &str = "payload-bucket";
 
 fn now() -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(NOW * 1000 + 123)
@@ -45,7 +47,13 @@ fn run(
         headers,
         body,
     };
-    match prepare(&webhook, &SecretSet::parse(secret), now(), CORRELATION)? {
+    match prepare(
+        &webhook,
+        &SecretSet::parse(secret),
+        now(),
+        CORRELATION,
+        BUCKET,
+    )? {
         Ingested::Event(prepared) => Ok(prepared),
         Ingested::Handshake(handshake) => panic!("a handshake: {handshake:?}"),
     }
@@ -91,7 +99,7 @@ fn stripe_event_becomes_a_bus_event() {
     );
     assert_eq!(envelope.correlation_id, CORRELATION);
     assert_eq!(
-        envelope.payload.get(),
+        envelope.inline_payload().unwrap(),
         STRIPE_BODY,
         "payload kept byte for byte"
     );
@@ -251,28 +259,63 @@ fn verification_failures_are_unauthorized_with_their_code() {
 }
 
 #[test]
-fn oversized_body_is_refused_before_verification() {
-    let body = vec![b' '; MAX_ENTRY_SIZE + 1];
+fn a_body_over_5_mib_is_refused_before_verification_naming_the_limit() {
+    let body = vec![b' '; MAX_BODY_SIZE + 1];
     let error = run("stripe", &header_map(&[]), &body, STRIPE_SECRET).unwrap_err();
     assert_eq!((error.status(), error.code()), (413, "payload_too_large"));
+    assert!(error.to_string().contains("5242880 bytes"), "{error}");
+}
+
+fn padded_stripe(pad: usize) -> String {
+    format!(
+        r#"{{"id":"evt_1","type":"t","created":1,"pad":"{}"}}"#,
+        "x".repeat(pad)
+    )
 }
 
 #[test]
-fn event_that_outgrows_the_bus_with_its_envelope_is_refused() {
-    let filler = MAX_ENTRY_SIZE - 100;
-    let body = format!(
-        r#"{{"id":"evt_1","type":"t","pad":"{}"}}"#,
-        "x".repeat(filler)
+fn an_event_that_fits_sns_carries_its_payload_inline() {
+    let body = padded_stripe(MAX_INLINE_EVENT_SIZE - 400);
+    let prepared = stripe_run(body.as_bytes()).unwrap();
+    assert!(entry_size(&prepared.bus_event) <= MAX_INLINE_EVENT_SIZE);
+    assert_eq!(prepared.stored_payload, None);
+    assert_eq!(envelope(&prepared).inline_payload(), Some(body.as_str()));
+}
+
+#[test]
+fn a_payload_too_large_for_sns_travels_by_reference() {
+    for pad in [MAX_INLINE_EVENT_SIZE - 100, MAX_BODY_SIZE - 100] {
+        let body = padded_stripe(pad);
+        let prepared = stripe_run(body.as_bytes()).unwrap();
+        assert!(
+            entry_size(&prepared.bus_event) < 1024,
+            "only the reference travels"
+        );
+        let stored = prepared.stored_payload.clone().unwrap();
+        assert_eq!(stored.bytes, body.as_bytes(), "stored byte for byte");
+        let digest = hex::encode(Sha256::digest(body.as_bytes()));
+        assert_eq!(stored.reference.key, format!("payloads/stripe/{digest}"));
+        assert_eq!(stored.reference.bucket, BUCKET);
+        assert_eq!(stored.reference.size, body.len() as u64);
+        assert_eq!(stored.reference.check(body.as_bytes()), Ok(()));
+        let envelope = envelope(&prepared);
+        assert!(matches!(envelope.body(), Ok(Body::Stored(r)) if *r == stored.reference));
+        assert_eq!(envelope.id, "evt_1");
+    }
+}
+
+#[test]
+fn a_large_money_button_payload_is_stored_without_its_secret() {
+    let body = MB_BODY.replace(
+        r#""extra":[1,2]"#,
+        &format!(r#""extra":"{}""#, "y".repeat(300_000)),
     );
-    assert!(body.len() <= MAX_ENTRY_SIZE);
-    let error = stripe_run(body.as_bytes()).unwrap_err();
-    assert_eq!(error.status(), 413);
-    let fits = format!(
-        r#"{{"id":"evt_1","type":"t","pad":"{}"}}"#,
-        "x".repeat(filler - 400)
-    );
-    let prepared = stripe_run(fits.as_bytes()).unwrap();
-    assert!(entry_size(&prepared.bus_event) <= MAX_ENTRY_SIZE);
+    let prepared = moneybutton_run(body.as_bytes(), "mb-secret").unwrap();
+    let stored = prepared.stored_payload.unwrap();
+    let text = String::from_utf8(stored.bytes).unwrap();
+    assert!(!text.contains("mb-secret") && text.starts_with(r#"{"payment":"#));
+    assert!(!prepared.bus_event.detail.contains("mb-secret"));
+    assert_eq!(stored.reference.check(text.as_bytes()), Ok(()));
 }
 
 #[test]
@@ -425,7 +468,7 @@ fn hmac_source_reads_id_and_type_from_configured_headers() {
     assert_eq!(prepared.event_type, "orders/create");
     assert_eq!(prepared.event_id, "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043");
     assert_eq!(
-        envelope(&prepared).payload.get(),
+        envelope(&prepared).inline_payload().unwrap(),
         std::str::from_utf8(body).unwrap()
     );
 }
@@ -455,7 +498,7 @@ fn money_button_secret_verifies_and_is_removed_from_the_payload() {
     assert!(!prepared.bus_event.detail.contains("mb-secret"));
     let envelope = envelope(&prepared);
     assert_eq!(
-        envelope.payload.get(),
+        envelope.inline_payload().unwrap(),
         r#"{"payment":{"id":"5432","status":"COMPLETED","amount":"1.5","satoshis":12345678901234567890,"buttonData":"{\"é\":1}","updatedAt":"2019-02-04T17:13:02.113Z"},"extra":[1,2]}"#
     );
     assert_eq!(
@@ -541,7 +584,7 @@ fn money_button_numeric_payment_id_is_accepted() {
     let prepared = moneybutton_run(body, "mb-secret").unwrap();
     assert_eq!(prepared.event_id, "77:received");
     assert_eq!(
-        envelope(&prepared).payload.get(),
+        envelope(&prepared).inline_payload().unwrap(),
         r#"{"payment":{"id":77,"status":"RECEIVED"}}"#
     );
 }

@@ -91,7 +91,13 @@ fn delivered(
 ) -> (BTreeMap<String, (String, String)>, usize) {
     let store = MemoryEventStore::new();
     for &index in order {
-        let record = EventRecord::new(&events[index], Some(rule), RETENTION).expect("valid times");
+        let record = EventRecord::new(
+            &events[index],
+            inline(&events[index]),
+            Some(rule),
+            RETENTION,
+        )
+        .expect("valid times");
         run_ready(store.record(&record)).expect("the memory store does not fail");
     }
     let projections = (0..3)
@@ -120,7 +126,13 @@ fn newest(
 ) -> BTreeMap<String, (String, String)> {
     let mut newest: BTreeMap<String, (String, String)> = BTreeMap::new();
     for &index in order {
-        let record = EventRecord::new(&events[index], Some(rule), RETENTION).expect("valid times");
+        let record = EventRecord::new(
+            &events[index],
+            inline(&events[index]),
+            Some(rule),
+            RETENTION,
+        )
+        .expect("valid times");
         let projection = record
             .projection
             .expect("every generated event names its object");
@@ -138,8 +150,14 @@ fn newest(
     newest
 }
 
+fn inline(envelope: &Envelope) -> &str {
+    envelope
+        .inline_payload()
+        .expect("built with an inline payload")
+}
+
 fn key(rule: &ProjectionRule, envelope: &Envelope) -> OrderKey {
-    project(rule, envelope)
+    project(rule, envelope, inline(envelope))
         .expect("valid times")
         .expect("names its object")
         .order_key
@@ -153,7 +171,7 @@ fn memory_store_counts_duplicates_and_keeps_the_newest() {
         EnvelopeBuilder::moneybutton_payment("c", "COMPLETED", "2026-11-24T00:00:02Z").build();
     let pending =
         EnvelopeBuilder::moneybutton_payment("p", "PENDING", "2026-11-24T00:00:01Z").build();
-    let record = |e| EventRecord::new(e, Some(&rule), RETENTION).unwrap();
+    let record = |e| EventRecord::new(e, inline(e), Some(&rule), RETENTION).unwrap();
     assert_eq!(
         run_ready(store.record(&record(&completed))).unwrap(),
         RecordOutcome::Recorded(ProjectionChange::Updated)
@@ -203,7 +221,7 @@ proptest! {
         let rule = ProjectionRule::Provider(Kind::MoneyButton);
         let store = MemoryEventStore::new();
         for &index in &deliveries {
-            let record = EventRecord::new(&events[index], Some(&rule), RETENTION).unwrap();
+            let record = EventRecord::new(&events[index], inline(&events[index]), Some(&rule), RETENTION).unwrap();
             run_ready(store.record(&record)).unwrap();
         }
         let newest = deliveries

@@ -9,6 +9,7 @@ mod delivery_status;
 mod envelope;
 mod event_store;
 mod headers;
+mod payloads;
 mod recorded;
 mod secrets;
 mod sns;
@@ -21,6 +22,7 @@ pub use delivery_status::MemoryDeliveryStatus;
 pub use envelope::EnvelopeBuilder;
 pub use event_store::{AcceptingStore, MemoryEventStore, StoredProjection, run_ready};
 pub use headers::header_map;
+pub use payloads::MemoryPayloads;
 pub use secrets::MemorySecrets;
 pub use sns::{
     FakeAuthenticator, FixtureCertificate, NoConfirmations, RecordingConfirmer, Verdict,

@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use consume::{Consumer, Settings};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hookbridge_testkit::{AcceptingStore, run_ready};
+use hookbridge_testkit::{AcceptingStore, MemoryPayloads, run_ready};
 
 const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"moneybutton":{"kind":"moneybutton"},
     "github":{"kind":"github"},"orders":{"kind":"hmac","header":"X-Sig","object_pointer":"/order/id"}}"#;
@@ -38,10 +38,11 @@ fn handler(c: &mut Criterion) {
     let settings = Settings::from_lookup(|name| match name {
         "TABLE_NAME" => Some("events".to_owned()),
         "HOOKBRIDGE_SOURCES" => Some(SOURCES.to_owned()),
+        "PAYLOAD_BUCKET" => Some("payloads".to_owned()),
         _ => None,
     })
     .expect("settings");
-    let consumer = Consumer::new(AcceptingStore, settings);
+    let consumer = Consumer::new(AcceptingStore, MemoryPayloads::new("payloads"), settings);
     let large = large_stripe_event(200 * 1024);
     let pointer = pointer_event();
     let cases = [

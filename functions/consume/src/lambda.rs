@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use hookbridge_aws::DynamoDbEventStore;
 use hookbridge_aws::iam::IamActions;
+use hookbridge_aws::s3::{self, S3PayloadStore};
 use hookbridge_aws::settings::{self, SOURCES_VARIABLE, SettingsError, SettingsReader};
 pub use hookbridge_aws::settings::{DEFAULT_RETENTION_DAYS, RETENTION_VARIABLE};
 use hookbridge_core::config::Sources;
@@ -28,10 +29,13 @@ pub struct Settings {
     pub rules: HashMap<String, ProjectionRule>,
     /// How long event items live (`RETENTION_DAYS`).
     pub retention: Duration,
+    /// Where payloads too large to travel inline are stored.
+    pub payload_bucket: String,
 }
 
 impl Settings {
-    /// Reads `TABLE_NAME`, `HOOKBRIDGE_SOURCES` and `RETENTION_DAYS` through
+    /// Reads `TABLE_NAME`, `HOOKBRIDGE_SOURCES`, `RETENTION_DAYS` and
+    /// `PAYLOAD_BUCKET` through
     /// `lookup` (the process environment in `main`, a map in tests), naming
     /// every missing or invalid one at once.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
@@ -39,11 +43,13 @@ impl Settings {
         let table_name = reader.required(TABLE_NAME_VARIABLE);
         let sources = reader.required_parsed(SOURCES_VARIABLE, Sources::from_json);
         let retention = settings::read_retention(&mut reader);
+        let payload_bucket = s3::read_bucket(&mut reader);
         reader.finish(|| {
             Some(Self {
                 table_name: table_name?,
                 rules: rules_of(&sources?),
                 retention: retention?,
+                payload_bucket: payload_bucket?,
             })
         })
     }
@@ -56,24 +62,26 @@ fn rules_of(sources: &Sources) -> HashMap<String, ProjectionRule> {
         .collect()
 }
 
-/// The consumer on DynamoDB, as the Lambda runs it.
-pub type AwsConsumer = Consumer<DynamoDbEventStore>;
+/// The consumer on DynamoDB and S3, as the Lambda runs it.
+pub type AwsConsumer = Consumer<DynamoDbEventStore, S3PayloadStore>;
 
 impl AwsConsumer {
-    /// The one wiring of the DynamoDB store.
+    /// The one wiring of the DynamoDB and S3 stores.
     pub fn on_aws(settings: Settings, aws: &SdkConfig) -> Self {
         let store = DynamoDbEventStore::new(
             aws_sdk_dynamodb::Client::new(aws),
             settings.table_name.clone(),
         );
-        Consumer::new(store, settings)
+        let payloads = S3PayloadStore::new(aws, settings.payload_bucket.clone());
+        Consumer::new(store, payloads, settings)
     }
 }
 
-impl<S: EventStore + IamActions> Consumer<S> {
-    /// The IAM actions the function's role needs: its store's calls.
+impl<S: EventStore + IamActions> Consumer<S, S3PayloadStore> {
+    /// The IAM actions the function's role needs: its store's calls and,
+    /// of the payload store, only `get`.
     pub fn iam_actions() -> Vec<&'static str> {
-        S::iam_actions()
+        [S::iam_actions(), vec![s3::GET_ACTION]].concat()
     }
 }
 
@@ -114,14 +122,18 @@ impl ConsumeFunction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{SOURCES, settings_from};
+    use crate::tests::{BUCKET, SOURCES, settings_from};
     use hookbridge_core::providers::Kind;
     use lambda_runtime::Diagnostic;
 
     #[test]
     fn settings_default_to_thirty_days_and_map_sources_to_rules() {
-        let settings =
-            settings_from(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", SOURCES)]).unwrap();
+        let settings = settings_from(&[
+            ("TABLE_NAME", "events"),
+            ("HOOKBRIDGE_SOURCES", SOURCES),
+            BUCKET,
+        ])
+        .unwrap();
         assert_eq!(settings.table_name, "events");
         assert_eq!(settings.retention, Duration::from_secs(30 * 86_400));
         assert_eq!(
@@ -142,6 +154,7 @@ mod tests {
             ("TABLE_NAME", "events"),
             ("HOOKBRIDGE_SOURCES", SOURCES),
             ("RETENTION_DAYS", "7"),
+            BUCKET,
         ])
         .unwrap();
         assert_eq!(settings.retention, Duration::from_secs(7 * 86_400));
@@ -158,19 +171,24 @@ mod tests {
                 ("TABLE_NAME", "events"),
                 ("HOOKBRIDGE_SOURCES", SOURCES),
                 ("RETENTION_DAYS", days),
+                BUCKET,
             ]);
             assert_eq!(faulty, ["RETENTION_DAYS"], "{days:?}");
         }
         assert_eq!(
-            faulty_variables(&[("HOOKBRIDGE_SOURCES", SOURCES)]),
+            faulty_variables(&[("HOOKBRIDGE_SOURCES", SOURCES), BUCKET]),
             ["TABLE_NAME"]
         );
         assert_eq!(
-            faulty_variables(&[("TABLE_NAME", "events")]),
+            faulty_variables(&[("TABLE_NAME", "events"), BUCKET]),
             ["HOOKBRIDGE_SOURCES"]
         );
         assert_eq!(
-            faulty_variables(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", "[]")]),
+            faulty_variables(&[
+                ("TABLE_NAME", "events"),
+                ("HOOKBRIDGE_SOURCES", "[]"),
+                BUCKET
+            ]),
             ["HOOKBRIDGE_SOURCES"]
         );
     }
@@ -179,7 +197,12 @@ mod tests {
     fn settings_name_every_problem_at_once() {
         assert_eq!(
             faulty_variables(&[("HOOKBRIDGE_SOURCES", "[]"), ("RETENTION_DAYS", "x")]),
-            ["TABLE_NAME", "HOOKBRIDGE_SOURCES", "RETENTION_DAYS"]
+            [
+                "TABLE_NAME",
+                "HOOKBRIDGE_SOURCES",
+                "RETENTION_DAYS",
+                "PAYLOAD_BUCKET"
+            ]
         );
     }
 
@@ -197,7 +220,10 @@ mod tests {
     }
 
     #[test]
-    fn the_role_needs_put_item_only() {
-        assert_eq!(AwsConsumer::iam_actions(), ["dynamodb:PutItem"]);
+    fn the_role_needs_put_item_and_payload_reads_only() {
+        assert_eq!(
+            AwsConsumer::iam_actions(),
+            ["dynamodb:PutItem", "s3:GetObject"]
+        );
     }
 }

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hookbridge_aws::settings::SettingsError;
-use hookbridge_core::envelope::Envelope;
-use hookbridge_core::ports::{EventStore, EventStoreError};
+use hookbridge_core::envelope::{Body, Envelope, PayloadRef};
+use hookbridge_core::ports::{EventStore, EventStoreError, PayloadStore, PayloadStoreError};
 use hookbridge_core::projection::{
     EventRecord, ProjectionChange, ProjectionError, ProjectionRule, RecordOutcome,
 };
@@ -62,6 +62,18 @@ pub enum ConsumeError {
         bus_source: String,
         envelope_source: String,
     },
+    #[error("event {event_id}: the payload at `{key}` cannot be read: {source}")]
+    PayloadUnavailable {
+        event_id: String,
+        key: String,
+        source: PayloadStoreError,
+    },
+    #[error("event {event_id}: the payload at `{key}` is not the one referenced: {reason}")]
+    PayloadMismatch {
+        event_id: String,
+        key: String,
+        reason: String,
+    },
     #[error("event {event_id}: {source}")]
     InvalidTime {
         event_id: String,
@@ -82,6 +94,12 @@ impl ConsumeError {
             Self::NotABusEvent(_) => "not_a_bus_event",
             Self::InvalidEnvelope { .. } => "invalid_envelope",
             Self::SourceMismatch { .. } => "source_mismatch",
+            Self::PayloadUnavailable {
+                source: PayloadStoreError::NotFound(_),
+                ..
+            } => "payload_missing",
+            Self::PayloadUnavailable { .. } => "payload_unavailable",
+            Self::PayloadMismatch { .. } => "payload_mismatch",
             Self::InvalidTime { .. } => "invalid_time",
             Self::Store {
                 source: EventStoreError::Rejected(_),
@@ -149,18 +167,22 @@ impl Outcome {
     }
 }
 
-/// The consume handler: settings and a store, built once per container.
+/// The consume handler: settings, the event store and the payload store
+/// (read for the projection of a payload that travels by reference), built
+/// once per container.
 #[derive(Debug)]
-pub struct Consumer<S> {
+pub struct Consumer<S, B> {
     store: S,
+    payloads: B,
     rules: HashMap<String, ProjectionRule>,
     retention: Duration,
 }
 
-impl<S: EventStore> Consumer<S> {
-    pub fn new(store: S, settings: Settings) -> Self {
+impl<S: EventStore, B: PayloadStore> Consumer<S, B> {
+    pub fn new(store: S, payloads: B, settings: Settings) -> Self {
         Self {
             store,
+            payloads,
             rules: settings.rules,
             retention: settings.retention,
         }
@@ -222,12 +244,30 @@ impl<S: EventStore> Consumer<S> {
         // A source missing from the configuration has no rule: its events
         // are still recorded, only not projected.
         let rule = self.rules.get(&envelope.source);
-        let record = EventRecord::new(&envelope, rule, self.retention).map_err(|source| {
-            ConsumeError::InvalidTime {
-                event_id: envelope.id.clone(),
-                source,
+        let body = envelope
+            .body()
+            .map_err(|err| ConsumeError::InvalidEnvelope {
+                bus_event_id: bus_event.id.clone().into_owned(),
+                reason: err.to_string(),
+            })?;
+        // A stored payload is read only when a projection needs it; the
+        // record keeps its reference either way.
+        let fetched;
+        let payload = match (body, rule) {
+            (Body::Inline(payload), _) => payload.get(),
+            (Body::Stored(_), None) => "",
+            (Body::Stored(reference), Some(_)) => {
+                fetched = self.fetch(&envelope.id, reference).await?;
+                &fetched
             }
-        })?;
+        };
+        let record =
+            EventRecord::new(&envelope, payload, rule, self.retention).map_err(|source| {
+                ConsumeError::InvalidTime {
+                    event_id: envelope.id.clone(),
+                    source,
+                }
+            })?;
         let outcome = self
             .store
             .record(&record)
@@ -245,10 +285,45 @@ impl<S: EventStore> Consumer<S> {
     }
 }
 
+impl<S, B: PayloadStore> Consumer<S, B> {
+    /// The referenced payload's text, read no further than its size and
+    /// checked against its digest.
+    async fn fetch(&self, event_id: &str, reference: &PayloadRef) -> Result<String, ConsumeError> {
+        let mismatch = |reason: String| ConsumeError::PayloadMismatch {
+            event_id: event_id.to_owned(),
+            key: reference.key.clone(),
+            reason,
+        };
+        if reference.bucket != self.payloads.bucket() {
+            return Err(mismatch(format!(
+                "it names bucket `{}`, not the configured `{}`",
+                reference.bucket,
+                self.payloads.bucket()
+            )));
+        }
+        let bytes = self
+            .payloads
+            .get(&reference.key, reference.size)
+            .await
+            .map_err(|source| match source {
+                PayloadStoreError::TooLarge { .. } => mismatch(source.to_string()),
+                source => ConsumeError::PayloadUnavailable {
+                    event_id: event_id.to_owned(),
+                    key: reference.key.clone(),
+                    source,
+                },
+            })?;
+        reference
+            .check(&bytes)
+            .map_err(|reason| mismatch(reason.to_string()))?;
+        String::from_utf8(bytes).map_err(|_| mismatch("it is not UTF-8 text".to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookbridge_testkit::MemoryEventStore;
+    use hookbridge_testkit::{MemoryEventStore, MemoryPayloads};
 
     pub(crate) const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
         "moneybutton":{"kind":"moneybutton"},"standard":{"kind":"standard"},
@@ -265,11 +340,111 @@ mod tests {
         })
     }
 
-    fn consumer<S: EventStore>(store: S) -> Consumer<S> {
+    pub(crate) const BUCKET: (&str, &str) = ("PAYLOAD_BUCKET", "payloads");
+
+    fn consumer<S: EventStore>(store: S) -> Consumer<S, MemoryPayloads> {
+        consumer_with(store, MemoryPayloads::new("payloads"))
+    }
+
+    fn consumer_with<S: EventStore>(
+        store: S,
+        payloads: MemoryPayloads,
+    ) -> Consumer<S, MemoryPayloads> {
         hookbridge_testlog::capture();
-        let settings =
-            settings_from(&[("TABLE_NAME", "events"), ("HOOKBRIDGE_SOURCES", SOURCES)]).unwrap();
-        Consumer::new(store, settings)
+        let settings = settings_from(&[
+            ("TABLE_NAME", "events"),
+            ("HOOKBRIDGE_SOURCES", SOURCES),
+            BUCKET,
+        ])
+        .unwrap();
+        Consumer::new(store, payloads, settings)
+    }
+
+    /// An envelope of `source` whose `payload` is stored in `payloads`.
+    fn referencing(payloads: &MemoryPayloads, source: &str, id: &str, payload: &str) -> String {
+        let reference = PayloadRef::of("payloads", source, payload.as_bytes());
+        payloads.overwrite(&reference.key, payload.as_bytes());
+        envelope(source, id, "null").replace(
+            r#""payload":null"#,
+            &format!(
+                r#""payload_ref":{}"#,
+                serde_json::to_string(&reference).unwrap()
+            ),
+        )
+    }
+
+    const LARGE_STRIPE: &str = r#"{"id":"evt_big","data":{"object":{"id":"pi_big"}}}"#;
+
+    #[tokio::test]
+    async fn a_stored_payload_is_fetched_for_the_projection_and_recorded_by_reference() {
+        let payloads = MemoryPayloads::new("payloads");
+        let detail = referencing(&payloads, "stripe", "evt_big", LARGE_STRIPE);
+        let consumer = consumer_with(MemoryEventStore::new(), payloads);
+        let consumed = consumer
+            .handle(&bus_event("stripe", &detail))
+            .await
+            .unwrap();
+        assert_eq!(consumed.outcome, Outcome::ProjectionUpdated);
+        assert_eq!(consumed.object_id.as_deref(), Some("pi_big"));
+        let held = consumer.store().projection("stripe", "pi_big").unwrap();
+        assert!(held.envelope.payload.is_none());
+        assert_eq!(
+            held.envelope.payload_ref.as_ref().unwrap().sha256,
+            PayloadRef::of("payloads", "stripe", LARGE_STRIPE.as_bytes()).sha256
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_tampered_stored_payload_is_an_error_lambda_retries() {
+        let tampered = MemoryPayloads::new("payloads");
+        let tampered_detail = referencing(&tampered, "stripe", "evt_big", LARGE_STRIPE);
+        let key = PayloadRef::of("payloads", "stripe", LARGE_STRIPE.as_bytes()).key;
+        tampered.overwrite(&key, &LARGE_STRIPE.replace("pi_big", "pi_bad").into_bytes());
+        let missing_detail = referencing(
+            &MemoryPayloads::new("payloads"),
+            "stripe",
+            "evt_big",
+            LARGE_STRIPE,
+        );
+        let cases = [
+            (tampered, tampered_detail, "payload_mismatch"),
+            (
+                MemoryPayloads::new("payloads"),
+                missing_detail,
+                "payload_missing",
+            ),
+        ];
+        for (payloads, detail, code) in cases {
+            let consumer = consumer_with(MemoryEventStore::new(), payloads);
+            let error = consumer
+                .handle(&bus_event("stripe", &detail))
+                .await
+                .unwrap_err();
+            assert_eq!(error.code(), code);
+            assert_eq!(
+                consumer.store().event_count(),
+                0,
+                "{code}: nothing recorded"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_payload_without_a_projection_rule_is_recorded_unread() {
+        let payloads = MemoryPayloads::new("payloads").unavailable("not to be read");
+        let detail = envelope("standard", "evt_s", "null").replace(
+            r#""payload":null"#,
+            &format!(
+                r#""payload_ref":{}"#,
+                serde_json::to_string(&PayloadRef::of("payloads", "standard", b"{}")).unwrap()
+            ),
+        );
+        let consumer = consumer_with(MemoryEventStore::new(), payloads);
+        let consumed = consumer
+            .handle(&bus_event("standard", &detail))
+            .await
+            .unwrap();
+        assert_eq!(consumed.outcome, Outcome::NotProjected);
     }
 
     /// A bus event as EventBridge delivers it, around `detail`.

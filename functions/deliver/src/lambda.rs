@@ -8,6 +8,7 @@ use hookbridge_aws::certificates::HttpsCertificateSource;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::delivery_status::DynamoDbDeliveryStatus;
 use hookbridge_aws::iam::IamActions;
+use hookbridge_aws::s3::{self, S3PayloadStore};
 use hookbridge_aws::settings::{self, SettingsError, SettingsReader};
 use hookbridge_aws::sns::HttpsSubscriptionConfirmer;
 use hookbridge_aws::ssm::{self, SsmSecretStore};
@@ -37,6 +38,8 @@ pub struct Settings {
     pub table_name: String,
     /// How long a delivery status item is kept after its latest attempt.
     pub retention: Duration,
+    /// Where payloads too large to travel inline are stored.
+    pub payload_bucket: String,
 }
 
 impl Settings {
@@ -91,6 +94,7 @@ impl Settings {
         let secrets_ttl = ssm::read_ttl(&mut reader);
         let table_name = reader.required(TABLE_NAME_VARIABLE);
         let retention = settings::read_retention(&mut reader);
+        let payload_bucket = s3::read_bucket(&mut reader);
         reader.finish(|| {
             Some(Self {
                 topic_arn: topic_arn?,
@@ -99,6 +103,7 @@ impl Settings {
                 secrets_ttl: secrets_ttl?,
                 table_name: table_name?,
                 retention: retention?,
+                payload_bucket: payload_bucket?,
             })
         })
     }
@@ -111,6 +116,7 @@ pub type AwsDeliver = Deliver<
     HttpWebhookTarget,
     SsmSecretStore<SystemClock>,
     SystemClock,
+    S3PayloadStore,
     DynamoDbDeliveryStatus<SystemClock>,
 >;
 
@@ -145,11 +151,21 @@ impl AwsDeliver {
             retention,
             SystemClock,
         );
+        // Unconfigured, no request gets as far as a payload.
+        let bucket = settings.as_ref().map_or_else(
+            |_| String::new(),
+            |settings| settings.payload_bucket.clone(),
+        );
         Deliver::new(
             settings,
             SnsSignatures(HttpsCertificateSource::new(http.clone())),
             HttpsSubscriptionConfirmer::new(http.clone()),
-            Outbound::new(HttpWebhookTarget::new(http), secrets, SystemClock),
+            Outbound::new(
+                HttpWebhookTarget::new(http),
+                secrets,
+                SystemClock,
+                S3PayloadStore::new(aws, bucket),
+            ),
             statuses,
         )
     }
@@ -161,7 +177,7 @@ impl<S: IamActions> IamActions for SnsSignatures<S> {
     }
 }
 
-impl<A, C, T, S, K, R> Deliver<A, C, T, S, K, R>
+impl<A, C, T, S, K, R> Deliver<A, C, T, S, K, S3PayloadStore, R>
 where
     A: IamActions,
     C: IamActions,
@@ -169,7 +185,8 @@ where
     S: IamActions,
     R: IamActions,
 {
-    /// The IAM actions the function's role needs: its adapters' calls.
+    /// The IAM actions the function's role needs: its adapters' calls (of
+    /// the payload store, only `get`).
     pub fn iam_actions() -> Vec<&'static str> {
         [
             A::iam_actions(),
@@ -177,6 +194,7 @@ where
             T::iam_actions(),
             S::iam_actions(),
             R::iam_actions(),
+            vec![s3::GET_ACTION],
         ]
         .concat()
     }
@@ -200,7 +218,8 @@ mod tests {
                 DESTINATIONS_VARIABLE,
                 OUTBOUND_PREFIX_VARIABLE,
                 TTL_VARIABLE,
-                TABLE_NAME_VARIABLE
+                TABLE_NAME_VARIABLE,
+                s3::PAYLOAD_BUCKET_VARIABLE
             ]
         );
     }
@@ -220,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn the_role_needs_the_outbound_secrets_and_the_status_items() {
+    fn the_role_needs_the_outbound_secrets_the_status_items_and_payload_reads() {
         assert_eq!(
             AwsDeliver::iam_actions(),
             [
@@ -228,7 +247,8 @@ mod tests {
                 "kms:Decrypt",
                 "dynamodb:GetItem",
                 "dynamodb:UpdateItem",
-                "dynamodb:PutItem"
+                "dynamodb:PutItem",
+                "s3:GetObject"
             ]
         );
     }

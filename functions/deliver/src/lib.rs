@@ -21,18 +21,19 @@
 //! | target answered non-2xx, timed out or was unreachable | 502 (retried) |
 //! | confirmation request to SNS failed | 502 (retried) |
 //! | configuration missing, secret or certificate unavailable | 503 (retried) |
+//! | referenced payload missing, unreadable, or not what its reference says | 503 (retried) |
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hookbridge_aws::settings::SettingsError;
 use hookbridge_core::delivery_status::{Attempt, AttemptOutcome, DeliveryState};
 use hookbridge_core::destinations::Destination;
-use hookbridge_core::envelope::Envelope;
+use hookbridge_core::envelope::{AmbiguousBody, Body as EnvelopeBody, Envelope, PayloadMismatch};
 use hookbridge_core::outbound::{OutboundWebhook, SignError};
 use hookbridge_core::ports::{
-    Authenticator, CertificateError, CertificateSource, Clock, DeliveryStatusStore, SecretStore,
-    SecretStoreError, SubscriptionConfirmer, TargetAnswer, TargetError, Unauthenticated,
-    WebhookTarget,
+    Authenticator, CertificateError, CertificateSource, Clock, DeliveryStatusStore, PayloadStore,
+    PayloadStoreError, SecretStore, SecretStoreError, SubscriptionConfirmer, TargetAnswer,
+    TargetError, Unauthenticated, WebhookTarget,
 };
 use hookbridge_core::response;
 use hookbridge_core::sns::{MessageType, SnsError, SnsMessage};
@@ -80,27 +81,84 @@ pub enum OutboundError {
     TargetStatus(TargetAnswer),
     #[error("{0}")]
     TargetFailed(TargetError),
+    #[error("{0}")]
+    InvalidEnvelope(AmbiguousBody),
+    #[error("the payload at `{key}` cannot be read: {reason}")]
+    PayloadUnavailable {
+        key: String,
+        reason: PayloadStoreError,
+    },
+    #[error("the payload at `{key}` is not the one referenced: {reason}")]
+    PayloadMismatch { key: String, reason: String },
 }
 
 /// The part of delivery after the message is known to be authentic: sign
-/// the envelope's payload with the destination's outbound secret (the
-/// secret store's entry named after the destination) and POST it to the
-/// destination. The Lambda handler and the local dev server both use it, so
-/// a target sees the same request from either.
+/// the envelope's payload (inline, or fetched by its reference) with the
+/// destination's outbound secret (the secret store's entry named after the
+/// destination) and POST it to the destination. The Lambda handler and the
+/// local dev server both use it, so a target sees the same request from
+/// either.
 #[derive(Debug)]
-pub struct Outbound<T, S, K> {
+pub struct Outbound<T, S, K, B> {
     target: T,
     secrets: S,
     clock: K,
+    payloads: B,
 }
 
-impl<T: WebhookTarget, S: SecretStore, K: Clock> Outbound<T, S, K> {
-    pub fn new(target: T, secrets: S, clock: K) -> Self {
+impl<T: WebhookTarget, S: SecretStore, K: Clock, B: PayloadStore> Outbound<T, S, K, B> {
+    pub fn new(target: T, secrets: S, clock: K, payloads: B) -> Self {
         Self {
             target,
             secrets,
             clock,
+            payloads,
         }
+    }
+
+    /// The exact bytes to POST: the inline body as is, or the stored one,
+    /// read no further than its reference's size and checked against its
+    /// digest, so a missing, replaced or tampered object is never sent.
+    async fn body(&self, envelope: &mut Envelope) -> Result<Box<str>, OutboundError> {
+        let reference = match envelope.body().map_err(OutboundError::InvalidEnvelope)? {
+            // A form travels as its raw body; `payload` is only its fields.
+            EnvelopeBody::Inline(_) => {
+                if let Some(raw_body) = envelope.raw_body.take() {
+                    return Ok(raw_body.into());
+                }
+                let payload = envelope.payload.take().expect("an inline body");
+                return Ok(payload.into());
+            }
+            EnvelopeBody::Stored(reference) => reference,
+        };
+        let mismatch = |reason: String| OutboundError::PayloadMismatch {
+            key: reference.key.clone(),
+            reason,
+        };
+        if reference.bucket != self.payloads.bucket() {
+            return Err(mismatch(format!(
+                "it names bucket `{}`, not the configured `{}`",
+                reference.bucket,
+                self.payloads.bucket()
+            )));
+        }
+        let bytes = self
+            .payloads
+            .get(&reference.key, reference.size)
+            .await
+            .map_err(|reason| match reason {
+                PayloadStoreError::TooLarge { .. } => mismatch(reason.to_string()),
+                reason => OutboundError::PayloadUnavailable {
+                    key: reference.key.clone(),
+                    reason,
+                },
+            })?;
+        reference
+            .check(&bytes)
+            .map_err(|reason: PayloadMismatch| mismatch(reason.to_string()))?;
+        String::from_utf8(bytes)
+            .map(String::into_boxed_str)
+            .map_err(|_| mismatch("it is not UTF-8 text".to_owned()))
     }
 
     /// Signs `envelope` with the secrets stored under the destination's
@@ -109,8 +167,9 @@ impl<T: WebhookTarget, S: SecretStore, K: Clock> Outbound<T, S, K> {
     pub async fn send(
         &self,
         destination: &Destination,
-        envelope: Envelope,
+        mut envelope: Envelope,
     ) -> Result<TargetAnswer, OutboundError> {
+        let body = self.body(&mut envelope).await?;
         let secrets = self
             .secrets
             .secrets(destination.name.as_str())
@@ -121,7 +180,7 @@ impl<T: WebhookTarget, S: SecretStore, K: Clock> Outbound<T, S, K> {
             .now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs()) as i64;
-        let webhook = OutboundWebhook::sign(envelope, &secrets, timestamp)
+        let webhook = OutboundWebhook::sign(envelope, body, &secrets, timestamp)
             .map_err(OutboundError::SecretUnusable)?;
         match self
             .target
@@ -166,14 +225,19 @@ impl DeliverError {
             Self::Unconfigured(_)
             | Self::CertificateUnavailable(_)
             | Self::Outbound(
-                OutboundError::SecretUnavailable(_) | OutboundError::SecretUnusable(_),
+                OutboundError::SecretUnavailable(_)
+                | OutboundError::SecretUnusable(_)
+                | OutboundError::PayloadUnavailable { .. }
+                | OutboundError::PayloadMismatch { .. },
             ) => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnknownDestination(_)
             | Self::InvalidMessage(_)
             | Self::ForeignTopic
             | Self::NotAuthentic(_) => StatusCode::FORBIDDEN,
-            Self::InvalidEnvelope(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidEnvelope(_) | Self::Outbound(OutboundError::InvalidEnvelope(_)) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::ConfirmationFailed(_)
             | Self::Outbound(OutboundError::TargetStatus(_) | OutboundError::TargetFailed(_)) => {
                 StatusCode::BAD_GATEWAY
@@ -206,21 +270,28 @@ impl OutboundError {
             Self::TargetStatus(_) => "target_rejected",
             Self::TargetFailed(TargetError::Timeout) => "target_timeout",
             Self::TargetFailed(_) => "target_unreachable",
+            Self::InvalidEnvelope(_) => "invalid_envelope",
+            Self::PayloadUnavailable {
+                reason: PayloadStoreError::NotFound(_),
+                ..
+            } => "payload_missing",
+            Self::PayloadUnavailable { .. } => "payload_unavailable",
+            Self::PayloadMismatch { .. } => "payload_mismatch",
         }
     }
 }
 
 /// The handler, generic over its ports so tests run it without AWS.
 #[derive(Debug)]
-pub struct Deliver<A, C, T, S, K, R> {
+pub struct Deliver<A, C, T, S, K, B, R> {
     settings: Result<Settings, SettingsError>,
     authenticator: A,
     confirmer: C,
-    outbound: Outbound<T, S, K>,
+    outbound: Outbound<T, S, K, B>,
     statuses: R,
 }
 
-impl<A, C, T, S, K, R> Deliver<A, C, T, S, K, R>
+impl<A, C, T, S, K, B, R> Deliver<A, C, T, S, K, B, R>
 where
     A: Authenticator,
     C: SubscriptionConfirmer,
@@ -228,6 +299,7 @@ where
     S: SecretStore,
     K: Clock,
     R: DeliveryStatusStore,
+    B: PayloadStore,
 {
     /// Missing or invalid settings do not stop the function: every request
     /// is then answered 503, so SNS keeps the messages until it is configured.
@@ -235,7 +307,7 @@ where
         settings: Result<Settings, SettingsError>,
         authenticator: A,
         confirmer: C,
-        outbound: Outbound<T, S, K>,
+        outbound: Outbound<T, S, K, B>,
         statuses: R,
     ) -> Self {
         Self {
@@ -431,6 +503,21 @@ where
                 )
                 .await;
                 Err(DeliverError::Outbound(OutboundError::TargetFailed(error)))
+            }
+            Err(
+                error @ (OutboundError::PayloadUnavailable { .. }
+                | OutboundError::PayloadMismatch { .. }),
+            ) => {
+                tracing::error!(
+                    event_id,
+                    correlation_id,
+                    sns_message_id,
+                    destination = %name,
+                    code = error.code(),
+                    %error,
+                    "referenced payload not delivered; SNS retries"
+                );
+                Err(DeliverError::Outbound(error))
             }
             // No request was made: nothing to record (the 503 is logged).
             Err(error) => Err(DeliverError::Outbound(error)),

@@ -7,13 +7,14 @@ use hookbridge_aws::settings::VariableError;
 use hookbridge_aws::ssm::TTL_VARIABLE;
 use hookbridge_core::delivery_status::{AttemptOutcome, DeliveryState};
 use hookbridge_core::destinations::{DestinationName, Destinations};
+use hookbridge_core::envelope::PayloadRef;
 use hookbridge_core::outbound::OutboundWebhook;
 use hookbridge_core::ports::{Clock, TargetAnswer, TargetError, WebhookTarget};
 use hookbridge_core::providers::standard;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_testkit::{
-    FakeAuthenticator, FixtureCertificate, ManualClock, MemoryDeliveryStatus, MemorySecrets,
-    RecordingConfirmer, Verdict, sns_fixture,
+    FakeAuthenticator, FixtureCertificate, ManualClock, MemoryDeliveryStatus, MemoryPayloads,
+    MemorySecrets, RecordingConfirmer, Verdict, sns_fixture,
 };
 use lambda_http::http::{self, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -113,8 +114,11 @@ fn settings() -> Result<Settings, SettingsError> {
         secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
         table_name: "events".to_owned(),
         retention: hookbridge_aws::settings::DEFAULT_RETENTION,
+        payload_bucket: BUCKET.to_owned(),
     })
 }
+
+const BUCKET: &str = "payloads";
 
 struct Harness {
     verdict: Verdict,
@@ -123,6 +127,7 @@ struct Harness {
     secrets: MemorySecrets,
     statuses: MemoryDeliveryStatus,
     settings: Result<Settings, SettingsError>,
+    payloads: MemoryPayloads,
 }
 
 impl Harness {
@@ -134,6 +139,7 @@ impl Harness {
             secrets: outbound_secrets(),
             statuses: MemoryDeliveryStatus::new(),
             settings: settings(),
+            payloads: MemoryPayloads::new(BUCKET),
         }
     }
 
@@ -143,7 +149,12 @@ impl Harness {
             self.settings.clone(),
             FakeAuthenticator(self.verdict),
             self.confirmer.clone(),
-            Outbound::new(self.target.clone(), self.secrets, clock()),
+            Outbound::new(
+                self.target.clone(),
+                self.secrets,
+                clock(),
+                self.payloads.clone(),
+            ),
             self.statuses.clone(),
         );
         let response = deliver.handle(request).await;
@@ -247,6 +258,99 @@ async fn a_notification_is_signed_and_posted_to_the_target() {
         ),
         Ok(())
     );
+}
+
+/// A notification whose envelope references `payload` stored at its key
+/// in `harness`'s bucket.
+fn referencing(harness: &Harness, payload: &[u8]) -> (String, PayloadRef) {
+    let reference = PayloadRef::of(BUCKET, "stripe", payload);
+    harness.payloads.overwrite(&reference.key, payload);
+    let envelope = ENVELOPE.replace(
+        r#""payload":{"id":"evt_1","object":"event","amount":1.50}"#,
+        &format!(
+            r#""payload_ref":{}"#,
+            serde_json::to_string(&reference).unwrap()
+        ),
+    );
+    (
+        sns_message("Notification", &envelope).to_string(),
+        reference,
+    )
+}
+
+#[tokio::test]
+async fn a_referenced_payload_is_fetched_checked_and_posted_byte_for_byte() {
+    let payload = format!(r#"{{"id":"evt_1","pad":"{}"}}"#, "é".repeat(200_000));
+    let harness = Harness::new();
+    let (notification, _) = referencing(&harness, payload.as_bytes());
+    let (status, body, harness) = harness.send(post(&notification)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let posted = harness.target.posted();
+    assert_eq!(posted[0].1.body(), payload);
+}
+
+#[tokio::test]
+async fn a_missing_tampered_or_foreign_payload_is_503_and_never_posted() {
+    let payload = br#"{"id":"evt_1","large":true}"#;
+    let tampered = Harness::new();
+    let (tampered_note, reference) = referencing(&tampered, payload);
+    tampered
+        .payloads
+        .overwrite(&reference.key, br#"{"id":"evt_1","large":fals}"#);
+    let longer = Harness::new();
+    let (longer_note, reference) = referencing(&longer, payload);
+    longer
+        .payloads
+        .overwrite(&reference.key, br#"{"id":"evt_1","large":true} "#);
+    let missing = Harness::new();
+    let (missing_note, _) = referencing(&missing, payload);
+    let missing = Harness {
+        payloads: MemoryPayloads::new(BUCKET),
+        ..missing
+    };
+    let foreign = Harness {
+        payloads: MemoryPayloads::new("another-bucket"),
+        ..Harness::new()
+    };
+    let (foreign_note, _) = referencing(&Harness::new(), payload);
+    let unreachable = Harness {
+        payloads: MemoryPayloads::new(BUCKET).unavailable("connection refused"),
+        ..Harness::new()
+    };
+    let (unreachable_note, _) = referencing(&Harness::new(), payload);
+    let cases = [
+        (tampered, tampered_note, "payload_mismatch"),
+        (longer, longer_note, "payload_mismatch"),
+        (missing, missing_note, "payload_missing"),
+        (foreign, foreign_note, "payload_mismatch"),
+        (unreachable, unreachable_note, "payload_unavailable"),
+    ];
+    for (harness, notification, code) in cases {
+        let (status, body, harness) = harness.send(post(&notification)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{code}: {body}");
+        assert_eq!(body["error"]["code"], code);
+        assert!(
+            harness.target.posted().is_empty(),
+            "{code}: never delivered"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_envelope_with_both_or_neither_payloads_is_400() {
+    let reference = serde_json::to_string(&PayloadRef::of(BUCKET, "stripe", b"{}")).unwrap();
+    let both = ENVELOPE.replace(
+        r#""payload":"#,
+        &format!(r#""payload_ref":{reference},"payload":"#),
+    );
+    let neither = ENVELOPE.replace(r#""payload":"#, r#""elsewhere":"#);
+    for envelope in [both, neither] {
+        let notification = sns_message("Notification", &envelope).to_string();
+        let (status, body, harness) = Harness::new().send(post(&notification)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_envelope");
+        assert!(harness.target.posted().is_empty());
+    }
 }
 
 #[tokio::test]
@@ -489,10 +593,11 @@ fn environment(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     }
 }
 
-const REQUIRED: [(&str, &str); 3] = [
+const REQUIRED: [(&str, &str); 4] = [
     (TOPIC_ARN_VARIABLE, TOPIC),
     (OUTBOUND_PREFIX_VARIABLE, "/hookbridge/outbound/"),
     (TABLE_NAME_VARIABLE, "events"),
+    (hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE, BUCKET),
 ];
 
 #[test]
@@ -503,7 +608,8 @@ fn settings_name_every_missing_variable() {
         Err(vec![
             DESTINATIONS_VARIABLE,
             OUTBOUND_PREFIX_VARIABLE,
-            TABLE_NAME_VARIABLE
+            TABLE_NAME_VARIABLE,
+            hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE
         ])
     );
     let blank = |name: &str| (name != TTL_VARIABLE).then(|| "  ".to_owned());
@@ -514,7 +620,8 @@ fn settings_name_every_missing_variable() {
             DESTINATIONS_VARIABLE,
             OUTBOUND_PREFIX_VARIABLE,
             TABLE_NAME_VARIABLE,
-            "RETENTION_DAYS"
+            "RETENTION_DAYS",
+            hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE
         ]
     );
 }
@@ -606,6 +713,7 @@ fn handler_for(
     ScriptedTarget,
     MemorySecrets,
     ManualClock,
+    MemoryPayloads,
     MemoryDeliveryStatus,
 > {
     hookbridge_testlog::capture();
@@ -620,6 +728,7 @@ fn handler_for(
             ScriptedTarget::answering(Ok(200)),
             outbound_secrets(),
             clock(),
+            MemoryPayloads::new(BUCKET),
         ),
         MemoryDeliveryStatus::new(),
     )

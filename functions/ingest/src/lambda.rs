@@ -6,6 +6,7 @@ use aws_config::SdkConfig;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::eventbridge::EventBridgePublisher;
 use hookbridge_aws::iam::IamActions;
+use hookbridge_aws::s3::{self, S3PayloadStore};
 use hookbridge_aws::settings::{SOURCES_VARIABLE, SettingsError, SettingsReader};
 use hookbridge_aws::ssm::{SecretsSettings, SsmSecretStore};
 use hookbridge_core::config::Sources;
@@ -23,6 +24,8 @@ pub struct Settings {
     pub sources: Sources,
     pub event_bus_name: String,
     pub secrets: SecretsSettings,
+    /// Where payloads too large to travel inline are stored.
+    pub payload_bucket: String,
 }
 
 impl Settings {
@@ -49,18 +52,21 @@ impl Settings {
     ) -> Result<Self, SettingsError> {
         let event_bus_name = reader.required(EVENT_BUS_VARIABLE);
         let secrets = SecretsSettings::read(&mut reader);
+        let payload_bucket = s3::read_bucket(&mut reader);
         reader.finish(|| {
             Some(Self {
                 sources: sources?,
                 event_bus_name: event_bus_name?,
                 secrets: secrets?,
+                payload_bucket: payload_bucket?,
             })
         })
     }
 }
 
-/// Ingest on SSM and EventBridge, as the Lambda runs it.
-pub type AwsIngest = Ingest<SsmSecretStore<SystemClock>, EventBridgePublisher, SystemClock>;
+/// Ingest on SSM, EventBridge and S3, as the Lambda runs it.
+pub type AwsIngest =
+    Ingest<SsmSecretStore<SystemClock>, EventBridgePublisher, SystemClock, S3PayloadStore>;
 
 impl AwsIngest {
     /// The one wiring of the AWS adapters.
@@ -74,14 +80,16 @@ impl AwsIngest {
             aws_sdk_eventbridge::Client::new(aws),
             settings.event_bus_name,
         );
-        Ingest::new(settings.sources, secrets, publisher, SystemClock)
+        let payloads = S3PayloadStore::new(aws, settings.payload_bucket);
+        Ingest::new(settings.sources, secrets, publisher, SystemClock, payloads)
     }
 }
 
-impl<S: IamActions, P: IamActions, C> Ingest<S, P, C> {
-    /// The IAM actions the function's role needs: its adapters' calls.
+impl<S: IamActions, P: IamActions, C> Ingest<S, P, C, S3PayloadStore> {
+    /// The IAM actions the function's role needs: its adapters' calls
+    /// (of the payload store, only `put`).
     pub fn iam_actions() -> Vec<&'static str> {
-        [S::iam_actions(), P::iam_actions()].concat()
+        [S::iam_actions(), P::iam_actions(), vec![s3::PUT_ACTION]].concat()
     }
 }
 
@@ -133,6 +141,7 @@ fn unconfigured() -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE;
     use hookbridge_aws::ssm::{PREFIX_VARIABLE, TTL_VARIABLE};
     use hookbridge_core::response::CORRELATION_HEADER;
 
@@ -153,8 +162,10 @@ mod tests {
             (EVENT_BUS_VARIABLE, "bus"),
             (PREFIX_VARIABLE, "/hookbridge/"),
             (TTL_VARIABLE, "60"),
+            (PAYLOAD_BUCKET_VARIABLE, "payloads"),
         ])
         .unwrap();
+        assert_eq!(read.payload_bucket, "payloads");
         assert_eq!(read.event_bus_name, "bus");
         assert_eq!(read.secrets.prefix, "/hookbridge/");
         assert_eq!(read.secrets.ttl.as_secs(), 60);
@@ -170,7 +181,8 @@ mod tests {
                 SOURCES_VARIABLE,
                 EVENT_BUS_VARIABLE,
                 PREFIX_VARIABLE,
-                TTL_VARIABLE
+                TTL_VARIABLE,
+                PAYLOAD_BUCKET_VARIABLE
             ]
         );
     }
@@ -179,7 +191,7 @@ mod tests {
     fn the_dev_server_gives_the_sources_itself() {
         let sources = Sources::from_json(SOURCES).unwrap();
         let read = Settings::from_lookup_with_sources(sources.clone(), |name| {
-            [EVENT_BUS_VARIABLE, PREFIX_VARIABLE]
+            [EVENT_BUS_VARIABLE, PREFIX_VARIABLE, PAYLOAD_BUCKET_VARIABLE]
                 .contains(&name)
                 .then(|| "set".to_owned())
         })
@@ -202,10 +214,15 @@ mod tests {
     }
 
     #[test]
-    fn the_role_needs_events_and_ssm_calls_only() {
+    fn the_role_needs_events_ssm_and_payload_put_calls_only() {
         assert_eq!(
             AwsIngest::iam_actions(),
-            ["ssm:GetParameter", "kms:Decrypt", "events:PutEvents"]
+            [
+                "ssm:GetParameter",
+                "kms:Decrypt",
+                "events:PutEvents",
+                "s3:PutObject"
+            ]
         );
     }
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use hookbridge_core::config::Sources;
 use hookbridge_core::ingest::{self, IngestError, Ingested, Webhook};
-use hookbridge_core::ports::{Clock, EventPublisher, PublishError, SecretStore, SecretStoreError};
+use hookbridge_core::ports::{
+    Clock, EventPublisher, PayloadStore, PublishError, SecretStore, SecretStoreError,
+};
 use hookbridge_core::providers::Fallback;
 use hookbridge_core::providers::Handshake;
 use hookbridge_core::providers::handshake::QueryHandshake;
@@ -64,20 +66,28 @@ impl Inbound<'_> {
 }
 
 /// The ingest service: configuration and ports, built once per container.
-pub struct Ingest<S, P, C> {
+pub struct Ingest<S, P, C, B> {
     sources: Arc<Sources>,
     secrets: S,
     publisher: P,
     clock: C,
+    payloads: B,
 }
 
-impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
-    pub fn new(sources: impl Into<Arc<Sources>>, secrets: S, publisher: P, clock: C) -> Self {
+impl<S: SecretStore, P: EventPublisher, C: Clock, B: PayloadStore> Ingest<S, P, C, B> {
+    pub fn new(
+        sources: impl Into<Arc<Sources>>,
+        secrets: S,
+        publisher: P,
+        clock: C,
+        payloads: B,
+    ) -> Self {
         Self {
             sources: sources.into(),
             secrets,
             publisher,
             clock,
+            payloads,
         }
     }
 
@@ -177,7 +187,13 @@ impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
             headers: inbound.headers,
             body: inbound.body,
         };
-        let prepared = match ingest::prepare(&webhook, &secrets, self.clock.now(), correlation_id) {
+        let mut prepared = match ingest::prepare(
+            &webhook,
+            &secrets,
+            self.clock.now(),
+            correlation_id,
+            self.payloads.bucket(),
+        ) {
             Ok(Ingested::Event(prepared)) => prepared,
             Ok(Ingested::Handshake(handshake)) => return Ok(Answer::Handshake(handshake)),
             Err(IngestError::Unverified(VerifyError::InvalidSecret)) => {
@@ -191,6 +207,33 @@ impl<S: SecretStore, P: EventPublisher, C: Clock> Ingest<S, P, C> {
             }
             Err(error) => return Err(error),
         };
+        // The payload is durable before the event that references it exists.
+        if let Some(stored) = prepared.stored_payload.take() {
+            let reference = stored.reference;
+            self.payloads
+                .put(&reference.key, stored.bytes)
+                .await
+                .map_err(|e| {
+                    error!(
+                        source,
+                        event_id = %prepared.event_id,
+                        correlation_id,
+                        key = %reference.key,
+                        size = reference.size,
+                        reason = %e,
+                        "payload store did not take the payload"
+                    );
+                    IngestError::PayloadStoreUnavailable
+                })?;
+            info!(
+                source,
+                event_id = %prepared.event_id,
+                correlation_id,
+                key = %reference.key,
+                size = reference.size,
+                "payload stored apart: the event carries its reference"
+            );
+        }
         self.publisher
             .publish(&prepared.bus_event)
             .await

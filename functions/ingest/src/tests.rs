@@ -1,11 +1,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
+use hookbridge_core::envelope::Body as EnvelopeBody;
 use hookbridge_core::envelope::Envelope;
+use hookbridge_core::payload_ref::MAX_BODY_SIZE;
 use hookbridge_core::providers::{Outgoing, stripe};
 use hookbridge_core::response::CORRELATION_HEADER;
 use hookbridge_core::secret::SecretSet;
-use hookbridge_testkit::{ManualClock, MemoryBus, MemorySecrets};
+use hookbridge_testkit::{ManualClock, MemoryBus, MemoryPayloads, MemorySecrets};
 use lambda_http::http::{self, header};
 
 use super::*;
@@ -19,10 +21,13 @@ fn at_now() -> ManualClock {
 const SECRET: &str = "whsec_unit";
 const BODY: &str = r#"{"id":"evt_1","type":"charge.succeeded","created":1764000000}"#;
 
-fn service(
-    secrets: MemorySecrets,
-    bus: MemoryBus,
-) -> Ingest<MemorySecrets, MemoryBus, ManualClock> {
+type TestIngest = Ingest<MemorySecrets, MemoryBus, ManualClock, MemoryPayloads>;
+
+fn service(secrets: MemorySecrets, bus: MemoryBus) -> TestIngest {
+    service_with(secrets, bus, MemoryPayloads::new("payloads"))
+}
+
+fn service_with(secrets: MemorySecrets, bus: MemoryBus, payloads: MemoryPayloads) -> TestIngest {
     hookbridge_testlog::capture();
     let sources = Sources::from_json(
         r#"{"stripe":{"kind":"stripe"},"other":{"kind":"github"},"slack":{"kind":"slack"},
@@ -30,7 +35,68 @@ fn service(
             "twilio":{"kind":"twilio"}}"#,
     )
     .unwrap();
-    Ingest::new(sources, secrets, bus, at_now())
+    Ingest::new(sources, secrets, bus, at_now(), payloads)
+}
+
+/// A signed Stripe webhook whose body is `size` bytes.
+fn signed_stripe_of_size(size: usize) -> (Request, String) {
+    let head = r#"{"id":"evt_big","type":"charge.succeeded","created":1764000000,"pad":""#;
+    let body = format!("{head}{}\"}}", "x".repeat(size - head.len() - 2));
+    assert_eq!(body.len(), size);
+    let request = request("POST", "/webhooks/stripe", Some(&signed(&body)), &body);
+    (request, body)
+}
+
+#[tokio::test]
+async fn a_large_payload_is_stored_before_its_reference_goes_on_the_bus() {
+    let payloads = MemoryPayloads::new("payloads");
+    let ingest = service_with(with_stripe_secret(), MemoryBus::new(), payloads.clone());
+    let (request, body) = signed_stripe_of_size(MAX_BODY_SIZE);
+    let response = ingest.handle(request).await;
+    assert_eq!(response.status(), 202);
+    let events = ingest.publisher.events();
+    let envelope: Envelope = serde_json::from_str(&events[0].detail).unwrap();
+    let EnvelopeBody::Stored(reference) = envelope.body().unwrap() else {
+        panic!("a 5 MiB payload travels by reference");
+    };
+    assert_eq!(reference.bucket, "payloads");
+    assert_eq!(payloads.object(&reference.key).unwrap(), body.as_bytes());
+    assert!(events[0].detail.len() < 1024);
+}
+
+#[tokio::test]
+async fn a_small_payload_stays_inline_and_stores_nothing() {
+    let payloads = MemoryPayloads::new("payloads");
+    let ingest = service_with(with_stripe_secret(), MemoryBus::new(), payloads.clone());
+    assert_eq!(ingest.handle(signed_stripe_post()).await.status(), 202);
+    assert!(payloads.is_empty());
+}
+
+#[tokio::test]
+async fn a_body_over_5_mib_is_413_naming_the_limit_with_the_correlation_id() {
+    let ingest = service(with_stripe_secret(), MemoryBus::new());
+    let (request, _) = signed_stripe_of_size(MAX_BODY_SIZE + 1);
+    let response = ingest.handle(request).await;
+    assert!(response.headers().contains_key(CORRELATION_HEADER));
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("5242880 bytes"), "{message}");
+    assert!(ingest.publisher.events().is_empty());
+}
+
+#[tokio::test]
+async fn an_unavailable_payload_store_answers_503_and_publishes_nothing() {
+    let payloads = MemoryPayloads::new("payloads").unavailable("connection refused");
+    let ingest = service_with(with_stripe_secret(), MemoryBus::new(), payloads);
+    let (request, _) = signed_stripe_of_size(300 * 1024);
+    let (status, body) = json_of(ingest.handle(request).await).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("payload_store_unavailable"))
+    );
+    assert!(ingest.publisher.events().is_empty());
 }
 
 fn with_stripe_secret() -> MemorySecrets {
@@ -228,6 +294,7 @@ async fn every_sample_event_gets_its_expected_status() {
             secrets.clone(),
             MemoryBus::new(),
             ManualClock::new(UNIX_EPOCH + Duration::from_millis(signed_at)),
+            MemoryPayloads::new("payloads"),
         );
         let request = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("{name} is not an API Gateway event: {e}"));
@@ -247,10 +314,7 @@ async fn every_sample_event_gets_its_expected_status() {
     assert_eq!(seen, expected.len(), "every file in expected.json exists");
 }
 
-async fn answer(
-    ingest: &Ingest<MemorySecrets, MemoryBus, ManualClock>,
-    request: Request,
-) -> (u16, String, String) {
+async fn answer(ingest: &TestIngest, request: Request) -> (u16, String, String) {
     let response = ingest.handle(request).await;
     let content_type = response
         .headers()
@@ -372,7 +436,7 @@ async fn a_url_signing_scheme_verifies_against_the_host_the_request_names() {
         Some("MessageSid=SM1&MessageStatus=sent")
     );
     assert_eq!(
-        envelope.payload.get(),
+        envelope.inline_payload().unwrap(),
         r#"{"MessageSid":"SM1","MessageStatus":"sent"}"#
     );
 }

@@ -136,7 +136,8 @@ mod tests {
             payload: RawValue::from_string(format!(
                 r#"{{"payment":{{"id":"pay_1","status":"{status}"}}}}"#
             ))
-            .unwrap(),
+            .ok(),
+            payload_ref: None,
             content_type: None,
             raw_body: None,
         }
@@ -145,6 +146,7 @@ mod tests {
     fn record<'a>(envelope: &'a Envelope) -> EventRecord<'a> {
         EventRecord::new(
             envelope,
+            envelope.inline_payload().unwrap(),
             Some(&ProjectionRule::Provider(Kind::MoneyButton)),
             RETENTION,
         )
@@ -231,7 +233,13 @@ mod tests {
         let local = LocalStore::in_memory();
         let store = SqliteEventStore::new(local.clone());
         let envelope = moneybutton("e1", "PENDING", "2026-11-24T00:00:01Z");
-        let unprojected = EventRecord::new(&envelope, None, RETENTION).unwrap();
+        let unprojected = EventRecord::new(
+            &envelope,
+            envelope.inline_payload().unwrap(),
+            None,
+            RETENTION,
+        )
+        .unwrap();
         assert_eq!(
             store.record(&unprojected).await.unwrap(),
             RecordOutcome::Recorded(ProjectionChange::NotProjected)

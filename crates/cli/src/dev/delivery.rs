@@ -19,6 +19,8 @@ use hookbridge_core::delivery_policy::Attempt;
 use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::Envelope;
 use hookbridge_core::ports::TargetAnswer;
+
+use super::payload_files::PayloadFiles;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -39,7 +41,7 @@ pub struct DeliverRoute {
     pub store: LocalStore,
     /// Where it delivers; its name also names its outbound secrets.
     pub destination: Destination,
-    pub outbound: Outbound<HttpWebhookTarget, ConfiguredSecrets, SystemClock>,
+    pub outbound: Outbound<HttpWebhookTarget, ConfiguredSecrets, SystemClock, PayloadFiles>,
     pub schedule: Vec<Attempt>,
     pub time_scale: TimeScale,
     pub wake: Arc<Notify>,

@@ -11,6 +11,7 @@ mod consumer_store;
 pub(crate) mod data_dir_lock;
 mod delivery;
 pub(crate) mod event_list;
+mod payload_files;
 mod persist;
 pub mod schedule;
 mod server;
@@ -41,6 +42,7 @@ use self::config::{ConfigFileError, DestinationSetup, FlagError, Settings, Sourc
 use self::consumer_store::SqliteEventStore;
 use self::data_dir_lock::{DataDirLock, DataDirLockError};
 use self::delivery::DeliverRoute;
+use self::payload_files::{LOCAL_BUCKET, PayloadFiles};
 use self::persist::PersistRoute;
 use self::schedule::TimeScale;
 use self::server::{App, Limits};
@@ -227,15 +229,16 @@ struct Running {
 
 impl Running {
     /// Serves `app` on `listener` with `workers` beside it.
-    fn serve<S, P>(
+    fn serve<S, P, B>(
         listener: TcpListener,
-        app: Arc<App<S, P>>,
+        app: Arc<App<S, P, B>>,
         workers: tokio::task::JoinSet<()>,
         shutdown: (watch::Sender<bool>, watch::Receiver<bool>),
     ) -> Result<Self, DevError>
     where
         S: hookbridge_core::ports::SecretStore + 'static,
         P: hookbridge_core::ports::EventPublisher + 'static,
+        B: hookbridge_core::ports::PayloadStore + 'static,
     {
         let address = listener.local_addr().map_err(|source| DevError::Bind {
             address: "the bound socket".to_owned(),
@@ -308,12 +311,15 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
         .iter()
         .map(|(name, source)| (name.to_owned(), ProjectionRule::for_source(source)))
         .collect();
+    let payloads = PayloadFiles::new(&config.data_dir);
     let consumer = Consumer::new(
         SqliteEventStore::new(store.clone()),
+        payloads.clone(),
         consume::Settings {
             table_name: store::DATABASE_FILE.to_owned(),
             rules,
             retention: RETENTION,
+            payload_bucket: LOCAL_BUCKET.to_owned(),
         },
     );
     workers.spawn(
@@ -339,6 +345,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
                 HttpWebhookTarget::new(client.clone()),
                 outbound_secrets.clone(),
                 SystemClock,
+                payloads.clone(),
             ),
             schedule: DeliveryPolicy::default().schedule(),
             time_scale: config.time_scale,
@@ -350,7 +357,13 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
     let bus = LocalBus::new(store.clone(), Arc::new(destinations.clone()), routes);
     let secrets = ConfiguredSecrets::new(config.sources.secrets.clone());
     let app = Arc::new(App {
-        ingest: Ingest::new(config.sources.sources.clone(), secrets, bus, SystemClock),
+        ingest: Ingest::new(
+            config.sources.sources.clone(),
+            secrets,
+            bus,
+            SystemClock,
+            payloads,
+        ),
         events: Some(store),
         limits: config.limits,
     });

@@ -11,6 +11,7 @@ use hookbridge_core::ports::EventStoreError;
 use tokio::sync::{Notify, watch};
 
 use super::consumer_store::SqliteEventStore;
+use super::payload_files::PayloadFiles;
 use super::store::LocalStore;
 use super::store::persist::{mark_consumed, unconsumed};
 
@@ -21,7 +22,7 @@ const POLL: Duration = Duration::from_secs(1);
 
 pub struct PersistRoute {
     pub store: LocalStore,
-    pub consumer: Consumer<SqliteEventStore>,
+    pub consumer: Consumer<SqliteEventStore, PayloadFiles>,
     pub wake: Arc<Notify>,
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookbridge_aws::clock::SystemClock;
-use hookbridge_core::entry::MAX_ENTRY_SIZE;
-use hookbridge_core::ports::{EventPublisher, SecretStore};
+use hookbridge_core::payload_ref::MAX_BODY_SIZE;
+use hookbridge_core::ports::{EventPublisher, PayloadStore, SecretStore};
 use hookbridge_core::response;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
@@ -29,9 +29,9 @@ use super::event_list::limit_of;
 use super::store::LocalStore;
 use super::store::listing::recent_events;
 
-/// Largest body read: what the bus can carry plus room for the envelope.
-/// Larger bodies are refused as soon as they are known to be larger.
-pub const MAX_BODY: usize = MAX_ENTRY_SIZE + 1024;
+/// Largest body read: what hookbridge accepts. Larger bodies are refused as
+/// soon as they are known to be larger.
+pub const MAX_BODY: usize = MAX_BODY_SIZE;
 
 /// How long the edge waits for slow clients and for in-flight requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +57,8 @@ impl Default for Limits {
 type Body = Full<Bytes>;
 
 /// What the server routes to.
-pub struct App<S, P> {
-    pub ingest: Ingest<S, P, SystemClock>,
+pub struct App<S, P, B> {
+    pub ingest: Ingest<S, P, SystemClock, B>,
     /// The local store behind `GET /events`; `None` in `--aws` mode.
     pub events: Option<LocalStore>,
     pub limits: Limits,
@@ -66,13 +66,14 @@ pub struct App<S, P> {
 
 /// Serves `listener` until `shutdown` turns true, then lets in-flight
 /// requests finish for at most the shutdown grace of its [`Limits`].
-pub async fn serve<S, P>(
+pub async fn serve<S, P, B>(
     listener: TcpListener,
-    app: Arc<App<S, P>>,
+    app: Arc<App<S, P, B>>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: SecretStore + 'static,
     P: EventPublisher + 'static,
+    B: PayloadStore + 'static,
 {
     let mut connections = JoinSet::new();
     loop {
@@ -107,14 +108,15 @@ pub async fn serve<S, P>(
     }
 }
 
-async fn connection<S, P>(
+async fn connection<S, P, B>(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
-    app: Arc<App<S, P>>,
+    app: Arc<App<S, P, B>>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: SecretStore + 'static,
     P: EventPublisher + 'static,
+    B: PayloadStore + 'static,
 {
     let header_timeout = app.limits.header_timeout;
     let service = service_fn(move |request| {
@@ -139,10 +141,11 @@ async fn connection<S, P>(
     }
 }
 
-async fn route<S, P>(app: &Arc<App<S, P>>, request: Request<Incoming>) -> Response<Body>
+async fn route<S, P, B>(app: &Arc<App<S, P, B>>, request: Request<Incoming>) -> Response<Body>
 where
     S: SecretStore + 'static,
     P: EventPublisher + 'static,
+    B: PayloadStore + 'static,
 {
     if request.uri().path().starts_with("/webhooks/") {
         return webhook(app, request).await;
@@ -189,8 +192,8 @@ fn only_get(request: &Request<Incoming>, correlation_id: &str) -> Option<Respons
     })
 }
 
-async fn events<S, P>(
-    app: &App<S, P>,
+async fn events<S, P, B>(
+    app: &App<S, P, B>,
     query: Option<&str>,
     correlation_id: &str,
 ) -> Response<Body> {
@@ -258,10 +261,11 @@ impl BodyError {
     }
 }
 
-async fn webhook<S, P>(app: &Arc<App<S, P>>, request: Request<Incoming>) -> Response<Body>
+async fn webhook<S, P, B>(app: &Arc<App<S, P, B>>, request: Request<Incoming>) -> Response<Body>
 where
     S: SecretStore + 'static,
     P: EventPublisher + 'static,
+    B: PayloadStore + 'static,
 {
     let deadline = Instant::now() + app.limits.body_timeout;
     let (parts, body) = request.into_parts();

@@ -13,8 +13,9 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::config::SourceConfig;
-use crate::entry::{MAX_ENTRY_SIZE, entry_size};
-use crate::envelope::{EnvelopeRef, bus_source};
+use crate::entry::entry_size;
+use crate::envelope::{BodyRef, EnvelopeRef, bus_source};
+use crate::payload_ref::{MAX_BODY_SIZE, MAX_INLINE_EVENT_SIZE, PayloadRef};
 use crate::ports::BusEvent;
 use crate::providers::{BodyShape, Described, Fallback, Handshake, Request};
 use crate::secret::SecretSet;
@@ -57,7 +58,7 @@ pub enum IngestError {
     UnknownSource(String),
     #[error("only POST is accepted")]
     MethodNotAllowed,
-    #[error("the event is {size} bytes; the event bus carries at most {MAX_ENTRY_SIZE}")]
+    #[error("the body is {size} bytes; hookbridge accepts at most {MAX_BODY_SIZE} bytes")]
     TooLarge { size: usize },
     #[error("signature verification failed: {0}")]
     Unverified(#[source] VerifyError),
@@ -67,6 +68,8 @@ pub enum IngestError {
     SecretsUnavailable,
     #[error("the event bus is unavailable; retry later")]
     BusUnavailable,
+    #[error("the payload store is unavailable; retry later")]
+    PayloadStoreUnavailable,
 }
 
 impl From<VerifyError> for IngestError {
@@ -85,7 +88,7 @@ impl IngestError {
             Self::UnknownSource(_) => 404,
             Self::MethodNotAllowed => 405,
             Self::TooLarge { .. } => 413,
-            Self::SecretsUnavailable | Self::BusUnavailable => 503,
+            Self::SecretsUnavailable | Self::BusUnavailable | Self::PayloadStoreUnavailable => 503,
         }
     }
 
@@ -99,14 +102,15 @@ impl IngestError {
             Self::InvalidPayload(error) => error.code(),
             Self::SecretsUnavailable => "secrets_unavailable",
             Self::BusUnavailable => "bus_unavailable",
+            Self::PayloadStoreUnavailable => "payload_store_unavailable",
         }
     }
 }
 
-/// Refuses a body that cannot fit on the bus before any secret is fetched or
-/// MAC computed over it.
+/// Refuses a body larger than hookbridge carries before any secret is
+/// fetched or MAC computed over it.
 pub fn check_body_size(body: &[u8]) -> Result<(), IngestError> {
-    if body.len() > MAX_ENTRY_SIZE {
+    if body.len() > MAX_BODY_SIZE {
         Err(IngestError::TooLarge { size: body.len() })
     } else {
         Ok(())
@@ -121,6 +125,25 @@ pub struct Prepared {
     pub bus_event: BusEvent,
     /// Metadata that could not be read and fell back, for the log.
     pub fallbacks: Vec<Fallback>,
+    /// The payload to store before the event is published, when it is too
+    /// large to travel inline (the event then carries its reference).
+    pub stored_payload: Option<StoredPayload>,
+}
+
+/// A payload that travels by reference: exactly the bytes deliver will POST.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredPayload {
+    pub reference: PayloadRef,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for StoredPayload {
+    /// Leaves out the bytes: megabytes of payload in a log line help nobody.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredPayload")
+            .field("reference", &self.reference)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a verified request is: an event for the bus, or a handshake that
@@ -159,12 +182,14 @@ fn signed_url<'a>(config: &SourceConfig, url: &'a str) -> Cow<'a, str> {
 /// its handshake answer). Signatures are checked over the exact raw bytes
 /// before the body is parsed (unless the secret is inside it), so
 /// unauthenticated input costs one MAC. Once verified, only an unreadable
-/// body or a missing promised id refuses it.
+/// body or a missing promised id refuses it. A payload too large to travel
+/// inline is referenced in `payload_bucket`.
 pub fn prepare(
     webhook: &Webhook<'_>,
     secrets: &SecretSet,
     now: SystemTime,
     correlation_id: &str,
+    payload_bucket: &str,
 ) -> Result<Ingested, IngestError> {
     check_body_size(webhook.body)?;
     let provider = webhook.config.provider();
@@ -209,34 +234,52 @@ pub fn prepare(
         Some(_) => std::str::from_utf8(webhook.body).ok(),
         None => None,
     };
-    let envelope = EnvelopeRef {
+    let payload = described
+        .rewritten_payload
+        .as_deref()
+        .unwrap_or_else(|| document.text());
+    let mut envelope = EnvelopeRef {
         id: &id,
         source: webhook.source,
         event_type: &event_type,
         received_at: &received_at,
         occurred_at: described.occurred_at.as_deref(),
         correlation_id,
-        payload: described
-            .rewritten_payload
-            .as_deref()
-            .unwrap_or_else(|| document.text()),
+        payload: BodyRef::Inline(payload),
         content_type: form_content_type,
         raw_body,
     };
-    let detail = envelope.to_json();
-    let bus_event = BusEvent {
+    let bus_event = |envelope: &EnvelopeRef<'_>| BusEvent {
         source: bus_source(webhook.source),
         detail_type: event_type.clone(),
-        detail,
+        detail: envelope.to_json(),
     };
-    let size = entry_size(&bus_event);
-    if size > MAX_ENTRY_SIZE {
-        return Err(IngestError::TooLarge { size });
+    // A payload this large never fits inline: it is not written out twice.
+    if payload.len() + raw_body.map_or(0, str::len) < MAX_INLINE_EVENT_SIZE {
+        let inline = bus_event(&envelope);
+        if entry_size(&inline) <= MAX_INLINE_EVENT_SIZE {
+            return Ok(Ingested::Event(Prepared {
+                event_id: id,
+                event_type,
+                bus_event: inline,
+                stored_payload: None,
+                fallbacks: described.fallbacks,
+            }));
+        }
     }
+    // The id and type are bounded: without its payload the envelope is far
+    // below the limit. What is stored is exactly what deliver will POST.
+    let delivered = raw_body.unwrap_or(payload);
+    let reference = PayloadRef::of(payload_bucket, webhook.source, delivered.as_bytes());
+    envelope.payload = BodyRef::Stored(&reference);
+    envelope.raw_body = None;
+    let referencing = bus_event(&envelope);
+    let bytes = delivered.as_bytes().to_vec();
     Ok(Ingested::Event(Prepared {
         event_id: id,
         event_type,
-        bus_event,
+        bus_event: referencing,
+        stored_payload: Some(StoredPayload { reference, bytes }),
         fallbacks: described.fallbacks,
     }))
 }

@@ -8,6 +8,7 @@ mod bus;
 mod clock;
 mod delivery_status;
 mod event_store;
+mod payload_store;
 mod secrets;
 mod sns;
 mod webhook_target;
@@ -16,6 +17,7 @@ pub use bus::{BusEvent, EventPublisher, PublishError};
 pub use clock::Clock;
 pub use delivery_status::{DeliveryStatusError, DeliveryStatusStore};
 pub use event_store::{EventStore, EventStoreError};
+pub use payload_store::{PayloadStore, PayloadStoreError};
 pub use secrets::{SecretStore, SecretStoreError};
 pub use sns::{
     Authenticator, CertificateError, CertificateSource, ConfirmError, SubscriptionConfirmer,

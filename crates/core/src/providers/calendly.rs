@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(prepared.event_type, "invitee.created");
         let envelope = envelope(&prepared);
         assert_eq!(envelope.occurred_at.as_deref(), Some("2023-11-14T22:13:19Z"));
-        let view = EventView { event_type: "", payload: envelope.payload.get() };
+        let view = EventView { event_type: "", payload: envelope.inline_payload().unwrap() };
         assert!(Calendly::object(&view).unwrap().id.ends_with("/invitees/I"));
     }
 

@@ -136,7 +136,7 @@ mod tests {
         assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("1", "contact.creation"));
         let envelope = envelope(&prepared);
         assert_eq!(envelope.occurred_at.as_deref(), Some("2023-11-14T22:13:19Z"));
-        let view = EventView { event_type: "contact.creation", payload: envelope.payload.get() };
+        let view = EventView { event_type: "contact.creation", payload: envelope.inline_payload().unwrap() };
         assert_eq!(Hubspot::object(&view).map(|o| o.id), Some("123".into()));
         assert_eq!(refused(run(&hubspot, &headers, BODY.as_bytes(), SECRET, NOW_MS / 1000 + 301)), "timestamp_out_of_tolerance");
         assert_eq!(refused(run(&hubspot, &headers, BODY.as_bytes(), "other", NOW_MS / 1000)), "signature_mismatch");

@@ -77,7 +77,7 @@ mod tests {
         let prepared = event(run(&intercom, &[("x-hub-signature", &sent)], BODY.as_bytes(), "client-secret", 0));
         assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("notif_ccd8a4d2", "conversation.user.created"));
         let envelope = envelope(&prepared);
-        let view = EventView { event_type: "", payload: envelope.payload.get() };
+        let view = EventView { event_type: "", payload: envelope.inline_payload().unwrap() };
         assert_eq!(Intercom::object(&view).map(|o| o.id), Some("147".into()));
         assert_eq!(refused(run(&intercom, &[("x-hub-signature", &sent)], b"{}", "client-secret", 0)), "signature_mismatch");
         assert_eq!(refused(run(&intercom, &[("x-hub-signature", &sent[5..])], BODY.as_bytes(), "client-secret", 0)), "signature_malformed");

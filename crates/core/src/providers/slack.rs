@@ -114,7 +114,7 @@ mod tests {
         let envelope = super::super::testing::envelope(&prepared);
         assert_eq!(envelope.raw_body.as_deref(), Some(BODY));
         assert_eq!(envelope.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
-        let payload: serde_json::Value = serde_json::from_str(envelope.payload.get()).unwrap();
+        let payload: serde_json::Value = serde_json::from_str(envelope.inline_payload().unwrap()).unwrap();
         assert_eq!(payload["response_url"], "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN");
     }
 

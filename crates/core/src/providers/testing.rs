@@ -40,6 +40,7 @@ pub fn run_url(
         &SecretSet::parse(secrets),
         UNIX_EPOCH + Duration::from_secs(now),
         "corr",
+        "payloads",
     )
 }
 

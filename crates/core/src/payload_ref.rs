@@ -1,0 +1,118 @@
+//! Payloads that travel by reference: SNS carries 256 KiB and a DynamoDB
+//! item 400 KB, while providers send up to [`MAX_BODY_SIZE`]. Such a payload
+//! is stored apart, content-addressed, and the envelope names it by a
+//! [`PayloadRef`] whose size and SHA-256 every reader checks.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The largest webhook body hookbridge accepts: 5 MiB. API Gateway's HTTP
+/// API carries 10 MB and a Lambda invocation 6 MB.
+pub const MAX_BODY_SIZE: usize = 5 * 1024 * 1024;
+
+/// SNS's limit for one message; the envelope is the message deliver receives.
+pub const SNS_MESSAGE_LIMIT: usize = 256 * 1024;
+
+/// The largest bus event whose payload travels inline. SNS counts message
+/// attributes and EventBridge's re-serialisation of the detail against its
+/// limit, so 16 KiB are kept free of what the envelope itself takes.
+pub const MAX_INLINE_EVENT_SIZE: usize = SNS_MESSAGE_LIMIT - 16 * 1024;
+
+/// Where a payload's exact bytes are stored, and what they must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadRef {
+    /// The S3 bucket (`hookbridge dev`: `local`, under its data directory).
+    pub bucket: String,
+    /// `payloads/<source>/<sha256 hex>`.
+    pub key: String,
+    /// Length of the stored bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the stored bytes.
+    pub sha256: String,
+}
+
+/// How stored bytes differ from what their reference says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadMismatch {
+    #[error("the stored payload is {actual} bytes; its reference says {expected}")]
+    Size { expected: u64, actual: u64 },
+    #[error("the stored payload's SHA-256 is {actual}; its reference says {expected}")]
+    Digest { expected: String, actual: String },
+}
+
+impl PayloadRef {
+    /// The reference of `bytes`, the body of an event from `source`, stored
+    /// in `bucket`. Identical bodies share one key, so each is stored once.
+    pub fn of(bucket: &str, source: &str, bytes: &[u8]) -> Self {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        Self {
+            bucket: bucket.to_owned(),
+            key: format!("payloads/{source}/{sha256}"),
+            size: bytes.len() as u64,
+            sha256,
+        }
+    }
+
+    /// Checks fetched bytes against the reference: a tampered, truncated or
+    /// replaced object is never delivered or recorded.
+    pub fn check(&self, bytes: &[u8]) -> Result<(), PayloadMismatch> {
+        let actual = bytes.len() as u64;
+        if actual != self.size {
+            return Err(PayloadMismatch::Size {
+                expected: self.size,
+                actual,
+            });
+        }
+        let digest = hex::encode(Sha256::digest(bytes));
+        if digest != self.sha256 {
+            return Err(PayloadMismatch::Digest {
+                expected: self.sha256.clone(),
+                actual: digest,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_key_is_the_source_and_the_bodys_digest() {
+        let reference = PayloadRef::of("bucket", "github", b"abc");
+        assert_eq!(
+            reference.key,
+            "payloads/github/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(reference.size, 3);
+        assert_eq!(reference.bucket, "bucket");
+    }
+
+    #[test]
+    fn other_bytes_of_another_size_or_digest_are_refused() {
+        let reference = PayloadRef::of("b", "s", b"abc");
+        assert_eq!(reference.check(b"abc"), Ok(()));
+        assert_eq!(
+            reference.check(b"abcd"),
+            Err(PayloadMismatch::Size {
+                expected: 3,
+                actual: 4
+            })
+        );
+        assert!(matches!(
+            reference.check(b"abd"),
+            Err(PayloadMismatch::Digest { .. })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn only_the_referenced_bytes_pass(body: Vec<u8>, other: Vec<u8>) {
+            let reference = PayloadRef::of("b", "s", &body);
+            prop_assert_eq!(reference.check(&body), Ok(()));
+            prop_assert_eq!(reference.check(&other).is_ok(), other == body);
+        }
+    }
+}
