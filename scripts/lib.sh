@@ -24,19 +24,25 @@ isolate_from_aws() {
 # Creates .venv and installs the pinned Python tools, unless the stamp says
 # the same requirements are already installed with the same interpreter.
 ensure_venv() {
-  local python="${PYTHON:-python3}" stamp="$VENV/.requirements.sha256" want
+  ensure_python_env "$VENV" "$REQUIREMENTS"
+}
+
+# ensure_python_env DIR REQUIREMENTS: a virtualenv in DIR holding exactly
+# the pins of REQUIREMENTS, reinstalled only when they (or Python) change.
+ensure_python_env() {
+  local venv="$1" requirements="$2" python="${PYTHON:-python3}" stamp="$1/.requirements.sha256" want
   command -v "$python" >/dev/null || die "$python not found: install Python 3.11 with pip and venv"
-  want="$(cat "$REQUIREMENTS" <("$python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
-  if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+  want="$(cat "$requirements" <("$python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
+  if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return 0
   fi
-  section "setup: installing Python tools into .venv (first run only; takes a few minutes)"
-  if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
-    rm -rf "$VENV"
-    "$python" -m venv "$VENV" || die "step 'setup' ($python -m venv .venv): is the python3-venv package installed?"
+  section "setup: installing ${requirements#"$ROOT"/} into ${venv#"$ROOT"/} (first run only; takes a few minutes)"
+  if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
+    rm -rf "$venv"
+    "$python" -m venv "$venv" || die "step 'setup' ($python -m venv ${venv#"$ROOT"/}): is the python3-venv package installed?"
   fi
-  PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$VENV/bin/python" -m pip install --quiet -r "$REQUIREMENTS" \
-    || die "step 'setup' (pip install -r scripts/requirements-dev.txt)"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$venv/bin/python" -m pip install --quiet -r "$requirements" \
+    || die "step 'setup' (pip install -r ${requirements#"$ROOT"/})"
   echo "$want" >"$stamp"
 }
 

@@ -13,6 +13,7 @@ mod eventbridge;
 mod faults;
 mod ingest;
 mod payloads;
+mod providers;
 mod replay;
 mod ssm;
 mod support;

@@ -3,8 +3,8 @@ use hookbridge_core::ports::{BusEvent, EventPublisher, PublishError};
 use crate::recorded::Recorded;
 
 /// An [`EventPublisher`] that keeps what it accepts, or fails every publish
-/// as a bus still throttled after its retries.
-#[derive(Debug, Default)]
+/// as a bus still throttled after its retries. Clones share the events.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryBus {
     events: Recorded<BusEvent>,
     failing: bool,
