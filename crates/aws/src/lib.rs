@@ -2,6 +2,8 @@
 
 pub mod certificates;
 pub mod clock;
+pub mod cloudformation;
+pub mod destination_resources;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod http;

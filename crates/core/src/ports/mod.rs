@@ -6,6 +6,7 @@
 
 mod bus;
 mod clock;
+mod destination_resources;
 mod event_store;
 mod secrets;
 mod sns;
@@ -13,6 +14,9 @@ mod webhook_target;
 
 pub use bus::{BusEvent, EventPublisher, PublishError};
 pub use clock::Clock;
+pub use destination_resources::{
+    DestinationResources, QueueAlarm, ResourceError, TopicSubscription,
+};
 pub use event_store::{EventStore, EventStoreError};
 pub use secrets::{SecretStore, SecretStoreError};
 pub use sns::{
