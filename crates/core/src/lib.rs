@@ -6,6 +6,8 @@
 
 pub mod config;
 pub mod delivery_policy;
+pub mod delivery_status;
+pub mod destinations;
 pub mod entry;
 pub mod envelope;
 pub mod ingest;
