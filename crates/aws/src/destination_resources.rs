@@ -84,7 +84,10 @@ fn failed<E: std::error::Error>(call: &str, resource: &str, error: &E) -> Resour
 }
 
 impl DestinationResources for AwsDestinationResources {
-    async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<TopicSubscription>, ResourceError> {
+    async fn subscriptions(
+        &self,
+        topic_arn: &str,
+    ) -> Result<Vec<TopicSubscription>, ResourceError> {
         let mut subscriptions = Vec::new();
         let mut next_token = None;
         loop {
@@ -97,11 +100,13 @@ impl DestinationResources for AwsDestinationResources {
                 .await
                 .map_err(|error| failed("sns:ListSubscriptionsByTopic", topic_arn, &error))?;
             subscriptions.extend(page.subscriptions.unwrap_or_default().into_iter().map(
-                |subscription| TopicSubscription {
-                    arn: subscription
-                        .subscription_arn
-                        .filter(|arn| arn != PENDING_CONFIRMATION),
-                    endpoint: subscription.endpoint.unwrap_or_default(),
+                |subscription| {
+                    TopicSubscription {
+                        arn: subscription
+                            .subscription_arn
+                            .filter(|arn| arn != PENDING_CONFIRMATION),
+                        endpoint: subscription.endpoint.unwrap_or_default(),
+                    }
                 },
             ));
             next_token = page.next_token;
@@ -117,7 +122,9 @@ impl DestinationResources for AwsDestinationResources {
         endpoint: &str,
         attributes: &BTreeMap<String, String>,
     ) -> Result<String, ResourceError> {
-        let protocol = endpoint.split_once("://").map_or("https", |(scheme, _)| scheme);
+        let protocol = endpoint
+            .split_once("://")
+            .map_or("https", |(scheme, _)| scheme);
         let attributes: HashMap<String, String> = attributes.clone().into_iter().collect();
         let subscribed = self
             .sns

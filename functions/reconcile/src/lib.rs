@@ -97,12 +97,12 @@ impl<R: DestinationResources> Reconciler<R> {
                 .put_queue(&desired.queue_name(name), &desired.queue_attributes(name))
                 .await?;
             self.resources.put_alarm(&desired.alarm(name)).await?;
-            let attributes = desired.subscription_attributes(destination).map_err(|error| {
-                ReconcileError::Destination {
+            let attributes = desired
+                .subscription_attributes(destination)
+                .map_err(|error| ReconcileError::Destination {
                     destination: name.clone(),
                     reason: format!("its delivery policy is invalid: {error}"),
-                }
-            })?;
+                })?;
             let endpoint = desired.endpoint_of(name);
             self.subscribe(request, &desired, &subscriptions, &endpoint, &attributes)
                 .await?;

@@ -58,7 +58,11 @@ impl CustomResourceRequest {
     /// The answer to this request. The physical id never changes after
     /// Create: a new one would make CloudFormation send a Delete for the
     /// old, which would remove every destination.
-    pub fn response(&self, status: ResponseStatus, reason: Option<String>) -> CustomResourceResponse {
+    pub fn response(
+        &self,
+        status: ResponseStatus,
+        reason: Option<String>,
+    ) -> CustomResourceResponse {
         CustomResourceResponse {
             status,
             reason: reason.map(|reason| reason.chars().take(MAX_REASON_CHARS).collect()),

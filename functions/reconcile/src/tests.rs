@@ -31,6 +31,7 @@ struct State {
     subscriptions: BTreeMap<String, Subscription>,
     queues: BTreeMap<String, BTreeMap<String, String>>,
     alarms: BTreeMap<String, QueueAlarm>,
+    topic_arn: Option<String>,
     next_id: u32,
 }
 
@@ -69,6 +70,13 @@ impl InMemoryAws {
         state.subscriptions.keys().cloned().collect()
     }
 
+    /// Every call names the one delivery topic.
+    fn record_topic(&self, topic_arn: &str) {
+        let mut state = self.state.lock().unwrap();
+        let topic = state.topic_arn.get_or_insert_with(|| topic_arn.to_owned());
+        assert_eq!(topic, topic_arn, "one delivery topic");
+    }
+
     fn add_subscription(&self, endpoint: &str, confirmed: bool) {
         let mut state = self.state.lock().unwrap();
         state.next_id += 1;
@@ -85,9 +93,12 @@ impl InMemoryAws {
 }
 
 impl DestinationResources for InMemoryAws {
-    async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<TopicSubscription>, ResourceError> {
+    async fn subscriptions(
+        &self,
+        topic_arn: &str,
+    ) -> Result<Vec<TopicSubscription>, ResourceError> {
         self.check("sns:ListSubscriptionsByTopic")?;
-        assert_eq!(topic_arn, TOPIC);
+        self.record_topic(topic_arn);
         let state = self.state.lock().unwrap();
         Ok(state
             .subscriptions
@@ -106,7 +117,7 @@ impl DestinationResources for InMemoryAws {
         attributes: &BTreeMap<String, String>,
     ) -> Result<String, ResourceError> {
         self.check("sns:Subscribe")?;
-        assert_eq!(topic_arn, TOPIC);
+        self.record_topic(topic_arn);
         let mut state = self.state.lock().unwrap();
         if let Some(existing) = state.subscriptions.get(endpoint) {
             if !attributes.is_empty() && *attributes != existing.attributes {
@@ -210,7 +221,11 @@ const THREE: &str = r#"{
     "audit": {"url": "https://audit.example/hooks"}
 }"#;
 
-fn request(request_type: RequestType, properties: Value, old: Option<Value>) -> CustomResourceRequest {
+fn request(
+    request_type: RequestType,
+    properties: Value,
+    old: Option<Value>,
+) -> CustomResourceRequest {
     CustomResourceRequest {
         request_type,
         response_url: "https://cloudformation-custom-resource-response.s3.amazonaws.com/x".into(),
@@ -260,7 +275,10 @@ async fn create_gives_every_destination_its_subscription_queue_and_alarm() {
         json!({"source": ["stripe"], "type": [{"prefix": "invoice."}]})
     );
     let policy = json_of(&billing["DeliveryPolicy"]);
-    assert_eq!(policy["throttlePolicy"], json!({"maxReceivesPerSecond": 20}));
+    assert_eq!(
+        policy["throttlePolicy"],
+        json!({"maxReceivesPerSecond": 20})
+    );
     assert_eq!(
         policy["healthyRetryPolicy"],
         json_of(&DeliveryPolicy::default().to_json())["healthyRetryPolicy"]
@@ -276,7 +294,9 @@ async fn create_gives_every_destination_its_subscription_queue_and_alarm() {
         json!({"type": [{"prefix": "customer."}]})
     );
     assert!(
-        json_of(&crm["DeliveryPolicy"]).get("throttlePolicy").is_none(),
+        json_of(&crm["DeliveryPolicy"])
+            .get("throttlePolicy")
+            .is_none(),
         "no rate_per_second: unthrottled"
     );
     let audit = aws.subscription("audit").attributes;
@@ -299,7 +319,10 @@ async fn every_dead_letter_queue_takes_messages_only_from_the_delivery_topic_and
     assert_eq!(queue["SqsManagedSseEnabled"], "true");
     let policy = json_of(&queue["Policy"]);
     let statement = &policy["Statement"][0];
-    assert_eq!(statement["Principal"], json!({"Service": "sns.amazonaws.com"}));
+    assert_eq!(
+        statement["Principal"],
+        json!({"Service": "sns.amazonaws.com"})
+    );
     assert_eq!(statement["Action"], "sqs:SendMessage");
     assert_eq!(
         statement["Resource"],
@@ -323,7 +346,10 @@ async fn without_destinations_the_target_url_is_the_default_destination() {
     let response = run(&aws, request(RequestType::Create, properties, None)).await;
 
     assert_eq!(response.status, ResponseStatus::Success, "{response:?}");
-    assert_eq!(aws.endpoints(), [format!("{FUNCTION_URL}?destination=default")]);
+    assert_eq!(
+        aws.endpoints(),
+        [format!("{FUNCTION_URL}?destination=default")]
+    );
     assert_eq!(aws.queue_names(), ["shop_default-dlq"]);
 }
 
@@ -356,7 +382,11 @@ async fn a_changed_filter_is_set_on_the_existing_subscription() {
 
     run(
         &aws,
-        request(RequestType::Update, properties(&changed), Some(properties(THREE))),
+        request(
+            RequestType::Update,
+            properties(&changed),
+            Some(properties(THREE)),
+        ),
     )
     .await;
 
@@ -403,7 +433,11 @@ async fn removing_a_destination_removes_its_subscription_queue_and_alarm_only() 
 
     let response = run(
         &aws,
-        request(RequestType::Update, properties(two), Some(properties(THREE))),
+        request(
+            RequestType::Update,
+            properties(two),
+            Some(properties(THREE)),
+        ),
     )
     .await;
 
@@ -429,14 +463,22 @@ async fn a_rollback_restores_what_the_failed_deploy_removed() {
     let one = r#"{"audit": {"url": "https://audit.example/hooks"}}"#;
     run(
         &aws,
-        request(RequestType::Update, properties(one), Some(properties(THREE))),
+        request(
+            RequestType::Update,
+            properties(one),
+            Some(properties(THREE)),
+        ),
     )
     .await;
 
     // CloudFormation rolls back with the properties swapped.
     let response = run(
         &aws,
-        request(RequestType::Update, properties(THREE), Some(properties(one))),
+        request(
+            RequestType::Update,
+            properties(THREE),
+            Some(properties(one)),
+        ),
     )
     .await;
 
@@ -463,7 +505,10 @@ async fn subscriptions_of_a_previous_function_url_are_replaced_not_doubled() {
     )
     .await;
 
-    assert_eq!(aws.endpoints(), [format!("{FUNCTION_URL}?destination=audit")]);
+    assert_eq!(
+        aws.endpoints(),
+        [format!("{FUNCTION_URL}?destination=audit")]
+    );
 }
 
 #[tokio::test]
@@ -521,10 +566,19 @@ async fn invalid_destinations_fail_the_deploy_naming_the_destination_and_field()
         r#"{"crm": {"url": "https://crm.example/hooks", "timeout_seconds": 30}}"#,
     ))
     .await;
-    assert!(reason.contains("crm") && reason.contains("timeout_seconds"), "{reason}");
+    assert!(
+        reason.contains("crm") && reason.contains("timeout_seconds"),
+        "{reason}"
+    );
 
-    let reason = refused(properties(r#"{"crm": {"url": "https://crm.example/hooks", "colour": "red"}}"#)).await;
-    assert!(reason.contains("crm") && reason.contains("colour"), "{reason}");
+    let reason = refused(properties(
+        r#"{"crm": {"url": "https://crm.example/hooks", "colour": "red"}}"#,
+    ))
+    .await;
+    assert!(
+        reason.contains("crm") && reason.contains("colour"),
+        "{reason}"
+    );
 
     let reason = refused(properties(r#"{"Bad Name": {"url": "https://x.example/"}}"#)).await;
     assert!(reason.contains("Bad Name"), "{reason}");
@@ -535,8 +589,14 @@ async fn invalid_destinations_fail_the_deploy_naming_the_destination_and_field()
 
 #[tokio::test]
 async fn a_destination_that_is_not_https_fails_the_deploy() {
-    let reason = refused(properties(r#"{"crm": {"url": "http://crm.example/hooks"}}"#)).await;
-    assert!(reason.contains("crm") && reason.contains("https"), "{reason}");
+    let reason = refused(properties(
+        r#"{"crm": {"url": "http://crm.example/hooks"}}"#,
+    ))
+    .await;
+    assert!(
+        reason.contains("crm") && reason.contains("https"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -555,7 +615,10 @@ async fn a_queue_name_over_the_sqs_limit_fails_the_deploy_naming_the_destination
 
     let reason = refused(properties).await;
 
-    assert!(reason.contains(&"d".repeat(64)) && reason.contains("80"), "{reason}");
+    assert!(
+        reason.contains(&"d".repeat(64)) && reason.contains("80"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -668,7 +731,10 @@ impl DestinationResources for Hanging {
     fn put_alarm(&self, _: &QueueAlarm) -> impl Future<Output = Result<(), ResourceError>> + Send {
         hang()
     }
-    fn delete_alarms(&self, _: &[String]) -> impl Future<Output = Result<(), ResourceError>> + Send {
+    fn delete_alarms(
+        &self,
+        _: &[String],
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send {
         hang()
     }
 }
@@ -688,6 +754,58 @@ async fn work_that_outlasts_the_invocation_is_answered_failed_in_time() {
     assert!(response.reason.unwrap().contains("deploy again"));
 }
 
+fn sample(json: &str) -> CustomResourceRequest {
+    serde_json::from_str(json).expect("a sample custom resource request")
+}
+
+#[tokio::test]
+async fn the_sample_requests_create_update_and_delete_the_destinations() {
+    let aws = InMemoryAws::default();
+    let endpoint = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/";
+
+    let created = run(
+        &aws,
+        sample(include_str!("../../../events/reconcile-create.json")),
+    )
+    .await;
+    assert_eq!(created.status, ResponseStatus::Success, "{created:?}");
+    assert_eq!(
+        aws.endpoints(),
+        [
+            format!("{endpoint}?destination=billing"),
+            format!("{endpoint}?destination=crm")
+        ]
+    );
+    assert_eq!(
+        aws.queue_names(),
+        ["hookbridge_billing-dlq", "hookbridge_crm-dlq"]
+    );
+
+    let updated = run(
+        &aws,
+        sample(include_str!("../../../events/reconcile-update.json")),
+    )
+    .await;
+    assert_eq!(updated.status, ResponseStatus::Success, "{updated:?}");
+    assert_eq!(aws.endpoints(), [format!("{endpoint}?destination=billing")]);
+    assert_eq!(aws.queue_names(), ["hookbridge_billing-dlq"]);
+    assert_eq!(aws.alarm_names(), ["hookbridge_billing-dead-letters"]);
+
+    let deleted = run(
+        &aws,
+        sample(include_str!("../../../events/reconcile-delete.json")),
+    )
+    .await;
+    assert_eq!(deleted.status, ResponseStatus::Success, "{deleted:?}");
+    assert!(
+        aws.endpoints().is_empty() && aws.queue_names().is_empty() && aws.alarm_names().is_empty()
+    );
+    assert_eq!(
+        deleted.physical_resource_id,
+        "hookbridge-DestinationResources"
+    );
+}
+
 #[test]
 fn only_endpoints_with_a_destination_query_are_managed() {
     assert_eq!(
@@ -698,7 +816,13 @@ fn only_endpoints_with_a_destination_query_are_managed() {
         destination_of("https://abc.example/?a=1&destination=crm"),
         Some("crm")
     );
-    assert_eq!(destination_of("https://abc.lambda-url.eu-west-1.on.aws/"), None);
-    assert_eq!(destination_of("https://abc.example/?destinations=crm"), None);
+    assert_eq!(
+        destination_of("https://abc.lambda-url.eu-west-1.on.aws/"),
+        None
+    );
+    assert_eq!(
+        destination_of("https://abc.example/?destinations=crm"),
+        None
+    );
     assert_eq!(destination_of("arn:aws:sqs:eu-west-1:1:queue"), None);
 }

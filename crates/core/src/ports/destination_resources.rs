@@ -73,8 +73,10 @@ pub trait DestinationResources: Send + Sync {
     fn delete_queue(&self, name: &str) -> impl Future<Output = Result<(), ResourceError>> + Send;
 
     /// Creates or replaces the alarm.
-    fn put_alarm(&self, alarm: &QueueAlarm)
-    -> impl Future<Output = Result<(), ResourceError>> + Send;
+    fn put_alarm(
+        &self,
+        alarm: &QueueAlarm,
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send;
 
     /// Deletes the alarms; names that do not exist are not an error.
     fn delete_alarms(
