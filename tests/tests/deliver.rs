@@ -16,7 +16,6 @@ use hookbridge_aws::dynamodb::attr;
 use hookbridge_aws::s3::S3PayloadStore;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
-use hookbridge_core::delivery_policy::DeliveryPolicy;
 use hookbridge_core::delivery_status::{
     Attempt, AttemptOutcome, DeliveryState, MAX_RECORDED_ATTEMPTS,
 };
@@ -39,41 +38,6 @@ use lambda_http::Body;
 use lambda_http::http::{self, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-
-#[test]
-fn template_delivery_policy_equals_the_default_policy() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-    let template: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(path).expect("template.yaml is readable"))
-            .expect("template.yaml is YAML (CloudFormation tags become tagged values)");
-    let subscriptions: Vec<&serde_yaml::Value> = template["Resources"]
-        .as_mapping()
-        .expect("the template has resources")
-        .values()
-        .filter(|resource| resource["Type"].as_str() == Some("AWS::SNS::Subscription"))
-        .filter(|resource| resource["Properties"]["Protocol"].as_str() == Some("https"))
-        .collect();
-    assert_eq!(
-        subscriptions.len(),
-        1,
-        "one HTTPS subscription feeds deliver"
-    );
-    let in_template: Value =
-        serde_json::to_value(&subscriptions[0]["Properties"]["DeliveryPolicy"])
-            .expect("the DeliveryPolicy is plain JSON");
-    let default: Value = serde_json::from_str(&DeliveryPolicy::default().to_json()).unwrap();
-    assert_eq!(in_template, default);
-    let parsed: DeliveryPolicy =
-        serde_json::from_value(in_template).expect("the template's policy is valid");
-    assert_eq!(parsed, DeliveryPolicy::default());
-    assert!(
-        matches!(
-            subscriptions[0]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
-            serde_yaml::Value::Tagged(_)
-        ),
-        "failed deliveries are dead-lettered to a queue of the stack"
-    );
-}
 
 /// The target's answer `status`, with a JSON body as a real endpoint's.
 fn status(status: u16) -> Answer {

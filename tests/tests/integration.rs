@@ -4,6 +4,7 @@
 
 mod consume;
 mod deliver;
+mod destinations;
 mod dev_aws;
 mod dev_crash;
 mod dev_destinations;

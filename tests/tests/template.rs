@@ -2,19 +2,31 @@
 //! environment variable the function's settings loader reads is set (and its
 //! value, resolved from the parameter defaults, is accepted by the loader),
 //! and its inline policy allows exactly the AWS calls its adapters make, on
-//! the resources its variables name. The file is only read: no emulator is
-//! needed.
+//! the resources its variables name. The reconcile function, a custom
+//! resource configured by its properties rather than variables, gets exactly
+//! what those properties describe, and its policy reaches only the
+//! subscriptions, queues and alarms it manages. The file is only read: no
+//! emulator is needed.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
+use hookbridge_aws::iam::IamActions;
 use hookbridge_aws::ssm::TTL_VARIABLE;
+use hookbridge_core::delivery_policy::DeliveryPolicy;
 use serde_yaml::Value;
 
 const TEMPLATE: &str = include_str!("../../template.yaml");
 
 /// Variables a function reads but may leave unset: the code has a default.
 const OPTIONAL_VARIABLES: &[&str] = &[TTL_VARIABLE];
+
+/// Parameters as a deploy with several destinations sets them; every other
+/// parameter keeps its default.
+const DEPLOYED_PARAMETERS: &[(&str, &str)] = &[(
+    "Destinations",
+    r#"{"billing":{"url":"https://billing.example/hooks","sources":["stripe"],"types":["invoice.*"],"rate_per_second":20},"crm":{"url":"https://crm.example/hooks","types":["customer.*"]}}"#,
+)];
 
 /// SSM parameter ARNs as the template writes them, before the parameter's
 /// own name (which starts with `/`).
@@ -41,9 +53,10 @@ fn ref_target(value: &Value) -> Option<String> {
     tag_text(value)?.strip_prefix("!Ref ").map(str::to_owned)
 }
 
-/// A function's environment as deployed with the parameter defaults: the
+/// A function's environment as deployed with [`DEPLOYED_PARAMETERS`]: the
 /// Globals merged with its own variables, a `!Ref` to a parameter resolved to
-/// the parameter's default, a conditional (`!If`) value left out. Every
+/// the deployed value or the parameter's default, a conditional (`!If`)
+/// value left out. Every
 /// other value (a resource's name, a parameter without default) is whatever
 /// the deploy supplies: a placeholder. Records each name the code asks for.
 struct DeployedEnvironment {
@@ -117,6 +130,9 @@ impl DeployedEnvironment {
 fn resolve(template: &Value, value: &Value) -> String {
     // Before `as_str`, which sees through tags.
     if let Some(name) = ref_target(value) {
+        if let Some((_, deployed)) = DEPLOYED_PARAMETERS.iter().find(|(p, _)| *p == name) {
+            return (*deployed).to_owned();
+        }
         let default = &template["Parameters"][name.as_str()]["Default"];
         if let Some(text) = default.as_str() {
             return text.to_owned();
@@ -136,8 +152,6 @@ fn resolve(template: &Value, value: &Value) -> String {
 enum Grant {
     /// The resource the variable `!Ref`s, by `!GetAtt <Resource>.Arn`.
     ResourceArn(&'static str),
-    /// The SSM parameter the variable names in full.
-    Parameter(&'static str),
     /// Every SSM parameter under the prefix the variable names.
     ParametersUnder(&'static str),
     /// The payload objects (`payloads/…`) of the bucket the variable `!Ref`s.
@@ -203,11 +217,24 @@ const WIRING: &[Wiring] = &[
         calls: &[
             Call {
                 action: "ssm:GetParameter",
-                on: Grant::Parameter("OUTBOUND_SECRET_PARAMETER"),
+                on: Grant::ParametersUnder("HOOKBRIDGE_OUTBOUND_PREFIX"),
             },
             Call {
                 action: "kms:Decrypt",
-                on: Grant::Parameter("OUTBOUND_SECRET_PARAMETER"),
+                on: Grant::ParametersUnder("HOOKBRIDGE_OUTBOUND_PREFIX"),
+            },
+            // The delivery status of each (event, destination).
+            Call {
+                action: "dynamodb:GetItem",
+                on: Grant::ResourceArn("TABLE_NAME"),
+            },
+            Call {
+                action: "dynamodb:UpdateItem",
+                on: Grant::ResourceArn("TABLE_NAME"),
+            },
+            Call {
+                action: "dynamodb:PutItem",
+                on: Grant::ResourceArn("TABLE_NAME"),
             },
             Call {
                 action: "s3:GetObject",
@@ -343,7 +370,6 @@ fn assert_grant(
 ) {
     let variable = match call.on {
         Grant::ResourceArn(variable)
-        | Grant::Parameter(variable)
         | Grant::ParametersUnder(variable)
         | Grant::PayloadObjects(variable) => variable,
     };
@@ -374,7 +400,6 @@ fn assert_grant(
             );
             return;
         }
-        Grant::Parameter(_) => format!("{SSM_PARAMETER_ARN}${{{target}}}"),
         Grant::ParametersUnder(_) => format!("{SSM_PARAMETER_ARN}${{{target}}}*"),
     };
     assert!(
@@ -510,11 +535,10 @@ fn every_dead_letter_queue_function_and_the_api_raise_an_alarm_on_the_alarm_topi
         })
     };
 
+    // The destinations' dead-letter queues and their alarms are the
+    // reconcile function's (see its tests and tests/tests/destinations.rs).
     let queues = of_type("AWS::SQS::Queue");
-    assert!(
-        queues.len() >= 2,
-        "consume's and delivery's dead-letter queues"
-    );
+    assert!(!queues.is_empty(), "consume's dead-letter queue");
     for queue in queues {
         assert!(
             raised_on(
@@ -527,7 +551,7 @@ fn every_dead_letter_queue_function_and_the_api_raise_an_alarm_on_the_alarm_topi
         );
     }
     let functions = of_type("AWS::Serverless::Function");
-    assert_eq!(functions.len(), 3);
+    assert_eq!(functions.len(), 4);
     for function in functions {
         assert!(
             raised_on(
@@ -551,4 +575,180 @@ fn every_dead_letter_queue_function_and_the_api_raise_an_alarm_on_the_alarm_topi
         tag_text(&email["Properties"]["Endpoint"]),
         Some("!Ref AlarmEmail".to_owned())
     );
+}
+
+/// The values CloudFormation hands the custom resource, placeholders for
+/// what only a deploy knows.
+fn deployed_properties(template: &Value) -> serde_json::Value {
+    let properties = &template["Resources"]["DestinationResources"]["Properties"];
+    let placeholders = [
+        (
+            "!GetAtt ReconcileFunction.Arn",
+            "arn:aws:lambda:eu-west-1:123456789012:function:shop-Reconcile",
+        ),
+        (
+            "!Ref DeliveryTopic",
+            "arn:aws:sns:eu-west-1:123456789012:shop-DeliveryTopic-X",
+        ),
+        (
+            "!GetAtt DeliverFunctionUrl.FunctionUrl",
+            "https://abc.lambda-url.eu-west-1.on.aws/",
+        ),
+        (
+            "!Ref AlarmTopic",
+            "arn:aws:sns:eu-west-1:123456789012:shop-AlarmTopic-Y",
+        ),
+        ("!Sub ${AWS::StackName}_", "shop_"),
+    ];
+    let mut deployed = serde_json::Map::new();
+    for (name, value) in properties
+        .as_mapping()
+        .expect("the custom resource has properties")
+    {
+        let name = name
+            .as_str()
+            .expect("property names are strings")
+            .to_owned();
+        let text = tag_text(value);
+        let resolved = match placeholders
+            .iter()
+            .find(|(tag, _)| text.as_deref() == Some(*tag))
+        {
+            Some((_, placeholder)) => (*placeholder).to_owned(),
+            None if ref_target(value).is_some() => resolve(template, value),
+            None => value
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} is a string, a !Ref or a known attribute"))
+                .to_owned(),
+        };
+        deployed.insert(name, serde_json::Value::String(resolved));
+    }
+    serde_json::Value::Object(deployed)
+}
+
+#[test]
+fn the_destinations_resource_is_reconciled_from_the_parameters_and_the_stack_it_names() {
+    let template = template();
+    let resource = &template["Resources"]["DestinationResources"];
+    assert_eq!(resource["Type"].as_str(), Some("Custom::Destinations"));
+    let properties = &resource["Properties"];
+    for (property, expected) in [
+        ("ServiceToken", "!GetAtt ReconcileFunction.Arn"),
+        ("TopicArn", "!Ref DeliveryTopic"),
+        ("Endpoint", "!GetAtt DeliverFunctionUrl.FunctionUrl"),
+        ("Destinations", "!Ref Destinations"),
+        ("TargetUrl", "!Ref TargetUrl"),
+        ("AlarmTopicArn", "!Ref AlarmTopic"),
+        ("NamePrefix", "!Sub ${AWS::StackName}_"),
+    ] {
+        assert_eq!(
+            tag_text(&properties[property]).as_deref(),
+            Some(expected),
+            "DestinationResources.{property}"
+        );
+    }
+    let depends_on: Vec<&str> = resource["DependsOn"]
+        .as_sequence()
+        .expect("DependsOn")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        depends_on,
+        [
+            "DeliverFunctionUrlPublicPermissions",
+            "DeliverFunctionURLInvokeAllowPublicAccess"
+        ],
+        "SNS confirms a subscription at once: the function URL must be public by then"
+    );
+
+    let desired = reconcile::Properties::parse(deployed_properties(&template))
+        .expect("the reconciler reads exactly the properties the template sets")
+        .desired()
+        .expect("and accepts their deployed values");
+    assert_eq!(desired.destinations.len(), 2);
+}
+
+#[test]
+fn every_destination_is_retried_by_the_default_delivery_policy() {
+    let properties = deployed_properties(&template());
+    let in_template: DeliveryPolicy = serde_json::from_str(
+        properties["DeliveryPolicy"]
+            .as_str()
+            .expect("DeliveryPolicy"),
+    )
+    .expect("the template's delivery policy is valid");
+    assert_eq!(in_template, DeliveryPolicy::default());
+    assert!(
+        in_template.throttle_policy().is_none(),
+        "throttles come from each destination's rate_per_second"
+    );
+}
+
+#[test]
+fn reconcile_may_change_only_the_delivery_topic_and_the_queues_and_alarms_it_names() {
+    let template = template();
+    let statements = inline_statements(
+        "ReconcileFunction",
+        &template["Resources"]["ReconcileFunction"]["Properties"]["Policies"],
+    );
+    let topic = vec!["!Ref DeliveryTopic".to_owned()];
+    let subscriptions = vec![
+        "!Ref DeliveryTopic".to_owned(),
+        "!Sub ${DeliveryTopic}:*".to_owned(),
+    ];
+    let queues = vec![
+        "!Sub arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}_*"
+            .to_owned(),
+    ];
+    let alarms = vec![
+        "!Sub arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}_*"
+            .to_owned(),
+    ];
+    let expected: BTreeMap<&str, &Vec<String>> = BTreeMap::from([
+        ("sns:ListSubscriptionsByTopic", &topic),
+        ("sns:Subscribe", &topic),
+        ("sns:SetSubscriptionAttributes", &subscriptions),
+        ("sns:Unsubscribe", &subscriptions),
+        ("sqs:CreateQueue", &queues),
+        ("sqs:SetQueueAttributes", &queues),
+        ("sqs:GetQueueUrl", &queues),
+        ("sqs:DeleteQueue", &queues),
+        ("cloudwatch:PutMetricAlarm", &alarms),
+        ("cloudwatch:DeleteAlarms", &alarms),
+    ]);
+
+    let made: BTreeSet<&str> = reconcile::AwsReconciler::iam_actions()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        made,
+        expected.keys().copied().collect(),
+        "the adapters reconcile is built with make exactly these calls"
+    );
+    let mut granted = BTreeMap::new();
+    for statement in &statements {
+        let actions = actions(statement);
+        assert_eq!(actions.len(), 1, "one action per statement: {actions:?}");
+        assert!(
+            statement["Condition"].is_null(),
+            "no conditions to get wrong"
+        );
+        let resources: Vec<String> = match statement["Resource"].as_sequence() {
+            Some(list) => list.iter().filter_map(tag_text).collect(),
+            None => tag_text(&statement["Resource"]).into_iter().collect(),
+        };
+        granted.insert(actions[0], resources);
+    }
+    let granted: BTreeMap<&str, &Vec<String>> = granted
+        .iter()
+        .map(|(action, resources)| (*action, resources))
+        .collect();
+    assert_eq!(granted, expected);
+
+    // The names the reconciler gives start with what the policy allows.
+    let prefix = "STACK_";
+    let name = hookbridge_core::destinations::DestinationName::parse("crm").unwrap();
+    assert!(reconcile::queue_name(prefix, &name).starts_with(prefix));
+    assert!(reconcile::alarm_name(prefix, &name).starts_with(prefix));
 }

@@ -5,7 +5,9 @@
 //! `tests/tests/template.rs` holds the template's policies to exactly them.
 
 use crate::certificates::HttpsCertificateSource;
+use crate::cloudformation::ResponseUploader;
 use crate::delivery_status::DynamoDbDeliveryStatus;
+use crate::destination_resources::AwsDestinationResources;
 use crate::dynamodb::DynamoDbEventStore;
 use crate::eventbridge::EventBridgePublisher;
 use crate::sns::HttpsSubscriptionConfirmer;
@@ -68,6 +70,31 @@ impl IamActions for HttpsSubscriptionConfirmer {
 
 /// The target is outside AWS's authorisation: no IAM.
 impl IamActions for HttpWebhookTarget {
+    fn iam_actions() -> Vec<&'static str> {
+        Vec::new()
+    }
+}
+
+impl IamActions for AwsDestinationResources {
+    /// Queues are found by name (GetQueueUrl) before they are deleted.
+    fn iam_actions() -> Vec<&'static str> {
+        vec![
+            "sns:ListSubscriptionsByTopic",
+            "sns:Subscribe",
+            "sns:SetSubscriptionAttributes",
+            "sns:Unsubscribe",
+            "sqs:CreateQueue",
+            "sqs:SetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:DeleteQueue",
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:DeleteAlarms",
+        ]
+    }
+}
+
+/// The response URL is a presigned S3 PUT: no IAM.
+impl IamActions for ResponseUploader {
     fn iam_actions() -> Vec<&'static str> {
         Vec::new()
     }

@@ -2,7 +2,9 @@
 
 pub mod certificates;
 pub mod clock;
+pub mod cloudformation;
 pub mod delivery_status;
+pub mod destination_resources;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod http;

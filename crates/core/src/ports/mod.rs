@@ -7,6 +7,7 @@
 mod bus;
 mod clock;
 mod delivery_status;
+mod destination_resources;
 mod event_store;
 mod payload_store;
 mod secrets;
@@ -16,6 +17,9 @@ mod webhook_target;
 pub use bus::{BusEvent, EventPublisher, PublishError};
 pub use clock::Clock;
 pub use delivery_status::{DeliveryStatusError, DeliveryStatusStore};
+pub use destination_resources::{
+    DestinationResources, QueueAlarm, ResourceError, TopicSubscription,
+};
 pub use event_store::{EventStore, EventStoreError};
 pub use payload_store::{PayloadStore, PayloadStoreError};
 pub use secrets::{SecretStore, SecretStoreError};

@@ -1,0 +1,86 @@
+//! What giving each destination its own delivery in AWS needs: the delivery
+//! topic's subscriptions, a dead-letter queue per destination and an alarm
+//! on it. The reconcile function converges them on every deploy.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// One subscription of the delivery topic, as SNS lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSubscription {
+    /// `None` while the endpoint has not confirmed it (SNS lists
+    /// `PendingConfirmation` instead of an ARN).
+    pub arn: Option<String>,
+    pub endpoint: String,
+}
+
+/// An alarm on a dead-letter queue holding any message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueAlarm {
+    pub name: String,
+    pub queue_name: String,
+    pub description: String,
+    /// The SNS topic notified when the alarm fires and clears.
+    pub notify_topic_arn: String,
+}
+
+/// An AWS call failed; the message names the call and the resource.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ResourceError(pub String);
+
+/// The AWS resources of the destinations (SNS, SQS, CloudWatch).
+/// Subscription, queue and alarm attributes are SNS's, SQS's own names.
+pub trait DestinationResources: Send + Sync {
+    /// Every subscription of the topic.
+    fn subscriptions(
+        &self,
+        topic_arn: &str,
+    ) -> impl Future<Output = Result<Vec<TopicSubscription>, ResourceError>> + Send;
+
+    /// Subscribes `endpoint` (its scheme is the protocol) with `attributes`
+    /// and returns the subscription's ARN, also while it awaits
+    /// confirmation. SNS keeps one subscription per topic and endpoint: for
+    /// one that exists, call this without attributes to learn its ARN.
+    fn subscribe(
+        &self,
+        topic_arn: &str,
+        endpoint: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<String, ResourceError>> + Send;
+
+    fn set_subscription_attribute(
+        &self,
+        subscription_arn: &str,
+        name: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send;
+
+    fn unsubscribe(
+        &self,
+        subscription_arn: &str,
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send;
+
+    /// Creates the queue or, when it exists, sets `attributes` on it.
+    fn put_queue(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send;
+
+    /// Deletes the queue and what it holds; a queue that does not exist is
+    /// not an error.
+    fn delete_queue(&self, name: &str) -> impl Future<Output = Result<(), ResourceError>> + Send;
+
+    /// Creates or replaces the alarm.
+    fn put_alarm(
+        &self,
+        alarm: &QueueAlarm,
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send;
+
+    /// Deletes the alarms; names that do not exist are not an error.
+    fn delete_alarms(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send;
+}

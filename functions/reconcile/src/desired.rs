@@ -1,0 +1,237 @@
+//! What the destinations need in AWS, computed from the custom resource's
+//! properties alone: names, subscription and queue attributes. Pure, so every
+//! rule is tested without AWS.
+
+use std::collections::BTreeMap;
+
+use hookbridge_core::delivery_policy::{DeliveryPolicy, InvalidDeliveryPolicy, ThrottlePolicy};
+use hookbridge_core::destinations::{Destination, DestinationName, Destinations};
+use hookbridge_core::ports::QueueAlarm;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::json;
+
+/// SQS refuses longer queue names.
+pub const MAX_QUEUE_NAME_LENGTH: usize = 80;
+/// Dead letters wait this long for a replay: SQS's maximum, 14 days.
+pub const DEAD_LETTER_RETENTION_SECONDS: u32 = 1_209_600;
+/// The query parameter that tells deliver which destination a message is for.
+pub const DESTINATION_QUERY: &str = "destination";
+/// The filter policy of a destination that takes every event: the envelope
+/// always has a `source`, so every message matches, and every managed
+/// subscription keeps the MessageBody scope (no policy removal ever needed).
+const EVERY_EVENT: &str = r#"{"source":[{"exists":true}]}"#;
+
+/// The custom resource's properties, as the template writes them.
+/// CloudFormation hands every value over as a string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Properties {
+    #[serde(rename = "ServiceToken")]
+    _service_token: IgnoredAny,
+    /// The delivery topic.
+    pub topic_arn: String,
+    /// The deliver function URL; each destination's endpoint adds its query.
+    pub endpoint: String,
+    /// The `Destinations` parameter: empty means `TargetUrl` as `default`.
+    #[serde(default)]
+    pub destinations: String,
+    #[serde(default)]
+    pub target_url: String,
+    /// The topic every dead-letter alarm notifies.
+    pub alarm_topic_arn: String,
+    /// Starts every queue and alarm name: the stack's name and `_`, which no
+    /// stack name contains, so no other stack's names share it.
+    pub name_prefix: String,
+    /// The retry phases of every subscription (JSON), without throttle.
+    pub delivery_policy: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PropertiesError {
+    #[error("the custom resource's properties are invalid: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Destinations(String),
+    #[error("neither Destinations nor TargetUrl is set: declare at least one destination")]
+    NoDestination,
+    #[error("DeliveryPolicy: {0}")]
+    DeliveryPolicy(String),
+    #[error("Endpoint `{0}` must be an http(s) URL without a query")]
+    Endpoint(String),
+    #[error(
+        "destination `{destination}`: its dead-letter queue name `{queue}` is longer than SQS's {MAX_QUEUE_NAME_LENGTH} characters; shorten the destination or the stack name"
+    )]
+    QueueNameTooLong { destination: String, queue: String },
+}
+
+/// Everything the destinations need, checked.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub topic_arn: String,
+    pub endpoint: String,
+    pub alarm_topic_arn: String,
+    pub name_prefix: String,
+    pub delivery_policy: DeliveryPolicy,
+    pub destinations: Destinations,
+}
+
+impl Properties {
+    pub fn parse(value: serde_json::Value) -> Result<Self, PropertiesError> {
+        serde_json::from_value(value).map_err(|error| PropertiesError::Malformed(error.to_string()))
+    }
+
+    /// The declared destinations, `TargetUrl` standing for `default` when
+    /// `Destinations` is empty (the rule deliver applies too).
+    pub fn destinations(&self) -> Result<Destinations, PropertiesError> {
+        let destinations = if !self.destinations.trim().is_empty() {
+            Destinations::from_json(&self.destinations)
+        } else if !self.target_url.trim().is_empty() {
+            Destinations::single_default(self.target_url.trim())
+        } else {
+            return Err(PropertiesError::NoDestination);
+        };
+        let destinations =
+            destinations.map_err(|error| PropertiesError::Destinations(error.to_string()))?;
+        destinations
+            .require_https()
+            .map_err(|error| PropertiesError::Destinations(error.to_string()))?;
+        Ok(destinations)
+    }
+
+    pub fn desired(&self) -> Result<Desired, PropertiesError> {
+        let destinations = self.destinations()?;
+        let delivery_policy: DeliveryPolicy = serde_json::from_str(&self.delivery_policy)
+            .map_err(|error| PropertiesError::DeliveryPolicy(error.to_string()))?;
+        let scheme_ok = ["https://", "http://"]
+            .iter()
+            .any(|scheme| self.endpoint.starts_with(scheme));
+        if !scheme_ok || self.endpoint.contains('?') {
+            return Err(PropertiesError::Endpoint(self.endpoint.clone()));
+        }
+        for destination in destinations.iter() {
+            let queue = queue_name(&self.name_prefix, &destination.name);
+            if queue.len() > MAX_QUEUE_NAME_LENGTH {
+                return Err(PropertiesError::QueueNameTooLong {
+                    destination: destination.name.to_string(),
+                    queue,
+                });
+            }
+        }
+        Ok(Desired {
+            topic_arn: self.topic_arn.clone(),
+            endpoint: self.endpoint.clone(),
+            alarm_topic_arn: self.alarm_topic_arn.clone(),
+            name_prefix: self.name_prefix.clone(),
+            delivery_policy,
+            destinations,
+        })
+    }
+}
+
+impl Desired {
+    /// The endpoint of the destination's subscription.
+    pub fn endpoint_of(&self, name: &DestinationName) -> String {
+        format!("{}?{DESTINATION_QUERY}={name}", self.endpoint)
+    }
+
+    pub fn queue_name(&self, name: &DestinationName) -> String {
+        queue_name(&self.name_prefix, name)
+    }
+
+    /// The queue's ARN: it lives in the topic's partition, region and account.
+    pub fn queue_arn(&self, name: &DestinationName) -> String {
+        let mut parts = self.topic_arn.splitn(6, ':');
+        let (_, partition, _, region, account) = (
+            parts.next(),
+            parts.next().unwrap_or_default(),
+            parts.next(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        format!(
+            "arn:{partition}:sqs:{region}:{account}:{}",
+            self.queue_name(name)
+        )
+    }
+
+    /// Queue attributes: 14 days of retention, SSE, and a policy that lets
+    /// only the delivery topic send to it.
+    pub fn queue_attributes(&self, name: &DestinationName) -> BTreeMap<String, String> {
+        let policy = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "DeadLettersFromTheDeliveryTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": self.queue_arn(name),
+                "Condition": {"ArnEquals": {"aws:SourceArn": self.topic_arn}},
+            }],
+        });
+        BTreeMap::from([
+            (
+                "MessageRetentionPeriod".to_owned(),
+                DEAD_LETTER_RETENTION_SECONDS.to_string(),
+            ),
+            ("Policy".to_owned(), policy.to_string()),
+            ("SqsManagedSseEnabled".to_owned(), "true".to_owned()),
+        ])
+    }
+
+    pub fn alarm(&self, name: &DestinationName) -> QueueAlarm {
+        QueueAlarm {
+            name: alarm_name(&self.name_prefix, name),
+            queue_name: self.queue_name(name),
+            description: format!(
+                "Deliveries to destination {name} that SNS gave up on are waiting in its dead-letter queue."
+            ),
+            notify_topic_arn: self.alarm_topic_arn.clone(),
+        }
+    }
+
+    /// The subscription's attributes, in the order they are set on an
+    /// existing subscription (the scope before the policy it applies to).
+    pub fn subscription_attributes(
+        &self,
+        destination: &Destination,
+    ) -> Result<Vec<(String, String)>, InvalidDeliveryPolicy> {
+        let throttle = destination
+            .rate_per_second
+            .map(|max_receives_per_second| ThrottlePolicy {
+                max_receives_per_second,
+            });
+        let delivery_policy =
+            DeliveryPolicy::new(*self.delivery_policy.healthy_retry_policy(), throttle)?;
+        let filter_policy = destination
+            .filter
+            .sns_filter_policy()
+            .map_or_else(|| EVERY_EVENT.to_owned(), |policy| policy.to_string());
+        Ok(vec![
+            ("FilterPolicyScope".to_owned(), "MessageBody".to_owned()),
+            ("FilterPolicy".to_owned(), filter_policy),
+            ("DeliveryPolicy".to_owned(), delivery_policy.to_json()),
+            (
+                "RedrivePolicy".to_owned(),
+                json!({ "deadLetterTargetArn": self.queue_arn(&destination.name) }).to_string(),
+            ),
+        ])
+    }
+}
+
+pub fn queue_name(prefix: &str, name: &DestinationName) -> String {
+    format!("{prefix}{name}-dlq")
+}
+
+pub fn alarm_name(prefix: &str, name: &DestinationName) -> String {
+    format!("{prefix}{name}-dead-letters")
+}
+
+/// The destination a managed subscription's endpoint is for; `None` for a
+/// subscription the reconciler does not own (no `destination` query).
+pub fn destination_of(endpoint: &str) -> Option<&str> {
+    let (_, query) = endpoint.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(DESTINATION_QUERY)?.strip_prefix('='))
+}
