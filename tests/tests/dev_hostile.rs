@@ -14,9 +14,7 @@ use hookbridge_core::payload_ref::MAX_BODY_SIZE;
 use hookbridge_testkit::http_target::{HttpTarget, Script};
 use hookbridge_tests::dev_process::http::{self, Response};
 use hookbridge_tests::dev_process::webhooks::{Kind, MONEYBUTTON_SECRET, Webhook, unique_id};
-use hookbridge_tests::dev_process::{
-    DevOptions, DevServer, Scratch, assert_delivered_as, find_event,
-};
+use hookbridge_tests::dev_process::{DevOptions, DevServer, Scratch, assert_delivered_as};
 
 const MIB: usize = 1024 * 1024;
 /// Generous: `hookbridge dev` idles at a few tens of MiB.
