@@ -133,7 +133,7 @@ fuzz_target!(|data: &[u8]| {
         headers: &headers,
         body,
     };
-    match prepare(&webhook, &secrets, now, CORRELATION_ID) {
+    match prepare(&webhook, &secrets, now, CORRELATION_ID, "payloads") {
         Ok(Ingested::Handshake(handshake)) => {
             panic!("no source here has a handshake: {handshake:?}")
         }
@@ -164,7 +164,7 @@ fuzz_target!(|data: &[u8]| {
 
             let body_text = std::str::from_utf8(body).expect("an accepted body is UTF-8");
             let members = members.as_deref().expect("an accepted body is an object");
-            let payload = envelope.payload.get();
+            let payload = envelope.inline_payload().expect("a fuzzed body fits inline");
             match config.kind() {
                 Kind::MoneyButton => {
                     let kept = members.iter().filter(|(key, _)| key != "secret");
@@ -211,7 +211,7 @@ fuzz_target!(|data: &[u8]| {
             headers: &headers,
             body,
         };
-        let error = prepare(&webhook, &secrets, now, CORRELATION_ID)
+        let error = prepare(&webhook, &secrets, now, CORRELATION_ID, "payloads")
             .expect_err("a body signed as other bytes was accepted");
         assert!(
             matches!(error, IngestError::TooLarge { .. }) || error.status() == 401,

@@ -234,6 +234,9 @@ async fn without_a_target_events_are_stored_and_not_delivered() {
     running.stop().await;
 }
 
+/// The 413 of a body over the limit is answered before the body is read, so
+/// a client still writing it sees a reset: tests/dev_hostile.rs covers it
+/// with a writer that reads the early answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edge_refuses_what_ingest_must_not_see() {
     let data = DataDir::new("edge");
@@ -241,13 +244,6 @@ async fn the_edge_refuses_what_ingest_must_not_see() {
     let base = format!("http://{}", running.address);
     let client = reqwest::Client::new();
     let cases = [
-        (
-            client
-                .post(format!("{base}/webhooks/github"))
-                .body(vec![b'a'; server::MAX_BODY + 1]),
-            413,
-            "payload_too_large",
-        ),
         (
             client.post(format!("{base}/webhooks/nobody")).body("{}"),
             404,
@@ -293,9 +289,6 @@ async fn every_answer_of_the_edge_carries_a_correlation_id() {
     let base = format!("http://{}", running.address);
     let client = reqwest::Client::new();
     let requests = [
-        client
-            .post(format!("{base}/webhooks/github"))
-            .body(vec![b'a'; server::MAX_BODY + 1]),
         client.post(format!("{base}/webhooks/github")).body("{}"),
         client.get(format!("{base}/elsewhere")),
         client.delete(format!("{base}/events")),
