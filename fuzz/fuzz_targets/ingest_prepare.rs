@@ -164,7 +164,9 @@ fuzz_target!(|data: &[u8]| {
 
             let body_text = std::str::from_utf8(body).expect("an accepted body is UTF-8");
             let members = members.as_deref().expect("an accepted body is an object");
-            let payload = envelope.inline_payload().expect("a fuzzed body fits inline");
+            let payload = envelope
+                .inline_payload()
+                .expect("a fuzzed body fits inline");
             match config.kind() {
                 Kind::MoneyButton => {
                     let kept = members.iter().filter(|(key, _)| key != "secret");

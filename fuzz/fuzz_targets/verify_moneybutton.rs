@@ -42,7 +42,13 @@ fuzz_target!(|data: &[u8]| {
         headers: &headers,
         body,
     };
-    let result = prepare(&webhook, &one_secret(&configured), at(NOW), "corr", "payloads");
+    let result = prepare(
+        &webhook,
+        &one_secret(&configured),
+        at(NOW),
+        "corr",
+        "payloads",
+    );
     match &result {
         Ok(Ingested::Handshake(_)) => panic!("Money Button has no handshake"),
         Ok(Ingested::Event(prepared)) => {
@@ -56,10 +62,17 @@ fuzz_target!(|data: &[u8]| {
             let members = members.expect("an accepted body is an object");
             let kept = members.iter().filter(|(key, _)| key != "secret");
             assert_eq!(
-                envelope.inline_payload().expect("a fuzzed body fits inline"),
+                envelope
+                    .inline_payload()
+                    .expect("a fuzzed body fits inline"),
                 object_text(kept.map(|(k, v)| (k.as_str(), *v)))
             );
-            let payload_members = object_members(envelope.inline_payload().expect("a fuzzed body fits inline")).expect("an object");
+            let payload_members = object_members(
+                envelope
+                    .inline_payload()
+                    .expect("a fuzzed body fits inline"),
+            )
+            .expect("an object");
             assert!(payload_members.iter().all(|(key, _)| key != "secret"));
         }
         Err(IngestError::Unverified(error)) => {
