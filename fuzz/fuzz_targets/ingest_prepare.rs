@@ -243,6 +243,28 @@ fn string_member(
     serde_json::from_str::<String>(raw.get()).ok()
 }
 
+/// Whether every member along `pointer` (plain keys) appears once in its
+/// object, so a reader taking the first and one taking the last agree.
+fn unrepeated(body: &[u8], pointer: &str) -> bool {
+    let Ok(mut json) = std::str::from_utf8(body) else {
+        return true;
+    };
+    for key in pointer.split('/').skip(1) {
+        let Some(members) = object_members(json) else {
+            return true;
+        };
+        let mut found = members.iter().filter(|(name, _)| name == key);
+        let Some((_, raw)) = found.next() else {
+            return true;
+        };
+        if found.next().is_some() {
+            return false;
+        }
+        json = raw.get();
+    }
+    true
+}
+
 fn header_text(field: &[u8]) -> Option<&str> {
     std::str::from_utf8(field)
         .ok()
@@ -274,7 +296,12 @@ fn check_id_and_type(
     event_type: &str,
 ) {
     let digest = hex::encode(Sha256::digest(body));
-    let text = |pointer: &str, max_len| usable(value.pointer(pointer), max_len);
+    // A member that appears twice on the way is unreadable: it falls back.
+    let text = |pointer: &str, max_len| {
+        unrepeated(body, pointer)
+            .then(|| usable(value.pointer(pointer), max_len))
+            .flatten()
+    };
     let header = |field: &[u8], max_len| {
         header_text(field).and_then(|h| {
             usable(

@@ -32,6 +32,13 @@ fuzz_target!(|data: &[u8]| {
             .then(|| serde_json::from_str::<String>(raw.get()).ok())?
     });
 
+    // A `secret` member that is not one string (twice, or another type) is a
+    // malformed signature, not a missing one.
+    let malformed_secret = body_secret.is_none()
+        && members
+            .as_deref()
+            .is_some_and(|members| members.iter().any(|(key, _)| key == "secret"));
+
     let headers = http::HeaderMap::new();
     let config = CONFIG.get("moneybutton").expect("configured");
     let webhook = Webhook {
@@ -78,7 +85,9 @@ fuzz_target!(|data: &[u8]| {
         Err(IngestError::Unverified(error)) => {
             // A body without a secret is unsigned: 401, like a missing header.
             let unsigned = body_secret.as_deref().is_none_or(str::is_empty);
-            if unsigned {
+            if malformed_secret {
+                assert_eq!(error, &VerifyError::MalformedSignedField("secret"));
+            } else if unsigned {
                 assert_eq!(error, &VerifyError::MissingBodySecret);
             } else {
                 assert_ne!(

@@ -45,7 +45,7 @@ const NOT_INHERITED: [&str; 5] = [
     "TABLE_NAME",
     "TOPIC_ARN",
     "TARGET_URL",
-    "OUTBOUND_SECRET_PARAMETER",
+    "PAYLOAD_BUCKET",
 ];
 
 /// The `hookbridge` binary under test.

@@ -437,15 +437,19 @@ fn the_template_routes_every_hookbridge_source_to_consume_and_failures_to_the_qu
 }
 
 #[test]
-fn the_template_lets_consume_only_put_items_in_its_table() {
+fn the_template_lets_consume_only_put_items_in_its_table_and_read_payloads() {
     let template = template();
     let policies = template["Resources"]["ConsumeFunction"]["Properties"]["Policies"]
         .as_sequence()
         .expect("policies");
     assert_eq!(policies.len(), 1);
     let statements = policies[0]["Statement"].as_sequence().expect("statements");
-    assert_eq!(statements.len(), 1);
-    let statement = &statements[0];
+    // Its table, and the large payloads it reads (tests/template.rs checks those).
+    assert_eq!(statements.len(), 2);
+    let statement = statements
+        .iter()
+        .find(|statement| statement["Sid"].as_str() != Some("ReadLargePayloads"))
+        .expect("the table statement");
     assert_eq!(statement["Effect"].as_str(), Some("Allow"));
     // Puts inside TransactWriteItems are authorised as dynamodb:PutItem too.
     assert_eq!(statement["Action"].as_str(), Some("dynamodb:PutItem"));

@@ -26,6 +26,11 @@ fn with_an_aws_endpoint_webhooks_go_to_the_bus_and_events_are_not_listed() {
         .collect();
     env.push(("EVENT_BUS_NAME".into(), tap.bus_name().to_owned()));
     env.push(("HOOKBRIDGE_SECRETS_PREFIX".into(), prefix));
+    // Only a body too large for SNS would be stored there.
+    env.push((
+        "PAYLOAD_BUCKET".into(),
+        "hookbridge-dev-aws-payloads".into(),
+    ));
     let scratch = Scratch::new("dev-aws");
     let dev = DevServer::start(
         &scratch,

@@ -356,7 +356,7 @@ fn routes_outside_ingest_answer_by_the_contract() {
     }
 
     let unknown = Webhook::new(Kind::Github, &unique_id("unknown"));
-    let response = dev.request("POST", "/webhooks/gitlab", &unknown.headers, &unknown.body);
+    let response = dev.request("POST", "/webhooks/nobody", &unknown.headers, &unknown.body);
     assert_eq!(response.status, 404, "{}", response.body_text());
     assert_eq!(response.error_code(), "unknown_source");
 

@@ -96,6 +96,14 @@ impl Template {
         self.uses(&Segment::Url)
     }
 
+    pub fn uses_body(&self) -> bool {
+        self.uses(&Segment::Body)
+    }
+
+    pub fn uses_form(&self) -> bool {
+        self.uses(&Segment::Form)
+    }
+
     fn message<'a>(&'a self, values: &'a Values<'a>) -> Vec<&'a [u8]> {
         self.0
             .iter()

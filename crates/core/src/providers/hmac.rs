@@ -49,6 +49,11 @@ impl Provider for Hmac {
         let timestamp_header = options.header("timestamp_header")?;
         let tolerance = options.tolerance(DEFAULT_TOLERANCE)?;
         let id_header = options.header("id_header")?;
+        // A signature must cover what the webhook says, or it authenticates
+        // nothing but its own header.
+        if !message.uses_body() && !message.uses_form() {
+            return Err("message must include {body} (or {form} for form posts)".into());
+        }
         if message.uses_timestamp() && timestamp_header.is_none() {
             return Err("message uses {timestamp}: set timestamp_header".into());
         }
@@ -83,6 +88,10 @@ impl Provider for Hmac {
         secrets: &SecretSet,
         now: SystemTime,
     ) -> Result<(), VerifyError> {
+        // `{form}` covers a form's fields only: any other body is unsigned.
+        if !self.scheme.message.uses_body() && request.form.is_none() {
+            return Err(VerifyError::NoMatch);
+        }
         self.scheme.verify(request, secrets, now)
     }
 
@@ -215,6 +224,7 @@ mod tests {
             (r#"{"kind":"hmac","header":"h","message":"{id}.{body}"}"#, "id_header"),
             (r#"{"kind":"hmac","header":"h","message":"{when}"}"#, "{when}"),
             (r#"{"kind":"hmac","header":"h","algorithm":"md5"}"#, "md5"),
+            (r#"{"kind":"hmac","header":"h","message":"v1:{url}"}"#, "{body}"),
         ] {
             let error = Sources::from_json(&format!(r#"{{"a":{options}}}"#)).unwrap_err().to_string();
             assert!(error.contains(says), "{options}: {error}");
