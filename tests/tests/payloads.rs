@@ -175,11 +175,13 @@ async fn a_1_mib_payload_travels_by_reference_from_ingest_to_target_and_table() 
 async fn s3_unreachable_is_a_503_and_nothing_goes_on_the_bus() {
     let config = aws_config().await;
     let tap = BusTap::with_new_bus(&config).await;
-    let unreachable = config
-        .to_builder()
+    // Per client: AWS_ENDPOINT_URL wins over a shared config's endpoint.
+    let unreachable = aws_sdk_s3::config::Builder::from(&config)
         .endpoint_url(closed_loopback_url())
+        .force_path_style(true)
         .build();
-    let store = S3PayloadStore::new(&unreachable, PAYLOAD_BUCKET);
+    let store =
+        S3PayloadStore::from_client(aws_sdk_s3::Client::from_conf(unreachable), PAYLOAD_BUCKET);
     let (ingest, clock) = live_ingest(&config, tap.bus_name(), store).await;
     let (request, _) = large_stripe(300 * 1024, &clock);
     let response = ingest.handle(request).await;

@@ -60,8 +60,15 @@ impl S3PayloadStore {
                     .build(),
             )
             .build();
+        Self::from_client(Client::from_conf(config), bucket)
+    }
+
+    /// The store on a client configured elsewhere (e.g. pointed at one
+    /// endpoint, which a shared `SdkConfig` cannot do: `AWS_ENDPOINT_URL`
+    /// wins over its endpoint).
+    pub fn from_client(client: Client, bucket: impl Into<String>) -> Self {
         Self {
-            client: Client::from_conf(config),
+            client,
             bucket: bucket.into(),
         }
     }
