@@ -12,7 +12,7 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Unstructured};
 use hookbridge_core::delivery_policy::{
     BackoffFunction, DeliveryPolicy, HealthyRetryPolicy, MAX_DELAY_TARGET_SECONDS,
-    MAX_POLICY_SECONDS, MAX_RETRIES, Phase, PolicyViolation, ThrottlePolicy,
+    MAX_POLICY_SECONDS, MAX_RETRIES, Phase, PolicyViolation, RequestPolicy, ThrottlePolicy,
 };
 use hookbridge_fuzz::has_repeated_keys;
 use libfuzzer_sys::fuzz_target;
@@ -39,6 +39,22 @@ fuzz_target!(|data: &[u8]| {
                 .keys()
                 .all(|key| key == "healthyRetryPolicy" || key == "throttlePolicy")
         });
+        let request = value
+            .get("requestPolicy")
+            .map(|request| serde_json::from_value::<Option<RequestPolicy>>(request.clone()));
+        // A well-formed requestPolicy (or null) changes nothing the validation checks.
+        if let Some(Ok(request)) = request
+            && let (Ok(unrequested), Ok(requested)) = (
+                serde_json::from_value::<DeliveryPolicy>(without_request_policy(&value)),
+                serde_json::from_slice::<DeliveryPolicy>(data),
+            )
+        {
+            let expected = match request {
+                Some(request) => unrequested.with_request_policy(request),
+                None => unrequested,
+            };
+            assert_eq!(requested, expected);
+        }
         let throttle = match throttle {
             None => Some(None),
             Some(Ok(throttle)) => Some(throttle),
@@ -63,6 +79,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+fn without_request_policy(value: &serde_json::Value) -> serde_json::Value {
+    let mut value = value.clone();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("requestPolicy");
+    }
+    value
+}
 
 /// Field values, mostly near SNS's limits (where the rules bite), sometimes
 /// anything a u32 holds.

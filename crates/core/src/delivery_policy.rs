@@ -92,6 +92,25 @@ pub struct ThrottlePolicy {
     pub max_receives_per_second: u32,
 }
 
+/// The `Content-Type` SNS sets on the notifications it POSTs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HeaderContentType {
+    /// SNS's default.
+    #[serde(rename = "text/plain; charset=UTF-8")]
+    TextPlain,
+    #[serde(rename = "application/json")]
+    ApplicationJson,
+    #[serde(rename = "application/xml")]
+    ApplicationXml,
+}
+
+/// What SNS's HTTP/S request looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestPolicy {
+    pub header_content_type: HeaderContentType,
+}
+
 /// One way a policy breaks SNS's limits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyViolation {
@@ -164,20 +183,29 @@ pub struct DeliveryPolicy {
     healthy_retry_policy: HealthyRetryPolicy,
     #[serde(skip_serializing_if = "Option::is_none")]
     throttle_policy: Option<ThrottlePolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_policy: Option<RequestPolicy>,
 }
 
+/// The subscription `DeliveryPolicy` shape SNS documents ("Creating an
+/// HTTP/S delivery policy"); any other field is refused.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UncheckedPolicy {
     healthy_retry_policy: HealthyRetryPolicy,
     throttle_policy: Option<ThrottlePolicy>,
+    request_policy: Option<RequestPolicy>,
 }
 
 impl TryFrom<UncheckedPolicy> for DeliveryPolicy {
     type Error = InvalidDeliveryPolicy;
 
     fn try_from(unchecked: UncheckedPolicy) -> Result<Self, Self::Error> {
-        Self::new(unchecked.healthy_retry_policy, unchecked.throttle_policy)
+        let policy = Self::new(unchecked.healthy_retry_policy, unchecked.throttle_policy)?;
+        Ok(match unchecked.request_policy {
+            Some(request_policy) => policy.with_request_policy(request_policy),
+            None => policy,
+        })
     }
 }
 
@@ -197,6 +225,7 @@ impl Default for DeliveryPolicy {
                 backoff_function: BackoffFunction::Exponential,
             },
             throttle_policy: None,
+            request_policy: None,
         }
     }
 }
@@ -248,6 +277,7 @@ impl DeliveryPolicy {
             Ok(Self {
                 healthy_retry_policy,
                 throttle_policy,
+                request_policy: None,
             })
         } else {
             Err(InvalidDeliveryPolicy(violations))
@@ -260,6 +290,18 @@ impl DeliveryPolicy {
 
     pub fn throttle_policy(&self) -> Option<&ThrottlePolicy> {
         self.throttle_policy.as_ref()
+    }
+
+    /// The same policy, with SNS's request settings (they set no limit).
+    pub fn with_request_policy(self, request_policy: RequestPolicy) -> Self {
+        Self {
+            request_policy: Some(request_policy),
+            ..self
+        }
+    }
+
+    pub fn request_policy(&self) -> Option<&RequestPolicy> {
+        self.request_policy.as_ref()
     }
 
     /// The JSON SNS accepts as a subscription's `DeliveryPolicy` attribute.
@@ -659,6 +701,62 @@ mod tests {
             serde_json::from_str::<DeliveryPolicy>(&json).unwrap(),
             policy
         );
+    }
+
+    #[test]
+    fn accepts_the_documented_sns_subscription_shape() {
+        for (content_type, expected) in [
+            ("text/plain; charset=UTF-8", HeaderContentType::TextPlain),
+            ("application/json", HeaderContentType::ApplicationJson),
+            ("application/xml", HeaderContentType::ApplicationXml),
+        ] {
+            let json = serde_json::json!({
+                "healthyRetryPolicy": {
+                    "minDelayTarget": 20, "maxDelayTarget": 20, "numRetries": 3,
+                    "numMaxDelayRetries": 0, "numNoDelayRetries": 0,
+                    "numMinDelayRetries": 0, "backoffFunction": "linear"
+                },
+                "throttlePolicy": {"maxReceivesPerSecond": 10},
+                "requestPolicy": {"headerContentType": content_type}
+            });
+            let policy: DeliveryPolicy = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(
+                policy.request_policy(),
+                Some(&RequestPolicy {
+                    header_content_type: expected
+                })
+            );
+            let round_trip: serde_json::Value = serde_json::from_str(&policy.to_json()).unwrap();
+            assert_eq!(round_trip, json);
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_request_settings() {
+        let base = r#"{"healthyRetryPolicy":{"minDelayTarget":1,"maxDelayTarget":1,
+            "numRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,
+            "numMaxDelayRetries":0,"backoffFunction":"linear"},"#;
+        for tail in [
+            r#""requestPolicy":{"headerContentType":"text/csv"}}"#,
+            r#""requestPolicy":{"headerContentType":"application/json","extra":1}}"#,
+            r#""sicklyRetryPolicy":null}"#,
+        ] {
+            let json = format!("{base}{tail}");
+            assert!(
+                serde_json::from_str::<DeliveryPolicy>(&json).is_err(),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_policy_still_validates_the_retries() {
+        let json = r#"{"healthyRetryPolicy":{"minDelayTarget":0,"maxDelayTarget":600,
+            "numRetries":3,"numNoDelayRetries":0,"numMinDelayRetries":0,
+            "numMaxDelayRetries":0,"backoffFunction":"linear"},
+            "requestPolicy":{"headerContentType":"application/json"}}"#;
+        let error = serde_json::from_str::<DeliveryPolicy>(json).unwrap_err();
+        assert!(error.to_string().contains("minDelayTarget is 0"), "{error}");
     }
 
     fn any_backoff_function() -> impl Strategy<Value = BackoffFunction> {

@@ -13,6 +13,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::horizon::Horizon;
+
 /// The destination `TargetUrl` (AWS) and `--target` (dev) stand for.
 pub const DEFAULT_DESTINATION: &str = "default";
 /// How long a destination keeps getting attempts when it does not say.
@@ -336,12 +338,9 @@ fn parse_destination(name: DestinationName, spec: Value) -> Result<Destination, 
     };
     let horizon_hours = match spec.horizon_hours {
         None => DEFAULT_HORIZON_HOURS,
-        Some(h) if (1..=MAX_HORIZON_HOURS).contains(&h) => h,
-        Some(h) => {
-            return Err(format!(
-                "horizon_hours: must be between 1 and {MAX_HORIZON_HOURS}, got {h}"
-            ));
-        }
+        Some(h) => Horizon::from_hours(h)
+            .map_err(|out_of_range| out_of_range.to_string())?
+            .hours(),
     };
     Ok(Destination {
         name,
