@@ -39,6 +39,12 @@ impl WebhookTarget for HttpWebhookTarget {
             .await
             .map_err(target_error)?;
         let status = response.status().as_u16();
+        // A value that is not visible ASCII is no date nor number either.
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         // Only the excerpt is kept: read no further than it, and let a body
         // that fails midway cost the excerpt, not the answer.
         let mut head = Vec::new();
@@ -51,6 +57,7 @@ impl WebhookTarget for HttpWebhookTarget {
         Ok(TargetAnswer {
             status,
             excerpt: response_excerpt(&head),
+            retry_after,
         })
     }
 }

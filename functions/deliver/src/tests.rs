@@ -92,6 +92,7 @@ impl WebhookTarget for ScriptedTarget {
         self.outcome.clone().map(|status| TargetAnswer {
             status,
             excerpt: Some(ANSWER_BODY.to_owned()),
+            retry_after: None,
         })
     }
 }

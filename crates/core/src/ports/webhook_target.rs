@@ -16,11 +16,13 @@ pub enum TargetError {
 
 /// What the target answered: its status and the start of its body
 /// ([`crate::delivery_status::response_excerpt`]), kept for the delivery
-/// status.
+/// status, and its `Retry-After` header as sent (read by
+/// [`crate::retry_after::parse`] when the schedule needs it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetAnswer {
     pub status: u16,
     pub excerpt: Option<String>,
+    pub retry_after: Option<String>,
 }
 
 impl TargetAnswer {
