@@ -1,7 +1,9 @@
 //! A deliver route, one per destination: each of its due deliveries is
 //! signed with the destination's outbound secret and POSTed to its url by
-//! the deliver Lambda's own logic ([`deliver::Outbound`]), on the phased
-//! DeliveryPolicy schedule compressed by the time scale, each attempt within
+//! the deliver Lambda's own logic ([`deliver::Outbound`]), on the two-tier
+//! schedule up to the destination's horizon (SNS's DeliveryPolicy, then
+//! growing intervals; `Retry-After` and `410 Gone` honoured) compressed by
+//! the time scale, each attempt within
 //! the destination's `timeout_seconds`. Each route has its own queue,
 //! in-flight budget and pace (its `rate_per_second`), so a failing or slow
 //! destination never delays another's deliveries. The worker sleeps until its earliest due
@@ -15,9 +17,9 @@ use std::time::{Duration, Instant, SystemTime};
 use deliver::{Outbound, OutboundError};
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
-use hookbridge_core::delivery_policy::Attempt;
 use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::Envelope;
+use hookbridge_core::horizon::{DeadLetterReason, DeliverySchedule};
 use hookbridge_core::ports::TargetAnswer;
 
 use super::payload_files::PayloadFiles;
@@ -25,7 +27,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::bus::ConfiguredSecrets;
-use super::schedule::{NextStep, Pace, TimeScale, after_failure};
+use super::schedule::{FailedAnswer, NextStep, Pace, Position, TimeScale, after_failure};
 use super::store::LocalStore;
 use super::store::deliveries::{
     AfterAttempt, AttemptRecord, DueDelivery, due_deliveries, next_due, record_attempt,
@@ -42,7 +44,7 @@ pub struct DeliverRoute {
     /// Where it delivers; its name also names its outbound secrets.
     pub destination: Destination,
     pub outbound: Outbound<HttpWebhookTarget, ConfiguredSecrets, SystemClock, PayloadFiles>,
-    pub schedule: Vec<Attempt>,
+    pub schedule: DeliverySchedule,
     pub time_scale: TimeScale,
     pub wake: Arc<Notify>,
 }
@@ -187,13 +189,33 @@ impl DeliverRoute {
                 answer,
                 message: error,
             }) => {
-                let next = match after_failure(
+                let position = match due.schedule_elapsed {
+                    Some(elapsed) => Position {
+                        attempt: number,
+                        elapsed,
+                    },
+                    None => Position::listed(&self.schedule, number),
+                };
+                let failed = FailedAnswer {
+                    status: answer.as_ref().map(|answer| answer.status),
+                    retry_after: answer
+                        .as_ref()
+                        .and_then(|answer| answer.retry_after.as_deref()),
+                };
+                let step = after_failure(
                     &self.schedule,
-                    number,
                     self.time_scale,
-                    schedule_started,
-                ) {
-                    NextStep::Retry { number: retry, at } => {
+                    position,
+                    failed,
+                    latency,
+                    SystemTime::now(),
+                );
+                let next = match step {
+                    NextStep::Retry {
+                        number: retry,
+                        at,
+                        elapsed,
+                    } => {
                         let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
                         tracing::warn!(
                             event_id,
@@ -205,9 +227,20 @@ impl DeliverRoute {
                             "delivery failed; attempt {retry} in {}",
                             humantime::format_duration(round_to_millis(wait))
                         );
-                        AfterAttempt::Retry { number: retry, at }
+                        AfterAttempt::Retry {
+                            number: retry,
+                            at,
+                            schedule_elapsed: elapsed,
+                        }
                     }
-                    NextStep::DeadLetter => {
+                    NextStep::DeadLetter(reason) => {
+                        let why = match reason {
+                            DeadLetterReason::Gone => "the target answered 410 Gone".to_owned(),
+                            DeadLetterReason::HorizonReached => format!(
+                                "no attempt fits within the {} h horizon",
+                                self.schedule.horizon().hours()
+                            ),
+                        };
                         tracing::error!(
                             event_id,
                             correlation_id,
@@ -215,7 +248,7 @@ impl DeliverRoute {
                             attempt = number,
                             code,
                             %error,
-                            "delivery failed; dead-lettered (`hookbridge replay` sends it again)"
+                            "delivery failed; dead-lettered: {why} (`hookbridge replay` sends it again)"
                         );
                         AfterAttempt::DeadLettered
                     }

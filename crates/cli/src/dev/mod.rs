@@ -31,6 +31,7 @@ use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 use hookbridge_core::delivery_policy::DeliveryPolicy;
 use hookbridge_core::destinations::DestinationsError;
+use hookbridge_core::horizon::DeliverySchedule;
 use hookbridge_core::projection::ProjectionRule;
 use hookbridge_core::secret::{Secret, SecretSet};
 use ingest::Ingest;
@@ -347,7 +348,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
                 SystemClock,
                 payloads.clone(),
             ),
-            schedule: DeliveryPolicy::default().schedule(),
+            schedule: DeliverySchedule::new(DeliveryPolicy::default(), destination.horizon()),
             time_scale: config.time_scale,
             wake: Arc::clone(&routes.deliver[destination.name.as_str()]),
         });

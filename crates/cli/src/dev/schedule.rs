@@ -1,13 +1,14 @@
-//! When a delivery is attempted: a failed one again by the phased
-//! [`DeliveryPolicy`] schedule, compressed by a time scale; and no more
-//! often than its destination's `rate_per_second` ([`Pace`]). Pure, so the
-//! timing is tested without waiting.
+//! When a delivery is attempted: a failed one again by the two-tier
+//! [`DeliverySchedule`] (SNS's policy, then the horizon), compressed by a
+//! time scale; and no more often than its destination's `rate_per_second`
+//! ([`Pace`]). Pure, so the timing is tested without waiting.
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hookbridge_core::delivery_policy::Attempt;
+use hookbridge_core::horizon::{DeadLetterReason, DeliverySchedule, Failure, NextStep as CoreStep};
+use hookbridge_core::retry_after;
 
 /// Bound of a scaled wait, so that a tiny time scale cannot push a due time
 /// past what a [`SystemTime`] can hold.
@@ -65,32 +66,84 @@ impl FromStr for TimeScale {
     }
 }
 
+/// Where a delivery stands in its two-tier schedule when an attempt is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// 1-based number of the attempt, counted across both tiers.
+    pub attempt: u32,
+    /// How far into the schedule (unscaled) the attempt was due.
+    pub elapsed: Duration,
+}
+
+impl Position {
+    /// Where `attempt` stands when its position was not stored: where the
+    /// listed schedule puts it (the first attempt at 0).
+    pub fn listed(schedule: &DeliverySchedule, attempt: u32) -> Self {
+        let elapsed = schedule
+            .attempts()
+            .get(attempt.saturating_sub(1) as usize)
+            .map_or(Duration::ZERO, |listed| listed.elapsed);
+        Self { attempt, elapsed }
+    }
+}
+
+/// What the target answered to a failed attempt; no status for a timeout or
+/// a connection error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedAnswer<'a> {
+    pub status: Option<u16>,
+    pub retry_after: Option<&'a str>,
+}
+
 /// What follows a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NextStep {
-    /// Attempt `number` is due at `at`.
-    Retry { number: u32, at: SystemTime },
-    /// The schedule is spent: the delivery is dead-lettered.
-    DeadLetter,
+    /// Attempt `number` is due at `at`, `elapsed` (unscaled) into the
+    /// schedule.
+    Retry {
+        number: u32,
+        at: SystemTime,
+        elapsed: Duration,
+    },
+    DeadLetter(DeadLetterReason),
 }
 
-/// The step after attempt `failed` (1-based) of `schedule` failed, for a
-/// schedule whose first attempt happened at `first_attempt_at`. Attempt `k`
-/// is due `schedule[k-1].elapsed / scale` after the first one, measured from
-/// the first attempt rather than the last so that slow attempts do not
-/// stretch the whole schedule (SNS behaves the same way).
+/// The step after the attempt at `position` failed with `answer`, `latency`
+/// after it started, at `now`.
+///
+/// The core's schedule runs on a clock of its own, unscaled, which starts
+/// at the schedule's first attempt: an attempt is at the time it was due
+/// plus its latency, so that a late worker or a slow target never eats
+/// into the horizon at the scale's rate. Each wait the core asks for,
+/// `Retry-After` included, is then divided by `scale` from `now`, so the
+/// target always gets at least its scaled `Retry-After` after answering.
 pub fn after_failure(
-    schedule: &[Attempt],
-    failed: u32,
+    schedule: &DeliverySchedule,
     scale: TimeScale,
-    first_attempt_at: SystemTime,
+    position: Position,
+    answer: FailedAnswer<'_>,
+    latency: Duration,
+    now: SystemTime,
 ) -> NextStep {
-    match schedule.get(failed as usize) {
-        Some(next) => NextStep::Retry {
-            number: next.number,
-            at: first_attempt_at + scale.compress(next.elapsed),
-        },
-        None => NextStep::DeadLetter,
+    let schedule_now = UNIX_EPOCH + position.elapsed + latency;
+    let asked_wait = answer
+        .retry_after
+        .and_then(|value| retry_after::parse(value, now))
+        .map(|asked| asked.duration_since(now).unwrap_or(Duration::ZERO));
+    let failure = Failure {
+        status: answer.status,
+        retry_after: asked_wait.and_then(|wait| schedule_now.checked_add(wait)),
+    };
+    match schedule.after_failure(&failure, UNIX_EPOCH, schedule_now, position.attempt) {
+        CoreStep::RetryAt(due) => {
+            let wait = due.duration_since(schedule_now).unwrap_or(Duration::ZERO);
+            NextStep::Retry {
+                number: position.attempt + 1,
+                at: now + scale.compress(wait),
+                elapsed: due.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO),
+            }
+        }
+        CoreStep::DeadLetter(reason) => NextStep::DeadLetter(reason),
     }
 }
 
@@ -135,62 +188,160 @@ impl Pace {
 
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
-
     use hookbridge_core::delivery_policy::DeliveryPolicy;
+    use hookbridge_core::horizon::{Horizon, Tier};
 
     use super::*;
 
-    fn start() -> SystemTime {
+    const HOUR: Duration = Duration::from_secs(3_600);
+
+    fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_800_000_000)
     }
 
-    #[test]
-    fn real_time_follows_the_default_policy_phases() {
-        let schedule = DeliveryPolicy::default().schedule();
-        let due = |failed| match after_failure(&schedule, failed, TimeScale::REAL_TIME, start()) {
-            NextStep::Retry { number, at } => (number, at.duration_since(start()).unwrap()),
-            NextStep::DeadLetter => panic!("attempt {failed} should be retried"),
-        };
-        // 1 immediate retry, then 2 pre-backoff retries 120 s apart.
-        assert_eq!(due(1), (2, Duration::ZERO));
-        assert_eq!(due(2), (3, Duration::from_secs(120)));
-        assert_eq!(due(3), (4, Duration::from_secs(240)));
-        // The last attempt is the 12th, 600 s after the 11th.
-        let (number, eleventh) = due(10);
-        assert_eq!(number, 11);
-        assert_eq!(due(11), (12, eleventh + Duration::from_secs(600)));
+    fn schedule(hours: u32) -> DeliverySchedule {
+        DeliverySchedule::new(
+            DeliveryPolicy::default(),
+            Horizon::from_hours(hours).unwrap(),
+        )
     }
 
-    #[test]
-    fn the_last_failed_attempt_dead_letters() {
-        let schedule = DeliveryPolicy::default().schedule();
-        assert_eq!(schedule.len(), 12);
-        assert_eq!(
-            after_failure(&schedule, 12, TimeScale::REAL_TIME, start()),
-            NextStep::DeadLetter
-        );
-        assert_eq!(
-            after_failure(&schedule, 40, TimeScale::REAL_TIME, start()),
-            NextStep::DeadLetter
-        );
-    }
+    const ERROR: FailedAnswer<'static> = FailedAnswer {
+        status: Some(500),
+        retry_after: None,
+    };
 
-    #[test]
-    fn a_time_scale_divides_every_wait() {
-        let schedule = DeliveryPolicy::default().schedule();
-        let scale = TimeScale::new(1000.0).unwrap();
-        for failed in 1..12u32 {
-            let expected = start() + schedule[failed as usize].elapsed / 1000;
-            match after_failure(&schedule, failed, scale, start()) {
-                NextStep::Retry { number, at } => {
-                    assert_eq!(number, failed + 1);
-                    let drift = at.duration_since(expected).unwrap_or_else(|e| e.duration());
-                    assert!(drift < Duration::from_micros(1), "attempt {number}");
-                }
-                NextStep::DeadLetter => panic!("attempt {failed} should be retried"),
-            }
+    fn retry(step: NextStep) -> (u32, Duration, Duration) {
+        match step {
+            NextStep::Retry {
+                number,
+                at,
+                elapsed,
+            } => (number, at.duration_since(now()).unwrap(), elapsed),
+            NextStep::DeadLetter(reason) => panic!("dead-lettered: {reason:?}"),
         }
+    }
+
+    #[test]
+    fn real_time_follows_both_tiers_of_the_listed_schedule() {
+        let schedule = schedule(72);
+        let listed = schedule.attempts();
+        for pair in listed.windows(2) {
+            let position = Position::listed(&schedule, pair[0].number);
+            let step = after_failure(
+                &schedule,
+                TimeScale::REAL_TIME,
+                position,
+                ERROR,
+                Duration::ZERO,
+                now(),
+            );
+            assert_eq!(
+                retry(step),
+                (pair[1].number, pair[1].delay, pair[1].elapsed),
+                "after attempt {}",
+                pair[0].number
+            );
+        }
+        assert!(listed.iter().any(|attempt| attempt.tier == Tier::Horizon));
+    }
+
+    #[test]
+    fn the_last_attempt_before_the_horizon_dead_letters() {
+        let schedule = schedule(2);
+        let last = *schedule.attempts().last().unwrap();
+        let step = after_failure(
+            &schedule,
+            TimeScale::REAL_TIME,
+            Position::listed(&schedule, last.number),
+            ERROR,
+            Duration::ZERO,
+            now(),
+        );
+        assert_eq!(step, NextStep::DeadLetter(DeadLetterReason::HorizonReached));
+    }
+
+    #[test]
+    fn gone_dead_letters_after_the_first_attempt() {
+        let schedule = schedule(72);
+        let gone = FailedAnswer {
+            status: Some(410),
+            retry_after: None,
+        };
+        let step = after_failure(
+            &schedule,
+            TimeScale::REAL_TIME,
+            Position::listed(&schedule, 1),
+            gone,
+            Duration::ZERO,
+            now(),
+        );
+        assert_eq!(step, NextStep::DeadLetter(DeadLetterReason::Gone));
+    }
+
+    #[test]
+    fn a_time_scale_divides_every_wait_including_retry_after() {
+        let schedule = schedule(72);
+        let scale = TimeScale::new(3600.0).unwrap();
+        let after_third = retry(after_failure(
+            &schedule,
+            scale,
+            Position::listed(&schedule, 3),
+            ERROR,
+            Duration::ZERO,
+            now(),
+        ));
+        assert_eq!(after_third.1, Duration::from_secs(120).div_f64(3600.0));
+        let busy = FailedAnswer {
+            status: Some(503),
+            retry_after: Some("1800"),
+        };
+        let (number, wait, elapsed) = retry(after_failure(
+            &schedule,
+            scale,
+            Position::listed(&schedule, 1),
+            busy,
+            Duration::ZERO,
+            now(),
+        ));
+        assert_eq!((number, wait), (2, Duration::from_millis(500)));
+        assert_eq!(elapsed, Duration::from_secs(1_800));
+    }
+
+    #[test]
+    fn an_http_date_retry_after_waits_its_real_distance_scaled() {
+        let schedule = schedule(72);
+        let in_an_hour = httpdate::fmt_http_date(now() + HOUR);
+        let busy = FailedAnswer {
+            status: Some(429),
+            retry_after: Some(&in_an_hour),
+        };
+        let (_, wait, elapsed) = retry(after_failure(
+            &schedule,
+            TimeScale::new(3600.0).unwrap(),
+            Position::listed(&schedule, 1),
+            busy,
+            Duration::ZERO,
+            now(),
+        ));
+        assert_eq!((wait, elapsed), (Duration::from_secs(1), HOUR));
+    }
+
+    #[test]
+    fn latency_counts_unscaled_towards_the_horizon() {
+        let schedule = schedule(1);
+        let last_sns = Position::listed(&schedule, 11);
+        let slow = Duration::from_secs(5);
+        let (number, _, elapsed) = retry(after_failure(
+            &schedule,
+            TimeScale::new(3600.0).unwrap(),
+            last_sns,
+            ERROR,
+            slow,
+            now(),
+        ));
+        assert_eq!(number, 12);
+        assert_eq!(elapsed, last_sns.elapsed + slow + Duration::from_secs(600));
     }
 
     #[test]
@@ -232,9 +383,16 @@ mod tests {
     fn compressing_never_overflows() {
         let tiny = TimeScale::new(f64::MIN_POSITIVE).unwrap();
         assert_eq!(tiny.compress(Duration::from_secs(600)), LONGEST_WAIT);
-        let schedule = DeliveryPolicy::default().schedule();
+        let schedule = schedule(72);
         assert!(matches!(
-            after_failure(&schedule, 3, tiny, start()),
+            after_failure(
+                &schedule,
+                tiny,
+                Position::listed(&schedule, 3),
+                ERROR,
+                Duration::ZERO,
+                now()
+            ),
             NextStep::Retry { .. }
         ));
     }

@@ -17,6 +17,10 @@ pub struct DueDelivery {
     pub attempt: u32,
     /// When the schedule's first attempt happened; `None` before it.
     pub schedule_started: Option<SystemTime>,
+    /// How far into the schedule (unscaled) this attempt is due; `None`:
+    /// where the listed schedule puts it (a first attempt, or a delivery
+    /// an older schema left retrying).
+    pub schedule_elapsed: Option<Duration>,
     /// The envelope.
     pub detail: String,
 }
@@ -31,7 +35,7 @@ pub fn due_deliveries(
     limit: usize,
 ) -> Result<Vec<DueDelivery>, StoreError> {
     let mut statement = connection.prepare_cached(
-        "SELECT d.seq, d.next_attempt, d.schedule_started_ms, e.detail
+        "SELECT d.seq, d.next_attempt, d.schedule_started_ms, d.schedule_elapsed_ms, e.detail
          FROM deliveries d JOIN bus_events e ON e.seq = d.seq
          WHERE d.destination = ?1 AND d.due_at_ms IS NOT NULL AND d.due_at_ms <= ?2
          ORDER BY d.due_at_ms, d.seq LIMIT ?3",
@@ -47,7 +51,10 @@ pub fn due_deliveries(
                 seq: row.get(0)?,
                 attempt: row.get(1)?,
                 schedule_started: row.get::<_, Option<i64>>(2)?.map(from_millis),
-                detail: row.get(3)?,
+                schedule_elapsed: row
+                    .get::<_, Option<i64>>(3)?
+                    .map(|ms| Duration::from_millis(ms.max(0).unsigned_abs())),
+                detail: row.get(4)?,
             })
         },
     )?;
@@ -102,7 +109,13 @@ pub struct AttemptRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterAttempt {
     Delivered,
-    Retry { number: u32, at: SystemTime },
+    /// Attempt `number` is due at `at`, `schedule_elapsed` (unscaled) into
+    /// the schedule.
+    Retry {
+        number: u32,
+        at: SystemTime,
+        schedule_elapsed: Duration,
+    },
     DeadLettered,
 }
 
@@ -133,16 +146,23 @@ pub fn record_attempt(
             attempt.response_excerpt
         ],
     )?;
-    let (state, due_at, next_attempt) = match next {
-        AfterAttempt::Delivered => (DeliveryState::Delivered, None, attempt.number + 1),
-        AfterAttempt::Retry { number, at } => {
-            (DeliveryState::Retrying, Some(to_millis(at)), number)
-        }
-        AfterAttempt::DeadLettered => (DeliveryState::DeadLettered, None, attempt.number + 1),
+    let (state, due_at, next_attempt, schedule_elapsed) = match next {
+        AfterAttempt::Delivered => (DeliveryState::Delivered, None, attempt.number + 1, None),
+        AfterAttempt::Retry {
+            number,
+            at,
+            schedule_elapsed,
+        } => (
+            DeliveryState::Retrying,
+            Some(to_millis(at)),
+            number,
+            Some(i64::try_from(schedule_elapsed.as_millis()).unwrap_or(i64::MAX)),
+        ),
+        AfterAttempt::DeadLettered => (DeliveryState::DeadLettered, None, attempt.number + 1, None),
     };
     transaction.execute(
         "UPDATE deliveries SET status = ?3, due_at_ms = ?4, next_attempt = ?5,
-             schedule_started_ms = ?6
+             schedule_started_ms = ?6, schedule_elapsed_ms = ?7
          WHERE seq = ?1 AND destination = ?2",
         params![
             seq,
@@ -150,7 +170,8 @@ pub fn record_attempt(
             state,
             due_at,
             next_attempt,
-            to_millis(schedule_started)
+            to_millis(schedule_started),
+            schedule_elapsed
         ],
     )?;
     transaction.commit()?;
@@ -175,7 +196,8 @@ pub struct Requeued {
 }
 
 /// Re-queues up to `limit` dead-lettered deliveries that `filter` selects,
-/// oldest first, each due at `now` with a fresh schedule; every other
+/// oldest first, each due at `now` with a fresh schedule (and so a fresh
+/// horizon: the replay is a person's decision to try again); every other
 /// delivery of the same events is left alone.
 pub fn requeue_dead_letters(
     connection: &mut Connection,
@@ -195,7 +217,7 @@ pub fn requeue_dead_letters(
         )?;
         let mut update = transaction.prepare(
             "UPDATE deliveries SET status = ?3, due_at_ms = ?4, next_attempt = 1,
-                 schedule_started_ms = NULL
+                 schedule_started_ms = NULL, schedule_elapsed_ms = NULL
              WHERE seq = ?1 AND destination = ?2",
         )?;
         let rows = select

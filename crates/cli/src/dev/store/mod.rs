@@ -269,6 +269,7 @@ pub(crate) mod test_support {
                     AfterAttempt::Retry {
                         number: 2,
                         at: retry_at,
+                        schedule_elapsed: Duration::ZERO,
                     },
                 )
             })

@@ -93,6 +93,8 @@ fn kept(mut attempts: Vec<Attempt>) -> Vec<Attempt> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use hookbridge_core::delivery_status::DeliveryState as State;
 
     use super::*;
@@ -126,6 +128,7 @@ mod tests {
                 AfterAttempt::Retry {
                     number: 2,
                     at: at(0),
+                    schedule_elapsed: Duration::ZERO,
                 },
             ),
             (
@@ -133,6 +136,7 @@ mod tests {
                 AfterAttempt::Retry {
                     number: 3,
                     at: at(2),
+                    schedule_elapsed: Duration::ZERO,
                 },
             ),
             (delivered, AfterAttempt::Delivered),
@@ -182,6 +186,7 @@ mod tests {
             let next = AfterAttempt::Retry {
                 number: number + 1,
                 at: when,
+                schedule_elapsed: Duration::ZERO,
             };
             store
                 .with(|c| record_attempt(c, 1, "billing", at(0), &fail(number, when), next))

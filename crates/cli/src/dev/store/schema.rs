@@ -6,11 +6,14 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The schema this build writes; stored as SQLite's `user_version`.
-/// 1: one delivery per event; 2: one per (event, destination).
-pub const SCHEMA_VERSION: i64 = 2;
+/// 1: one delivery per event; 2: one per (event, destination); 3: each
+/// delivery knows how far into its two-tier schedule its next attempt is.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The deliver routes' tables: one delivery per (event, destination) the
 /// event matched, due exactly while it is pending or retrying.
+/// `schedule_elapsed_ms` is the time into the schedule, unscaled, at which
+/// the next attempt is due (NULL: where the listed schedule puts it).
 const DELIVERIES: &str = "
 CREATE TABLE deliveries (
     seq                 INTEGER NOT NULL REFERENCES bus_events (seq),
@@ -19,6 +22,7 @@ CREATE TABLE deliveries (
     due_at_ms           INTEGER,
     next_attempt        INTEGER NOT NULL DEFAULT 1,
     schedule_started_ms INTEGER,
+    schedule_elapsed_ms INTEGER,
     PRIMARY KEY (seq, destination),
     CHECK ((due_at_ms IS NOT NULL) = (status IN ('pending', 'retrying')))
 );
@@ -94,12 +98,19 @@ DROP INDEX attempts_of_event;
 CREATE INDEX attempts_of_delivery ON attempts (seq, destination);
 ";
 
+/// Schema 2 knew only SNS's hour: its retrying deliveries continue where
+/// the listed two-tier schedule puts their next attempt.
+const FROM_VERSION_2: &str = "
+ALTER TABLE deliveries ADD COLUMN schedule_elapsed_ms INTEGER;
+";
+
 /// Creates the tables in a new database, migrates one of an older schema in
 /// one transaction, accepts one of this schema, and refuses a newer one.
 pub fn create_or_migrate(connection: &Connection) -> Result<(), StoreError> {
     let steps = match schema_version(connection)? {
         0 => format!("{SCHEMA}{DELIVERIES}"),
         1 => FROM_VERSION_1.replace("{DELIVERIES}", DELIVERIES),
+        2 => FROM_VERSION_2.to_owned(),
         SCHEMA_VERSION => return Ok(()),
         found => return Err(StoreError::NewerSchema { found }),
     };
@@ -194,6 +205,36 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_database_keeps_its_deliveries_and_gains_the_schedule_position() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(VERSION_1).unwrap();
+        create_or_migrate(&connection).unwrap();
+        // Back to what schema 2 was, as its build left it.
+        connection
+            .execute_batch(
+                "ALTER TABLE deliveries DROP COLUMN schedule_elapsed_ms; PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        create_or_migrate(&connection).unwrap();
+        check(&connection).unwrap();
+        let deliveries: Vec<(i64, String, i64, Option<i64>)> = connection
+            .prepare("SELECT seq, status, next_attempt, schedule_elapsed_ms FROM deliveries ORDER BY seq")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            deliveries,
+            [
+                (1, "pending".into(), 1, None),
+                (2, "retrying".into(), 3, None),
+                (3, "delivered".into(), 2, None),
+            ]
+        );
+    }
+
+    #[test]
     fn a_reader_refuses_any_other_schema() {
         let connection = Connection::open_in_memory().unwrap();
         connection.execute_batch(VERSION_1).unwrap();
@@ -201,10 +242,10 @@ mod tests {
             check(&connection),
             Err(StoreError::OlderSchema { found: 1 })
         ));
-        connection.pragma_update(None, "user_version", 3).unwrap();
+        connection.pragma_update(None, "user_version", 4).unwrap();
         assert!(matches!(
             check(&connection),
-            Err(StoreError::NewerSchema { found: 3 })
+            Err(StoreError::NewerSchema { found: 4 })
         ));
     }
 
