@@ -25,7 +25,8 @@ pub enum Command {
     Dev(dev::DevArgs),
     /// Sign a payload as a provider would and print the headers and a curl command.
     Sign(sign::SignArgs),
-    /// Show the delivery schedule of a policy and its SNS DeliveryPolicy JSON.
+    /// Show every attempt of a delivery up to the horizon (SNS's policy, then
+    /// tier 2) and the SNS DeliveryPolicy JSON.
     Policy(policy::PolicyArgs),
     /// Send dead-lettered deliveries again.
     Replay(replay::ReplayArgs),
