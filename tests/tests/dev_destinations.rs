@@ -289,6 +289,8 @@ sources = ["stripe"]
 [destinations.broken]
 url = "{}"
 types = ["payment_intent.*"]
+# SNS's hour is all it gets: dead-lettered without tier 2.
+horizon_hours = 1
 "#,
         billing.url(),
         broken.url()

@@ -413,11 +413,17 @@ fn without_a_target_events_are_stored_and_listed_newest_first() {
     assert_eq!(three_ids, newest_first[..3]);
 }
 
+/// With a one-hour horizon SNS's schedule is the whole schedule: no tier-2
+/// attempt fits (dev_horizon covers tier 2).
 #[test]
 fn a_refused_event_is_dead_lettered_after_the_whole_schedule_and_replay_delivers_it() {
     let target = HttpTarget::start(Script::always(503));
     let scratch = Scratch::new("e2e-dead-letter");
-    let options = DevOptions::delivering_to(target.url());
+    scratch.write_config(&format!(
+        "[destinations.default]\nurl = \"{}\"\nhorizon_hours = 1\n",
+        target.url()
+    ));
+    let options = DevOptions::without_target();
     let dev = DevServer::start(&scratch, 1, &options);
     let webhook = Webhook::new(Kind::Stripe, &unique_id("evt_dead"));
     let policy = DeliveryPolicy::default();

@@ -9,6 +9,7 @@ mod dev_aws;
 mod dev_crash;
 mod dev_destinations;
 mod dev_e2e;
+mod dev_horizon;
 mod dev_hostile;
 mod eventbridge;
 mod faults;
