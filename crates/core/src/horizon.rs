@@ -217,8 +217,8 @@ impl DeliverySchedule {
         attempts
     }
 
-    /// Delay before attempt `number` (across both tiers), if it exists
-    /// before the horizon's count is applied.
+    /// Delay before attempt `number` (across both tiers) after the one
+    /// before it failed; the horizon is the caller's to apply.
     fn delay_before(&self, number: u32) -> Duration {
         let tier1 = self.tier1.schedule();
         match tier1.get(number.saturating_sub(1) as usize) {

@@ -3,12 +3,12 @@
 //! the deliver Lambda's own logic ([`deliver::Outbound`]), on the two-tier
 //! schedule up to the destination's horizon (SNS's DeliveryPolicy, then
 //! growing intervals; `Retry-After` and `410 Gone` honoured) compressed by
-//! the time scale, each attempt within
-//! the destination's `timeout_seconds`. Each route has its own queue,
-//! in-flight budget and pace (its `rate_per_second`), so a failing or slow
-//! destination never delays another's deliveries. The worker sleeps until its earliest due
-//! delivery, waking early on new work, and polls the store at least once a
-//! second (so `hookbridge replay` from another process is picked up).
+//! the time scale, each attempt within the destination's `timeout_seconds`.
+//! Each route has its own queue, in-flight budget and pace (its
+//! `rate_per_second`), so a failing or slow destination never delays
+//! another's deliveries. The worker sleeps until its earliest due delivery,
+//! waking early on new work, and polls the store at least once a second (so
+//! `hookbridge replay` from another process is picked up).
 
 use std::collections::HashMap;
 use std::sync::Arc;
