@@ -19,7 +19,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::delivery_policy::{DeliveryPolicy, Phase};
+use crate::delivery_policy::DeliveryPolicy;
 use crate::destinations::{DEFAULT_HORIZON_HOURS, Destination, MAX_HORIZON_HOURS};
 
 /// Delay before the first tier-2 attempt, after SNS's last one.
@@ -220,10 +220,8 @@ impl DeliverySchedule {
     /// Delay before attempt `number` (across both tiers) after the one
     /// before it failed; the horizon is the caller's to apply.
     fn delay_before(&self, number: u32) -> Duration {
-        let tier1 = self.tier1.schedule();
-        match tier1.get(number.saturating_sub(1) as usize) {
-            Some(attempt) if attempt.phase != Phase::Initial => attempt.delay,
-            Some(_) => Duration::ZERO,
+        match self.tier1.schedule().get(number.saturating_sub(1) as usize) {
+            Some(attempt) => attempt.delay,
             None => self.tier2_delay(number - self.tier1_attempts()),
         }
     }
