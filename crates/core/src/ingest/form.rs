@@ -38,8 +38,10 @@ fn unescape(text: &str) -> Result<String, PayloadError> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
+                // Two hex digits exactly: `from_str_radix` alone would take `+f`.
                 let byte = bytes
                     .get(i + 1..i + 3)
+                    .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|hex| std::str::from_utf8(hex).ok())
                     .and_then(|hex| u8::from_str_radix(hex, 16).ok())
                     .ok_or_else(|| PayloadError::NotForm("a `%` escape is malformed".into()))?;
@@ -119,7 +121,14 @@ mod tests {
 
     #[test]
     fn malformed_forms_are_refused() {
-        for body in [&b"a=%zz"[..], b"a=%4", b"a=%ff", b"\xff=1"] {
+        for body in [
+            &b"a=%zz"[..],
+            b"a=%4",
+            b"a=%ff",
+            b"\xff=1",
+            b"a=%+f",
+            b"a=%-1",
+        ] {
             assert!(
                 matches!(decode(body), Err(PayloadError::NotForm(_))),
                 "{body:?}"

@@ -44,7 +44,7 @@ impl Template {
         let mut rest = template;
         while let Some(open) = rest.find('{') {
             if open > 0 {
-                segments.push(Segment::Literal(rest[..open].to_owned()));
+                segments.push(Segment::Literal(literal(&rest[..open])?));
             }
             let close = rest[open..].find('}').ok_or_else(|| {
                 format!(
@@ -68,11 +68,8 @@ impl Template {
             });
             rest = &rest[open + close + 1..];
         }
-        if rest.contains('}') {
-            return Err("message: `}` without a `{`".into());
-        }
         if !rest.is_empty() {
-            segments.push(Segment::Literal(rest.to_owned()));
+            segments.push(Segment::Literal(literal(rest)?));
         }
         if segments.is_empty() {
             return Err("message: the template is empty".into());
@@ -117,6 +114,15 @@ impl Template {
                 Segment::Body => values.body,
             })
             .collect()
+    }
+}
+
+/// Text between placeholders, where a `}` can only be a mistake.
+fn literal(text: &str) -> Result<String, String> {
+    if text.contains('}') {
+        Err("message: `}` without a `{`".into())
+    } else {
+        Ok(text.to_owned())
     }
 }
 
@@ -346,6 +352,8 @@ mod tests {
             ("{timestamp", "never closed"),
             ("{time}.{body}", "{time}"),
             ("a}b", "`}`"),
+            ("a}b{body}", "`}`"),
+            ("{url}x}{body}", "`}`"),
             ("", "empty"),
         ] {
             let error = Template::parse(template).unwrap_err();

@@ -1,6 +1,8 @@
 //! HubSpot (signature v3): `X-HubSpot-Signature-v3`, base64 HMAC-SHA256 of
 //! `<method><url><body><X-HubSpot-Request-Timestamp>` (milliseconds),
-//! within 5 minutes. Webhook bodies are JSON arrays of events.
+//! within 5 minutes, where the URL has the escapes of HubSpot's list
+//! ([`SIGNED_ESCAPES`]) decoded, and only those. Webhook bodies are JSON
+//! arrays of events.
 //!
 //! Configure: `{"kind": "hubspot"}`, optionally `tolerance_seconds` (default
 //! 300) and `public_url`. The secret is the app's Client secret (developer
@@ -9,6 +11,7 @@
 //! `objectId`; a larger batch takes the type its events share, and the body
 //! digest as id.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -26,6 +29,50 @@ use crate::verify::mac::{Algorithm, MacEncoding};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hubspot {
     scheme: ComposedMac,
+}
+
+/// The percent-escapes HubSpot decodes in the URI before signing it
+/// ("Validate the v3 request signature"); every other escape, and these in
+/// lower case, stay as they arrived.
+pub const SIGNED_ESCAPES: [(&str, char); 12] = [
+    ("%3A", ':'),
+    ("%2F", '/'),
+    ("%3F", '?'),
+    ("%40", '@'),
+    ("%21", '!'),
+    ("%24", '$'),
+    ("%27", '\''),
+    ("%28", '('),
+    ("%29", ')'),
+    ("%2A", '*'),
+    ("%2C", ','),
+    ("%3B", ';'),
+];
+
+/// The URI as HubSpot signs it: the escapes of [`SIGNED_ESCAPES`] decoded
+/// in one pass; `%25` is not among them, so `%253A` stays as it is.
+pub fn signed_uri(uri: &str) -> Cow<'_, str> {
+    if !uri.contains('%') {
+        return Cow::Borrowed(uri);
+    }
+    let mut out = String::with_capacity(uri.len());
+    let mut rest = uri;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let escape = rest.get(at..at + 3);
+        match SIGNED_ESCAPES.iter().find(|(text, _)| Some(*text) == escape) {
+            Some((_, decoded)) => {
+                out.push(*decoded);
+                rest = &rest[at + 3..];
+            }
+            None => {
+                out.push('%');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// The events of a body: an array, or one object.
@@ -76,7 +123,8 @@ impl Provider for Hubspot {
         secrets: &SecretSet,
         now: SystemTime,
     ) -> Result<(), VerifyError> {
-        self.scheme.verify(request, secrets, now)
+        let url = signed_uri(request.url);
+        self.scheme.verify(&Request { url: &url, ..*request }, secrets, now)
     }
 
     fn describe(
@@ -102,8 +150,10 @@ impl Provider for Hubspot {
     }
 
     fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
+        let url = signed_uri(outgoing.url);
         let millis = Outgoing {
             timestamp: outgoing.timestamp * 1000,
+            url: &url,
             ..*outgoing
         };
         Ok(Signed {
@@ -152,5 +202,88 @@ mod tests {
         let prepared = event(run(&hubspot, &headers, body.as_bytes(), SECRET, NOW_MS / 1000));
         assert_eq!(prepared.event_type, "hubspot.batch");
         assert_eq!(prepared.event_id.len(), 64);
+    }
+
+    /// The URI of HubSpot's example, as it arrives and as HubSpot signs it.
+    const ENCODED: &str = "https://hubspot.com/some-path?name=%3A%2F%3F%40%21%24%27%28%29%2A%2C%3B";
+    const DECODED: &str = "https://hubspot.com/some-path?name=:/?@!$'()*,;";
+
+    fn headers_for(url: &str, body: &str) -> [(&'static str, String); 2] {
+        let message = format!("POST{url}{body}1700000000000");
+        let mac = Algorithm::Sha256.mac(SECRET.as_bytes(), &[message.as_bytes()]);
+        [
+            ("x-hubspot-signature-v3", MacEncoding::Base64.encode(&mac)),
+            ("x-hubspot-request-timestamp", "1700000000000".to_owned()),
+        ]
+    }
+
+    fn verify_at(url: &str, headers: &[(&'static str, String); 2]) -> Result<(), VerifyError> {
+        let hubspot = source(r#"{"kind":"hubspot"}"#);
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let headers = hookbridge_testkit::header_map(&pairs);
+        let request = Request { method: &http::Method::POST, url, headers: &headers, body: BODY.as_bytes(), form: None };
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(NOW_MS);
+        hubspot.provider().verify(&request, None, &SecretSet::parse(SECRET), now)
+    }
+
+    #[test]
+    fn every_documented_escape_is_decoded_before_signing() {
+        assert_eq!(signed_uri(ENCODED), DECODED);
+        for (escape, decoded) in SIGNED_ESCAPES {
+            assert_eq!(signed_uri(&format!("https://h/p?a={escape}b")), format!("https://h/p?a={decoded}b"));
+        }
+    }
+
+    #[test]
+    fn a_request_signed_over_the_decoded_uri_verifies_on_the_encoded_one() {
+        assert_eq!(verify_at(ENCODED, &headers_for(DECODED, BODY)), Ok(()));
+        assert_eq!(verify_at(DECODED, &headers_for(DECODED, BODY)), Ok(()));
+    }
+
+    #[test]
+    fn a_signature_over_the_undecoded_uri_does_not_verify() {
+        assert_eq!(verify_at(ENCODED, &headers_for(ENCODED, BODY)), Err(VerifyError::NoMatch));
+    }
+
+    #[test]
+    fn escapes_outside_the_list_stay_encoded() {
+        // Space, `&`, `=`, `#`, `+`, `%` and `~`: HubSpot signs them encoded.
+        let encoded = "https://hubspot.com/p?q=a%20b%26c%3Dd%23e%2Bf%25g%7E";
+        assert_eq!(signed_uri(encoded), encoded);
+        assert_eq!(verify_at(encoded, &headers_for(encoded, BODY)), Ok(()));
+        let decoded = "https://hubspot.com/p?q=a b&c=d#e+f%g~";
+        assert_eq!(verify_at(encoded, &headers_for(decoded, BODY)), Err(VerifyError::NoMatch));
+    }
+
+    #[test]
+    fn lower_case_double_and_truncated_escapes_are_left_alone() {
+        for (uri, signed) in [
+            ("https://h/p?a=%3a%2f", "https://h/p?a=%3a%2f"),
+            ("https://h/p?a=%253A", "https://h/p?a=%253A"),
+            ("https://h/p?a=%3", "https://h/p?a=%3"),
+            ("https://h/p?a=%", "https://h/p?a=%"),
+            ("https://h/p?a=%%3A", "https://h/p?a=%:"),
+            ("https://h/p?a=%E2%82%AC%3A", "https://h/p?a=%E2%82%AC:"),
+        ] {
+            assert_eq!(signed_uri(uri), signed, "{uri}");
+        }
+        // `%25` is not in the list: a double escape is never decoded, not even once.
+        let double = "https://hubspot.com/p?a=%253A";
+        assert_eq!(verify_at(double, &headers_for("https://hubspot.com/p?a=%3A", BODY)), Err(VerifyError::NoMatch));
+        assert_eq!(verify_at(double, &headers_for("https://hubspot.com/p?a=:", BODY)), Err(VerifyError::NoMatch));
+        assert_eq!(verify_at(double, &headers_for(double, BODY)), Ok(()));
+    }
+
+    #[test]
+    fn sign_signs_the_decoded_uri() {
+        let hubspot = source(r#"{"kind":"hubspot"}"#);
+        let outgoing = Outgoing { id: "", event_type: None, timestamp: 1_700_000_000, url: ENCODED, body: BODY.as_bytes() };
+        let signed = hubspot.provider().sign(SECRET, &outgoing).unwrap().headers;
+        let signed: [(&'static str, String); 2] = [
+            ("x-hubspot-signature-v3", signed[0].1.clone()),
+            ("x-hubspot-request-timestamp", signed[1].1.clone()),
+        ];
+        assert_eq!(verify_at(ENCODED, &signed), Ok(()));
+        assert_eq!(signed, headers_for(DECODED, BODY));
     }
 }

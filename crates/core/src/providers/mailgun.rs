@@ -1,12 +1,15 @@
 //! Mailgun: the body carries `signature: {timestamp, token, signature}`,
 //! the last the hex HMAC-SHA256 of `<timestamp><token>` keyed with the
-//! HTTP webhook signing key.
+//! HTTP webhook signing key. Legacy webhooks post a form instead, whose
+//! `timestamp`, `token` and `signature` fields are the same three values.
 //!
 //! Configure: `{"kind": "mailgun"}`, optionally `tolerance_seconds`
 //! (default 300). The secret is the HTTP webhook signing key (Mailgun →
 //! Sending → Webhooks → HTTP webhook signing key). The id is
 //! `event-data.id`, the type `event-data.event` (`delivered`), the time
-//! `event-data.timestamp`; the object is the message's `message-id`.
+//! `event-data.timestamp`; the object is the message's `message-id`. A
+//! legacy form post has the type of its `event` field, the body digest as
+//! id, and the object of its `Message-Id` (or `message-id`) field.
 
 use std::time::{Duration, SystemTime};
 
@@ -47,16 +50,24 @@ impl Provider for Mailgun {
 
     fn verify(
         &self,
-        _: &Request<'_>,
+        request: &Request<'_>,
         document: Option<&JsonObject<'_>>,
         secrets: &SecretSet,
         now: SystemTime,
     ) -> Result<(), VerifyError> {
-        let raw = document
-            .and_then(|document| document.member("signature").ok().flatten())
-            .ok_or(VerifyError::MissingSignedField("signature"))?;
-        let signed: BodySignature = parse_raw("signature", raw)
-            .map_err(|_| VerifyError::MalformedSignedField("signature"))?;
+        let signed = match request.form {
+            Some(fields) => BodySignature {
+                timestamp: single_field(fields, "timestamp")?.to_owned(),
+                token: single_field(fields, "token")?.to_owned(),
+                signature: single_field(fields, "signature")?.to_owned(),
+            },
+            None => {
+                let raw = document
+                    .and_then(|document| document.member("signature").ok().flatten())
+                    .ok_or(VerifyError::MissingSignedField("signature"))?;
+                parse_raw("signature", raw).map_err(|_| VerifyError::MalformedSignedField("signature"))?
+            }
+        };
         let candidate = MacEncoding::Hex
             .decode(&signed.signature, 32)
             .ok_or(VerifyError::MalformedSignedField("signature.signature"))?;
@@ -74,11 +85,15 @@ impl Provider for Mailgun {
         described.id("event-data.id", document.at("/event-data/id"));
         described.event_type("event-data.event", document.at("/event-data/event"));
         described.occurred_at("event-data.timestamp", document.at("/event-data/timestamp"));
+        described.event_type("event", document.at("/event"));
         Ok(())
     }
 
     fn object(event: &EventView<'_>) -> Option<ObjectRef> {
-        event.id_at("/event-data/message/headers/message-id")
+        event
+            .id_at("/event-data/message/headers/message-id")
+            .or_else(|| event.id_at("/Message-Id"))
+            .or_else(|| event.id_at("/message-id"))
     }
 
     fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
@@ -101,8 +116,20 @@ impl Provider for Mailgun {
     }
 }
 
+/// The value of a form field the signature needs, given exactly once.
+fn single_field<'f>(fields: &'f [(String, String)], name: &'static str) -> Result<&'f str, VerifyError> {
+    let mut values = fields.iter().filter(|(key, _)| key == name);
+    match (values.next(), values.next()) {
+        (Some((_, value)), None) => Ok(value),
+        (None, _) => Err(VerifyError::MissingSignedField(name)),
+        (Some(_), Some(_)) => Err(VerifyError::MalformedSignedField(name)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use sha2::Digest;
+
     use super::super::testing::{envelope, event, refused, run, source};
     use super::*;
 
@@ -141,5 +168,66 @@ mod tests {
         let signed = mailgun.provider().sign(KEY, &outgoing).unwrap();
         let body = signed.rewritten_body.unwrap();
         assert_eq!(event(run(&mailgun, &[], body.as_bytes(), KEY, NOW)).event_type, "opened");
+    }
+
+    const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+    const TOKEN: &str = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0";
+
+    /// A legacy form post as Mailgun sends it: the event's fields, then the
+    /// signature's three.
+    fn legacy_form(key: &str, timestamp: &str, extra: &str) -> String {
+        let mac = hex::encode(Algorithm::Sha256.mac(key.as_bytes(), &[timestamp.as_bytes(), TOKEN.as_bytes()]));
+        format!(
+            "event=delivered&recipient=alice%40example.com&domain=example.com&Message-Id=%3Cm1%40example.com%3E\
+             &timestamp={timestamp}&token={TOKEN}&signature={mac}{extra}"
+        )
+    }
+
+    #[test]
+    fn a_legacy_form_post_is_verified_and_read() {
+        let mailgun = source(r#"{"kind":"mailgun"}"#);
+        let body = legacy_form(KEY, "1700000000", "");
+        let prepared = event(run(&mailgun, &[FORM], body.as_bytes(), KEY, NOW));
+        assert_eq!(prepared.event_type, "delivered");
+        assert_eq!(prepared.event_id, hex::encode(sha2::Sha256::digest(body.as_bytes())));
+        let envelope = envelope(&prepared);
+        let view = EventView { event_type: "delivered", payload: envelope.inline_payload().unwrap() };
+        assert_eq!(Mailgun::object(&view).map(|o| o.id), Some("<m1@example.com>".into()));
+    }
+
+    #[test]
+    fn a_legacy_form_post_signed_with_another_key_or_stale_is_refused() {
+        let mailgun = source(r#"{"kind":"mailgun"}"#);
+        let forged = legacy_form("other", "1700000000", "");
+        assert_eq!(refused(run(&mailgun, &[FORM], forged.as_bytes(), KEY, NOW)), "signature_mismatch");
+        let body = legacy_form(KEY, "1700000000", "");
+        assert_eq!(refused(run(&mailgun, &[FORM], body.as_bytes(), KEY, NOW + 301)), "timestamp_out_of_tolerance");
+        let tampered = body.replace("1700000000", "1700000001");
+        assert_eq!(refused(run(&mailgun, &[FORM], tampered.as_bytes(), KEY, NOW)), "signature_mismatch");
+    }
+
+    #[test]
+    fn a_legacy_form_post_without_or_with_repeated_signature_fields_is_refused() {
+        let mailgun = source(r#"{"kind":"mailgun"}"#);
+        let body = legacy_form(KEY, "1700000000", "");
+        for field in ["timestamp", "token", "signature"] {
+            let without: Vec<&str> = body.split('&').filter(|pair| !pair.starts_with(&format!("{field}="))).collect();
+            let without = without.join("&");
+            assert_eq!(refused(run(&mailgun, &[FORM], without.as_bytes(), KEY, NOW)), "signature_missing", "{field}");
+        }
+        let repeated = legacy_form(KEY, "1700000000", "&signature=00");
+        assert_eq!(refused(run(&mailgun, &[FORM], repeated.as_bytes(), KEY, NOW)), "signature_malformed");
+        let not_hex = body.replace("&signature=", "&signature=zz");
+        assert_eq!(refused(run(&mailgun, &[FORM], not_hex.as_bytes(), KEY, NOW)), "signature_malformed");
+        let bad_time = legacy_form(KEY, "soon", "");
+        assert_eq!(refused(run(&mailgun, &[FORM], bad_time.as_bytes(), KEY, NOW)), "signature_malformed");
+    }
+
+    #[test]
+    fn a_json_signature_object_sent_as_a_form_field_is_not_the_legacy_shape() {
+        let mailgun = source(r#"{"kind":"mailgun"}"#);
+        // The JSON shape's body, posted as a form: its fields carry no signature.
+        let body = format!("payload={}", body(KEY, "1700000000").replace('"', "%22").replace('{', "%7B").replace('}', "%7D"));
+        assert_eq!(refused(run(&mailgun, &[FORM], body.as_bytes(), KEY, NOW)), "signature_missing");
     }
 }
