@@ -84,7 +84,7 @@ async fn a_410_from_tier_1_goes_straight_to_the_final_dead_letter_queue_and_repl
     assert_eq!(target.requests().len(), 1, "exactly one attempt");
 
     let letters = receive_all(&sqs, &final_queue).await;
-    assert_eq!(letters, [posted.clone()], "the notification, byte for byte");
+    assert_eq!(letters, [posted], "the notification, byte for byte");
     assert_eq!(republication(&letters[0]).message, ENVELOPE);
 
     let statuses = hookbridge_aws::DynamoDbDeliveryStatus::new(
