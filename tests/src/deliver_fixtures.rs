@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use deliver::{Deliver, Outbound, Settings};
 use hookbridge_aws::clock::SystemClock;
+use hookbridge_aws::dead_letters::SqsFinalDeadLetters;
 use hookbridge_aws::delivery_status::DynamoDbDeliveryStatus;
 use hookbridge_aws::s3::S3PayloadStore;
 use hookbridge_aws::ssm::SsmSecretStore;
@@ -71,6 +72,7 @@ pub type TrustingDeliver = Deliver<
     SystemClock,
     S3PayloadStore,
     DynamoDbDeliveryStatus<SystemClock>,
+    SqsFinalDeadLetters,
 >;
 
 /// The bucket the trusting deliver handler reads referenced payloads from.
@@ -82,13 +84,21 @@ pub fn outbound_prefix() -> String {
     format!("/{}/outbound/", crate::unique_name("hb-deliver"))
 }
 
+/// A fresh stack-like prefix for a test's destination queues: destination
+/// `D`'s final dead-letter queue is `<prefix>D-dlq`.
+pub fn queue_prefix() -> String {
+    format!("{}_", crate::unique_name("hb-queues"))
+}
+
 /// The handler for `destinations`, their secrets under `outbound_prefix`,
-/// recording the status in `table`.
+/// recording the status in `table`, dead-lettering into the queues named
+/// after `queue_prefix`.
 pub fn trusting_deliver(
     config: &SdkConfig,
     destinations: Destinations,
     outbound_prefix: &str,
     table: &str,
+    queue_prefix: &str,
     timeout: Duration,
 ) -> TrustingDeliver {
     let client = hookbridge_aws::http::client_with_timeout(timeout).expect("build the HTTP client");
@@ -102,6 +112,7 @@ pub fn trusting_deliver(
             table_name: table.to_owned(),
             retention,
             payload_bucket: PAYLOAD_BUCKET.to_owned(),
+            queue_prefix: queue_prefix.to_owned(),
         }),
         FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,
@@ -121,6 +132,7 @@ pub fn trusting_deliver(
             retention,
             SystemClock,
         ),
+        SqsFinalDeadLetters::new(aws_sdk_sqs::Client::new(config), queue_prefix),
     )
 }
 
@@ -135,5 +147,12 @@ pub async fn single_target_deliver(
     crate::put_secure_parameter(config, &format!("{prefix}{DEFAULT_DESTINATION}"), OUTBOUND).await;
     let table = crate::create_events_table(config, "hb-deliver").await;
     let destinations = Destinations::single_default(target_url).expect("a valid target URL");
-    trusting_deliver(config, destinations, &prefix, &table, timeout)
+    trusting_deliver(
+        config,
+        destinations,
+        &prefix,
+        &table,
+        &queue_prefix(),
+        timeout,
+    )
 }

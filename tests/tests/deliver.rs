@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use deliver::{Deliver, Outbound, Settings, SnsSignatures};
 use hookbridge_aws::certificates::fetch_certificate;
 use hookbridge_aws::clock::SystemClock;
+use hookbridge_aws::dead_letters::SqsFinalDeadLetters;
 use hookbridge_aws::delivery_status::{DynamoDbDeliveryStatus, delivery_key, index_key};
 use hookbridge_aws::dynamodb::attr;
 use hookbridge_aws::s3::S3PayloadStore;
@@ -28,7 +29,7 @@ use hookbridge_testkit::NoConfirmations;
 use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script, closed_loopback_url};
 use hookbridge_tests::deliver_fixtures::{
     ENVELOPE, OUTBOUND, PAYLOAD_BUCKET, TrustingDeliver, notification, notification_for,
-    outbound_prefix, single_target_deliver, trusting_deliver,
+    outbound_prefix, queue_prefix, single_target_deliver, trusting_deliver,
 };
 use hookbridge_tests::dev_process::hookbridge_binary;
 use hookbridge_tests::{
@@ -162,6 +163,7 @@ async fn a_missing_outbound_secret_answers_503_without_a_request() {
         Destinations::single_default(&target.url()).unwrap(),
         &outbound_prefix(),
         &table,
+        &queue_prefix(),
         Duration::from_secs(5),
     );
     let (status, body) = send(&deliver).await;
@@ -205,6 +207,7 @@ type EmulatedDeliver = Deliver<
     SystemClock,
     S3PayloadStore,
     DynamoDbDeliveryStatus<SystemClock>,
+    SqsFinalDeadLetters,
 >;
 
 /// Bodies the handler was posted, in order.
@@ -290,6 +293,7 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
             table_name: table.clone(),
             retention,
             payload_bucket: PAYLOAD_BUCKET.to_owned(),
+            queue_prefix: queue_prefix(),
         }),
         SnsSignatures(EmulatorCertificates {
             endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap(),
@@ -308,6 +312,7 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
             retention,
             SystemClock,
         ),
+        SqsFinalDeadLetters::new(aws_sdk_sqs::Client::new(&config), queue_prefix()),
     ));
     let (endpoint, posted) = serve_over_http(Arc::clone(&deliver)).await;
     sns.subscribe()
@@ -405,6 +410,7 @@ async fn each_destination_gets_its_events_signed_with_its_own_secret_and_its_sta
         destinations,
         &prefix,
         &table,
+        &queue_prefix(),
         Duration::from_secs(5),
     );
     let answer = |destination: &'static str| {

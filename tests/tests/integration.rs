@@ -13,6 +13,7 @@ mod dev_horizon;
 mod dev_hostile;
 mod eventbridge;
 mod faults;
+mod horizon_aws;
 mod ingest;
 mod payloads;
 mod providers;

@@ -156,7 +156,16 @@ enum Grant {
     ParametersUnder(&'static str),
     /// The payload objects (`payloads/…`) of the bucket the variable `!Ref`s.
     PayloadObjects(&'static str),
+    /// The final dead-letter queues (`<prefix><destination>-dlq`) of the
+    /// stack, the variable being the stack's queue prefix.
+    FinalDeadLetterQueues(&'static str),
 }
+
+/// The stack's queue prefix, as every function and the reconciler write it.
+const QUEUE_PREFIX: &str = "!Sub ${AWS::StackName}_";
+/// Every destination's final dead-letter queue, and nothing else.
+const FINAL_DEAD_LETTER_QUEUES: &str =
+    "!Sub arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}_*-dlq";
 
 /// One permission a function needs, and the variable naming what it is for.
 struct Call {
@@ -239,6 +248,15 @@ const WIRING: &[Wiring] = &[
             Call {
                 action: "s3:GetObject",
                 on: Grant::PayloadObjects("PAYLOAD_BUCKET"),
+            },
+            // A 410 goes to the destination's final dead-letter queue.
+            Call {
+                action: "sqs:GetQueueUrl",
+                on: Grant::FinalDeadLetterQueues("HOOKBRIDGE_QUEUE_PREFIX"),
+            },
+            Call {
+                action: "sqs:SendMessage",
+                on: Grant::FinalDeadLetterQueues("HOOKBRIDGE_QUEUE_PREFIX"),
             },
         ],
     },
@@ -361,6 +379,28 @@ fn actions(statement: &Value) -> Vec<&str> {
     actions
 }
 
+/// A grant on the final dead-letter queues: the variable is the stack's
+/// queue prefix, and the statement names those queues and nothing else.
+fn assert_final_queues_grant(
+    function: &str,
+    variables: &Value,
+    variable: &str,
+    call: &Call,
+    statement: &Value,
+) {
+    assert_eq!(
+        tag_text(&variables[variable]).as_deref(),
+        Some(QUEUE_PREFIX),
+        "{function}: {variable} is the stack's queue prefix"
+    );
+    assert_eq!(
+        tag_text(&statement["Resource"]).as_deref(),
+        Some(FINAL_DEAD_LETTER_QUEUES),
+        "{function}: {} only on the final dead-letter queues",
+        call.action
+    );
+}
+
 fn assert_grant(
     template: &Value,
     function: &str,
@@ -369,6 +409,9 @@ fn assert_grant(
     statement: &Value,
 ) {
     let variable = match call.on {
+        Grant::FinalDeadLetterQueues(variable) => {
+            return assert_final_queues_grant(function, variables, variable, call, statement);
+        }
         Grant::ResourceArn(variable)
         | Grant::ParametersUnder(variable)
         | Grant::PayloadObjects(variable) => variable,
@@ -401,6 +444,7 @@ fn assert_grant(
             return;
         }
         Grant::ParametersUnder(_) => format!("{SSM_PARAMETER_ARN}${{{target}}}*"),
+        Grant::FinalDeadLetterQueues(_) => unreachable!("checked above"),
     };
     assert!(
         template["Parameters"][target.as_str()].is_mapping(),

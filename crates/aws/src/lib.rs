@@ -3,6 +3,7 @@
 pub mod certificates;
 pub mod clock;
 pub mod cloudformation;
+pub mod dead_letters;
 pub mod delivery_status;
 pub mod destination_resources;
 pub mod dynamodb;

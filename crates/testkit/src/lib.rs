@@ -5,6 +5,7 @@
 
 mod bus;
 mod clock;
+mod dead_letters;
 mod delivery_status;
 mod envelope;
 mod event_store;
@@ -18,6 +19,7 @@ pub mod http_target;
 
 pub use bus::MemoryBus;
 pub use clock::ManualClock;
+pub use dead_letters::MemoryDeadLetters;
 pub use delivery_status::MemoryDeliveryStatus;
 pub use envelope::EnvelopeBuilder;
 pub use event_store::{AcceptingStore, MemoryEventStore, StoredProjection, run_ready};

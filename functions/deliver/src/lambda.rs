@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use hookbridge_aws::certificates::HttpsCertificateSource;
 use hookbridge_aws::clock::SystemClock;
+use hookbridge_aws::dead_letters::{self, SqsFinalDeadLetters};
 use hookbridge_aws::delivery_status::DynamoDbDeliveryStatus;
 use hookbridge_aws::iam::IamActions;
 use hookbridge_aws::s3::{self, S3PayloadStore};
@@ -40,6 +41,8 @@ pub struct Settings {
     pub retention: Duration,
     /// Where payloads too large to travel inline are stored.
     pub payload_bucket: String,
+    /// Starts each destination's queue names (its final dead-letter queue).
+    pub queue_prefix: String,
 }
 
 impl Settings {
@@ -95,6 +98,7 @@ impl Settings {
         let table_name = reader.required(TABLE_NAME_VARIABLE);
         let retention = settings::read_retention(&mut reader);
         let payload_bucket = s3::read_bucket(&mut reader);
+        let queue_prefix = dead_letters::read_queue_prefix(&mut reader);
         reader.finish(|| {
             Some(Self {
                 topic_arn: topic_arn?,
@@ -104,12 +108,13 @@ impl Settings {
                 table_name: table_name?,
                 retention: retention?,
                 payload_bucket: payload_bucket?,
+                queue_prefix: queue_prefix?,
             })
         })
     }
 }
 
-/// Deliver on SSM, DynamoDB and HTTPS, as the Lambda runs it.
+/// Deliver on SSM, DynamoDB, SQS and HTTPS, as the Lambda runs it.
 pub type AwsDeliver = Deliver<
     SnsSignatures<HttpsCertificateSource>,
     HttpsSubscriptionConfirmer,
@@ -118,6 +123,7 @@ pub type AwsDeliver = Deliver<
     SystemClock,
     S3PayloadStore,
     DynamoDbDeliveryStatus<SystemClock>,
+    SqsFinalDeadLetters,
 >;
 
 impl AwsDeliver {
@@ -151,6 +157,10 @@ impl AwsDeliver {
             retention,
             SystemClock,
         );
+        let queue_prefix = settings
+            .as_ref()
+            .map_or("", |settings| settings.queue_prefix.as_str());
+        let dead_letters = SqsFinalDeadLetters::new(aws_sdk_sqs::Client::new(aws), queue_prefix);
         // Unconfigured, no request gets as far as a payload.
         let bucket = settings.as_ref().map_or_else(
             |_| String::new(),
@@ -167,6 +177,7 @@ impl AwsDeliver {
                 S3PayloadStore::new(aws, bucket),
             ),
             statuses,
+            dead_letters,
         )
     }
 }
@@ -177,13 +188,14 @@ impl<S: IamActions> IamActions for SnsSignatures<S> {
     }
 }
 
-impl<A, C, T, S, K, R> Deliver<A, C, T, S, K, S3PayloadStore, R>
+impl<A, C, T, S, K, R, D> Deliver<A, C, T, S, K, S3PayloadStore, R, D>
 where
     A: IamActions,
     C: IamActions,
     T: IamActions,
     S: IamActions,
     R: IamActions,
+    D: IamActions,
 {
     /// The IAM actions the function's role needs: its adapters' calls (of
     /// the payload store, only `get`).
@@ -195,6 +207,7 @@ where
             S::iam_actions(),
             R::iam_actions(),
             vec![s3::GET_ACTION],
+            D::iam_actions(),
         ]
         .concat()
     }
@@ -219,7 +232,8 @@ mod tests {
                 OUTBOUND_PREFIX_VARIABLE,
                 TTL_VARIABLE,
                 TABLE_NAME_VARIABLE,
-                s3::PAYLOAD_BUCKET_VARIABLE
+                s3::PAYLOAD_BUCKET_VARIABLE,
+                dead_letters::QUEUE_PREFIX_VARIABLE
             ]
         );
     }
@@ -232,6 +246,7 @@ mod tests {
             OUTBOUND_PREFIX_VARIABLE => Some("/hookbridge/outbound/".to_owned()),
             TABLE_NAME_VARIABLE => Some("events".to_owned()),
             s3::PAYLOAD_BUCKET_VARIABLE => Some("payloads".to_owned()),
+            dead_letters::QUEUE_PREFIX_VARIABLE => Some("stack_".to_owned()),
             _ => None,
         };
         let settings = Settings::from_lookup(lookup).unwrap();
@@ -240,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn the_role_needs_the_outbound_secrets_the_status_items_and_payload_reads() {
+    fn the_role_needs_the_outbound_secrets_the_status_items_payload_reads_and_dead_letters() {
         assert_eq!(
             AwsDeliver::iam_actions(),
             [
@@ -249,7 +264,9 @@ mod tests {
                 "dynamodb:GetItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:PutItem",
-                "s3:GetObject"
+                "s3:GetObject",
+                "sqs:GetQueueUrl",
+                "sqs:SendMessage"
             ]
         );
     }

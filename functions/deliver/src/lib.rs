@@ -18,7 +18,9 @@
 //! | unknown or missing destination | 403 (not retried) |
 //! | not an authentic message of the configured topic | 403 (not retried) |
 //! | verified notification that holds no envelope | 400 (not retried) |
+//! | target answered 410 Gone: put in the final dead-letter queue | 200 |
 //! | target answered non-2xx, timed out or was unreachable | 502 (retried) |
+//! | 410, but the final dead-letter queue did not take it | 502 (retried) |
 //! | confirmation request to SNS failed | 502 (retried) |
 //! | configuration missing, secret or certificate unavailable | 503 (retried) |
 //! | referenced payload missing, unreadable, or not what its reference says | 503 (retried) |
@@ -26,14 +28,17 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hookbridge_aws::settings::SettingsError;
+use hookbridge_core::delivery_policy::DeliveryPolicy;
 use hookbridge_core::delivery_status::{Attempt, AttemptOutcome, DeliveryState};
 use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::{AmbiguousBody, Body as EnvelopeBody, Envelope, PayloadMismatch};
+use hookbridge_core::horizon::{DeadLetterReason, DeliverySchedule, Failure, NextStep};
 use hookbridge_core::outbound::{OutboundWebhook, SignError};
 use hookbridge_core::ports::{
-    Authenticator, CertificateError, CertificateSource, Clock, DeliveryStatusStore, PayloadStore,
-    PayloadStoreError, SecretStore, SecretStoreError, SubscriptionConfirmer, TargetAnswer,
-    TargetError, Unauthenticated, WebhookTarget,
+    Authenticator, CertificateError, CertificateSource, Clock, DeadLetterError,
+    DeliveryStatusStore, FinalDeadLetters, PayloadStore, PayloadStoreError, SecretStore,
+    SecretStoreError, SubscriptionConfirmer, TargetAnswer, TargetError, Unauthenticated,
+    WebhookTarget,
 };
 use hookbridge_core::response;
 use hookbridge_core::sns::{MessageType, SnsError, SnsMessage};
@@ -217,6 +222,8 @@ enum DeliverError {
     InvalidEnvelope(String),
     #[error(transparent)]
     Outbound(OutboundError),
+    #[error("{0}")]
+    DeadLetterFailed(DeadLetterError),
 }
 
 impl DeliverError {
@@ -239,6 +246,7 @@ impl DeliverError {
                 StatusCode::BAD_REQUEST
             }
             Self::ConfirmationFailed(_)
+            | Self::DeadLetterFailed(_)
             | Self::Outbound(OutboundError::TargetStatus(_) | OutboundError::TargetFailed(_)) => {
                 StatusCode::BAD_GATEWAY
             }
@@ -256,6 +264,7 @@ impl DeliverError {
             Self::CertificateUnavailable(_) => "certificate_unavailable",
             Self::ConfirmationFailed(_) => "confirmation_failed",
             Self::InvalidEnvelope(_) => "invalid_envelope",
+            Self::DeadLetterFailed(_) => "dead_letter_failed",
             Self::Outbound(error) => error.code(),
         }
     }
@@ -283,15 +292,16 @@ impl OutboundError {
 
 /// The handler, generic over its ports so tests run it without AWS.
 #[derive(Debug)]
-pub struct Deliver<A, C, T, S, K, B, R> {
+pub struct Deliver<A, C, T, S, K, B, R, D> {
     settings: Result<Settings, SettingsError>,
     authenticator: A,
     confirmer: C,
     outbound: Outbound<T, S, K, B>,
     statuses: R,
+    dead_letters: D,
 }
 
-impl<A, C, T, S, K, B, R> Deliver<A, C, T, S, K, B, R>
+impl<A, C, T, S, K, B, R, D> Deliver<A, C, T, S, K, B, R, D>
 where
     A: Authenticator,
     C: SubscriptionConfirmer,
@@ -300,6 +310,7 @@ where
     K: Clock,
     R: DeliveryStatusStore,
     B: PayloadStore,
+    D: FinalDeadLetters,
 {
     /// Missing or invalid settings do not stop the function: every request
     /// is then answered 503, so SNS keeps the messages until it is configured.
@@ -309,6 +320,7 @@ where
         confirmer: C,
         outbound: Outbound<T, S, K, B>,
         statuses: R,
+        dead_letters: D,
     ) -> Self {
         Self {
             settings,
@@ -316,6 +328,7 @@ where
             confirmer,
             outbound,
             statuses,
+            dead_letters,
         }
     }
 
@@ -375,7 +388,7 @@ where
                 );
                 Ok(ok_response(serde_json::json!({"status": "unsubscribed"})))
             }
-            MessageType::Notification => self.deliver(destination, &message).await,
+            MessageType::Notification => self.deliver(destination, &message, request.body()).await,
         }
     }
 
@@ -405,11 +418,13 @@ where
         &self,
         destination: &Destination,
         message: &SnsMessage,
+        raw: &[u8],
     ) -> Result<Response<Body>, DeliverError> {
         let envelope: Envelope = serde_json::from_str(message.message())
             .map_err(|error| DeliverError::InvalidEnvelope(error.to_string()))?;
         let event_id = envelope.id.clone();
         let correlation_id = envelope.correlation_id.clone();
+        let received_at = humantime::parse_rfc3339_weak(&envelope.received_at).ok();
         let sns_message_id = message.message_id();
         let name = &destination.name;
         // SNS filters by the destination's FilterPolicy where it can express
@@ -458,6 +473,54 @@ where
                 .await;
                 Ok(ok_response(
                     serde_json::json!({"status": "delivered", "id": event_id}),
+                ))
+            }
+            Err(OutboundError::TargetStatus(answer))
+                if is_gone(destination, &answer, received_at, self.outbound.clock.now()) =>
+            {
+                let attempt = attempt(
+                    started,
+                    AttemptOutcome::Status(answer.status),
+                    latency_ms,
+                    answer.excerpt.clone(),
+                );
+                // Sent before SNS is answered: if the queue does not take
+                // it, the 502 makes SNS try again, and nothing is lost.
+                if let Err(error) = self
+                    .dead_letters
+                    .dead_letter(name, &String::from_utf8_lossy(raw))
+                    .await
+                {
+                    tracing::error!(event_id, correlation_id, sns_message_id, destination = %name, target_status = answer.status, %error, "gone, but not dead-lettered; SNS retries");
+                    self.record(
+                        &event_id,
+                        &correlation_id,
+                        destination,
+                        attempt,
+                        DeliveryState::Retrying,
+                    )
+                    .await;
+                    return Err(DeliverError::DeadLetterFailed(error));
+                }
+                tracing::warn!(
+                    event_id,
+                    correlation_id,
+                    sns_message_id,
+                    destination = %name,
+                    target_status = answer.status,
+                    latency_ms,
+                    "target gone; dead-lettered at once, never retried"
+                );
+                self.record(
+                    &event_id,
+                    &correlation_id,
+                    destination,
+                    attempt,
+                    DeliveryState::DeadLettered,
+                )
+                .await;
+                Ok(ok_response(
+                    serde_json::json!({"status": "dead_lettered", "id": event_id}),
                 ))
             }
             Err(OutboundError::TargetStatus(answer)) => {
@@ -551,6 +614,24 @@ where
             );
         }
     }
+}
+
+/// Whether the schedule ends the delivery at once (410 Gone). Tier 1's
+/// other retries are SNS's, by the subscription's policy, so no other
+/// verdict of the schedule is acted on here (SNS does not say which attempt
+/// this is); the horizon is tier 2's to enforce.
+fn is_gone(
+    destination: &Destination,
+    answer: &TargetAnswer,
+    received_at: Option<SystemTime>,
+    now: SystemTime,
+) -> bool {
+    let schedule = DeliverySchedule::new(DeliveryPolicy::default(), destination.horizon());
+    let failure = Failure::answered(answer.status, answer.retry_after.as_deref(), now);
+    matches!(
+        schedule.after_failure(&failure, received_at.unwrap_or(now), now, 1),
+        NextStep::DeadLetter(DeadLetterReason::Gone)
+    )
 }
 
 fn attempt(

@@ -13,8 +13,8 @@ use hookbridge_core::ports::{Clock, TargetAnswer, TargetError, WebhookTarget};
 use hookbridge_core::providers::standard;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_testkit::{
-    FakeAuthenticator, FixtureCertificate, ManualClock, MemoryDeliveryStatus, MemoryPayloads,
-    MemorySecrets, RecordingConfirmer, Verdict, sns_fixture,
+    FakeAuthenticator, FixtureCertificate, ManualClock, MemoryDeadLetters, MemoryDeliveryStatus,
+    MemoryPayloads, MemorySecrets, RecordingConfirmer, Verdict, sns_fixture,
 };
 use lambda_http::http::{self, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -116,6 +116,7 @@ fn settings() -> Result<Settings, SettingsError> {
         table_name: "events".to_owned(),
         retention: hookbridge_aws::settings::DEFAULT_RETENTION,
         payload_bucket: BUCKET.to_owned(),
+        queue_prefix: "stack_".to_owned(),
     })
 }
 
@@ -129,6 +130,7 @@ struct Harness {
     statuses: MemoryDeliveryStatus,
     settings: Result<Settings, SettingsError>,
     payloads: MemoryPayloads,
+    dead_letters: MemoryDeadLetters,
 }
 
 impl Harness {
@@ -141,6 +143,7 @@ impl Harness {
             statuses: MemoryDeliveryStatus::new(),
             settings: settings(),
             payloads: MemoryPayloads::new(BUCKET),
+            dead_letters: MemoryDeadLetters::new(),
         }
     }
 
@@ -157,6 +160,7 @@ impl Harness {
                 self.payloads.clone(),
             ),
             self.statuses.clone(),
+            self.dead_letters.clone(),
         );
         let response = deliver.handle(request).await;
         let (status, body) = parts(response);
@@ -382,6 +386,41 @@ async fn target_failures_answer_502_so_sns_retries() {
 }
 
 #[tokio::test]
+async fn a_410_is_dead_lettered_at_once_recorded_and_answered_200_so_sns_stops() {
+    let harness = Harness {
+        target: ScriptedTarget::answering(Ok(410)),
+        ..Harness::new()
+    };
+    let notification = notification();
+    let (status, body, harness) = harness.send(post(&notification)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "dead_lettered");
+    let letters = harness.dead_letters.all();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].0.as_str(), DESTINATION);
+    assert_eq!(
+        letters[0].1, notification,
+        "the SNS notification, byte for byte"
+    );
+    let records = harness.statuses.all();
+    assert_eq!(records[0].state, DeliveryState::DeadLettered);
+    assert_eq!(records[0].attempts[0].outcome, AttemptOutcome::Status(410));
+}
+
+#[tokio::test]
+async fn a_410_the_final_queue_does_not_take_is_502_so_sns_retries() {
+    let harness = Harness {
+        target: ScriptedTarget::answering(Ok(410)),
+        dead_letters: MemoryDeadLetters::unavailable(),
+        ..Harness::new()
+    };
+    let (status, body, harness) = harness.send(post(&notification())).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "dead_letter_failed");
+    assert_eq!(harness.statuses.all()[0].state, DeliveryState::Retrying);
+}
+
+#[tokio::test]
 async fn every_2xx_of_the_target_is_success() {
     for answer in [200, 202, 204, 299] {
         let harness = Harness {
@@ -594,11 +633,15 @@ fn environment(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     }
 }
 
-const REQUIRED: [(&str, &str); 4] = [
+const REQUIRED: [(&str, &str); 5] = [
     (TOPIC_ARN_VARIABLE, TOPIC),
     (OUTBOUND_PREFIX_VARIABLE, "/hookbridge/outbound/"),
     (TABLE_NAME_VARIABLE, "events"),
     (hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE, BUCKET),
+    (
+        hookbridge_aws::dead_letters::QUEUE_PREFIX_VARIABLE,
+        "stack_",
+    ),
 ];
 
 #[test]
@@ -610,7 +653,8 @@ fn settings_name_every_missing_variable() {
             DESTINATIONS_VARIABLE,
             OUTBOUND_PREFIX_VARIABLE,
             TABLE_NAME_VARIABLE,
-            hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE
+            hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE,
+            hookbridge_aws::dead_letters::QUEUE_PREFIX_VARIABLE
         ])
     );
     let blank = |name: &str| (name != TTL_VARIABLE).then(|| "  ".to_owned());
@@ -622,7 +666,8 @@ fn settings_name_every_missing_variable() {
             OUTBOUND_PREFIX_VARIABLE,
             TABLE_NAME_VARIABLE,
             "RETENTION_DAYS",
-            hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE
+            hookbridge_aws::s3::PAYLOAD_BUCKET_VARIABLE,
+            hookbridge_aws::dead_letters::QUEUE_PREFIX_VARIABLE
         ]
     );
 }
@@ -719,6 +764,7 @@ fn handler_for(
     ManualClock,
     MemoryPayloads,
     MemoryDeliveryStatus,
+    MemoryDeadLetters,
 > {
     hookbridge_testlog::capture();
     Deliver::new(
@@ -735,6 +781,7 @@ fn handler_for(
             MemoryPayloads::new(BUCKET),
         ),
         MemoryDeliveryStatus::new(),
+        MemoryDeadLetters::new(),
     )
 }
 

@@ -6,6 +6,7 @@
 
 mod bus;
 mod clock;
+mod dead_letters;
 mod delivery_status;
 mod destination_resources;
 mod event_store;
@@ -16,6 +17,7 @@ mod webhook_target;
 
 pub use bus::{BusEvent, EventPublisher, PublishError};
 pub use clock::Clock;
+pub use dead_letters::{DeadLetterError, FinalDeadLetters};
 pub use delivery_status::{DeliveryStatusError, DeliveryStatusStore};
 pub use destination_resources::{
     DestinationResources, QueueAlarm, ResourceError, TopicSubscription,
