@@ -376,7 +376,7 @@ fn schedule_of(retry: &HealthyRetryPolicy) -> Vec<Attempt> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -759,7 +759,8 @@ mod tests {
         assert!(error.to_string().contains("minDelayTarget is 0"), "{error}");
     }
 
-    fn any_backoff_function() -> impl Strategy<Value = BackoffFunction> {
+    /// Shared with the horizon's property tests.
+    pub(crate) fn any_backoff_function() -> impl Strategy<Value = BackoffFunction> {
         prop_oneof![
             Just(BackoffFunction::Linear),
             Just(BackoffFunction::Arithmetic),

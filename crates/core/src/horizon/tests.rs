@@ -3,9 +3,8 @@ use std::time::UNIX_EPOCH;
 use proptest::prelude::*;
 
 use super::*;
-use crate::delivery_policy::{
-    BackoffFunction, HealthyRetryPolicy, MAX_POLICY_SECONDS, MAX_RETRIES,
-};
+use crate::delivery_policy::tests::any_backoff_function;
+use crate::delivery_policy::{HealthyRetryPolicy, MAX_POLICY_SECONDS, MAX_RETRIES};
 
 const HOUR: Duration = Duration::from_secs(3_600);
 
@@ -197,15 +196,6 @@ fn a_destination_gives_its_horizon() {
     .unwrap();
     let hours: Vec<u32> = destinations.iter().map(|d| d.horizon().hours()).collect();
     assert_eq!(hours, [5, DEFAULT_HORIZON_HOURS]);
-}
-
-fn any_backoff_function() -> impl Strategy<Value = BackoffFunction> {
-    prop_oneof![
-        Just(BackoffFunction::Linear),
-        Just(BackoffFunction::Arithmetic),
-        Just(BackoffFunction::Geometric),
-        Just(BackoffFunction::Exponential),
-    ]
 }
 
 prop_compose! {
