@@ -446,6 +446,17 @@ where
         let started = self.outbound.clock.now();
         let outcome = self.outbound.send(destination, envelope).await;
         let latency_ms = elapsed_ms(started, self.outbound.clock.now());
+        let record = |attempt: Attempt, state: DeliveryState| {
+            self.record(&event_id, &correlation_id, destination, attempt, state)
+        };
+        let answered = |answer: &TargetAnswer| {
+            attempt(
+                started,
+                AttemptOutcome::Status(answer.status),
+                latency_ms,
+                answer.excerpt.clone(),
+            )
+        };
         match outcome {
             Ok(answer) => {
                 tracing::info!(
@@ -457,20 +468,7 @@ where
                     latency_ms,
                     "delivered"
                 );
-                let attempt = attempt(
-                    started,
-                    AttemptOutcome::Status(answer.status),
-                    latency_ms,
-                    answer.excerpt,
-                );
-                self.record(
-                    &event_id,
-                    &correlation_id,
-                    destination,
-                    attempt,
-                    DeliveryState::Delivered,
-                )
-                .await;
+                record(answered(&answer), DeliveryState::Delivered).await;
                 Ok(ok_response(
                     serde_json::json!({"status": "delivered", "id": event_id}),
                 ))
@@ -478,12 +476,6 @@ where
             Err(OutboundError::TargetStatus(answer))
                 if is_gone(destination, &answer, received_at, self.outbound.clock.now()) =>
             {
-                let attempt = attempt(
-                    started,
-                    AttemptOutcome::Status(answer.status),
-                    latency_ms,
-                    answer.excerpt.clone(),
-                );
                 // Sent before SNS is answered: if the queue does not take
                 // it, the 502 makes SNS try again, and nothing is lost.
                 if let Err(error) = self
@@ -492,14 +484,7 @@ where
                     .await
                 {
                     tracing::error!(event_id, correlation_id, sns_message_id, destination = %name, target_status = answer.status, %error, "gone, but not dead-lettered; SNS retries");
-                    self.record(
-                        &event_id,
-                        &correlation_id,
-                        destination,
-                        attempt,
-                        DeliveryState::Retrying,
-                    )
-                    .await;
+                    record(answered(&answer), DeliveryState::Retrying).await;
                     return Err(DeliverError::DeadLetterFailed(error));
                 }
                 tracing::warn!(
@@ -511,14 +496,7 @@ where
                     latency_ms,
                     "target gone; dead-lettered at once, never retried"
                 );
-                self.record(
-                    &event_id,
-                    &correlation_id,
-                    destination,
-                    attempt,
-                    DeliveryState::DeadLettered,
-                )
-                .await;
+                record(answered(&answer), DeliveryState::DeadLettered).await;
                 Ok(ok_response(
                     serde_json::json!({"status": "dead_lettered", "id": event_id}),
                 ))
@@ -533,20 +511,7 @@ where
                     latency_ms,
                     "target refused; SNS retries"
                 );
-                let attempt = attempt(
-                    started,
-                    AttemptOutcome::Status(answer.status),
-                    latency_ms,
-                    answer.excerpt.clone(),
-                );
-                self.record(
-                    &event_id,
-                    &correlation_id,
-                    destination,
-                    attempt,
-                    DeliveryState::Retrying,
-                )
-                .await;
+                record(answered(&answer), DeliveryState::Retrying).await;
                 Err(DeliverError::Outbound(OutboundError::TargetStatus(answer)))
             }
             Err(OutboundError::TargetFailed(error)) => {
@@ -557,14 +522,7 @@ where
                     latency_ms,
                     None,
                 );
-                self.record(
-                    &event_id,
-                    &correlation_id,
-                    destination,
-                    attempt,
-                    DeliveryState::Retrying,
-                )
-                .await;
+                record(attempt, DeliveryState::Retrying).await;
                 Err(DeliverError::Outbound(OutboundError::TargetFailed(error)))
             }
             Err(
