@@ -346,7 +346,12 @@ fn check_id_and_type(
                 None => panic!("an accepted payment has an id"),
             };
             assert_eq!(id, format!("{payment_id}:{status}"));
-            assert_eq!(event_type, format!("payment.{status}"));
+            // The status is letters and underscores; a long one makes a
+            // type over 128 bytes, which falls back like any other.
+            assert_eq!(
+                event_type,
+                or_default(usable(Some(&format!("payment.{status}").into()), 128))
+            );
         }
         "shopify" => {
             assert_eq!(id, header(header_b, 256).unwrap_or(digest));
