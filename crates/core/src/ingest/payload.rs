@@ -103,29 +103,66 @@ impl<'a> JsonObject<'a> {
             .map(Option::flatten)
     }
 
-    /// The value at a JSON pointer, parsing only the member it starts in.
-    /// That member given twice is unreadable, as in [`JsonObject::member`]:
-    /// JSON parsers disagree on which one counts, so the type on the bus
-    /// could differ from the one a consumer reads in the payload.
+    /// The value at a JSON pointer, parsing only the raw values along its
+    /// path. A member given twice at any level is unreadable, as in
+    /// [`JsonObject::member`]: JSON parsers disagree on which one counts, so
+    /// the type on the bus could differ from the one a consumer reads in the
+    /// payload.
     pub fn at(&self, pointer: &str) -> Lookup {
-        let mut segments = pointer.strip_prefix('/').unwrap_or(pointer).splitn(2, '/');
+        let mut segments = pointer.strip_prefix('/').unwrap_or(pointer).split('/');
         let first = unescape_pointer(segments.next().unwrap_or_default());
-        let rest = segments.next();
-        let mut found = self.members().filter(|(key, _)| *key == first);
-        let Some((_, raw)) = found.next() else {
+        let Some(mut raw) = unique_member(self.members(), &first)? else {
             return Ok(None);
         };
-        if found.next().is_some() {
-            return Err("appears more than once".into());
+        for segment in segments {
+            let segment = unescape_pointer(segment);
+            let next = match raw.get().as_bytes().first() {
+                Some(b'{') => {
+                    let Members(members) =
+                        serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+                    unique_member(
+                        members.iter().map(|(key, value)| (key.as_str(), *value)),
+                        &segment,
+                    )?
+                }
+                Some(b'[') => {
+                    let items: Vec<&RawValue> =
+                        serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+                    array_index(&segment).and_then(|index| items.get(index).copied())
+                }
+                _ => None,
+            };
+            let Some(next) = next else {
+                return Ok(None);
+            };
+            raw = next;
         }
         let value: serde_json::Value =
             serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
-        Ok(match rest {
-            None => Some(value),
-            Some(rest) => value.pointer(&format!("/{rest}")).cloned(),
-        }
-        .filter(|value| !value.is_null()))
+        Ok(Some(value).filter(|value| !value.is_null()))
     }
+}
+
+/// The one member called `name`; two are unreadable.
+fn unique_member<'a, 'k>(
+    mut members: impl Iterator<Item = (&'k str, &'a RawValue)>,
+    name: &str,
+) -> Result<Option<&'a RawValue>, String> {
+    let mut found = members.by_ref().filter(|(key, _)| *key == name);
+    let first = found.next().map(|(_, raw)| raw);
+    if first.is_some() && found.next().is_some() {
+        return Err("appears more than once".into());
+    }
+    Ok(first)
+}
+
+/// RFC 6901's array index: digits without a leading zero (as
+/// `serde_json::Value::pointer` reads it).
+fn array_index(segment: &str) -> Option<usize> {
+    if segment.starts_with('+') || (segment.starts_with('0') && segment.len() > 1) {
+        return None;
+    }
+    segment.parse().ok()
 }
 
 pub(crate) fn parse_raw<'a, T: Deserialize<'a>>(
@@ -268,6 +305,13 @@ mod tests {
         assert_eq!(object.at("/data/n"), Ok(Some(json!(1))));
         assert_eq!(object.at("/data/z"), Ok(None));
         assert_eq!(object.at("/missing"), Ok(None));
+        assert_eq!(object.at("/data/kind/deeper"), Ok(None));
+        let list = JsonObject::parse(br#"{"list":[{"k":"zero"}, {"k":"one"}]}"#).unwrap();
+        assert_eq!(list.at("/list/1/k"), Ok(Some(json!("one"))));
+        assert_eq!(list.at("/list/0"), Ok(Some(json!({"k": "zero"}))));
+        for beyond in ["/list/2/k", "/list/01/k", "/list/+1/k", "/list/k"] {
+            assert_eq!(list.at(beyond), Ok(None), "{beyond}");
+        }
     }
 
     /// Found by fuzzing (fuzz/regressions/ingest_prepare/duplicate-type-member):
@@ -275,12 +319,19 @@ mod tests {
     /// the payload takes the last.
     #[test]
     fn pointer_into_a_repeated_member_is_unreadable() {
-        let cases: [(&[u8], &str); 2] = [
+        let cases: [(&[u8], &str); 4] = [
             (br#"{"type":"a.created","type":"a.deleted"}"#, "/type"),
             (
                 br#"{"data":{"kind":"x"},"d\u0061ta":{"kind":"y"}}"#,
                 "/data/kind",
             ),
+            // Found by fuzzing (nested-repeated-type-falls-back): a repeat
+            // below the top level is as ambiguous.
+            (
+                br#"{"event":{"name":"a.created","amount":1,"name":"b"}}"#,
+                "/event/name",
+            ),
+            (br#"{"a":[{"k":1,"k":2}]}"#, "/a/0/k"),
         ];
         for (body, pointer) in cases {
             let object = JsonObject::parse(body).unwrap();
