@@ -2,6 +2,7 @@
 //! SDK and the functions are linked once instead of once per file. Each file
 //! beside this one is a module of it (tests/Cargo.toml: `autotests = false`).
 
+mod cli_output;
 mod consume;
 mod deliver;
 mod destinations;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod dev;
+mod output;
 pub mod policy;
 pub mod replay;
 pub mod sign;

@@ -15,6 +15,7 @@ use hookbridge_core::horizon::{
 use serde::Serialize;
 
 use crate::dev::config::{ConfigFileError, Settings};
+use crate::output;
 
 #[derive(Debug, clap::Args)]
 pub struct PolicyArgs {
@@ -70,9 +71,9 @@ pub fn run(args: PolicyArgs) -> Result<(), PolicyError> {
     };
     let schedule = DeliverySchedule::new(policy, horizon);
     if args.json {
-        println!("{}", schedule_json(&schedule));
+        output::line(schedule_json(&schedule));
     } else {
-        print!("{}", schedule_table(&schedule));
+        output::write(&schedule_table(&schedule));
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use hookbridge_core::destinations::{DestinationName, DestinationsError};
 use crate::dev::DEFAULT_DATA_DIR;
 use crate::dev::store::deliveries::{DeadLetterFilter, requeue_dead_letters};
 use crate::dev::store::{self, LocalStore, StoreError};
+use crate::output;
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
@@ -89,10 +90,10 @@ fn replay_local(
     let requeued = store
         .with(|connection| requeue_dead_letters(connection, filter, limit, SystemTime::now()))?;
     for entry in &requeued {
-        println!(
+        output::line(format_args!(
             "replayed {} to {} (source {}, correlation id {})",
             entry.event_id, entry.destination, entry.source, entry.correlation_id
-        );
+        ));
     }
     if requeued.is_empty() {
         let of_event = filter
@@ -103,12 +104,14 @@ fn replay_local(
             .destination
             .map(|name| format!(" to {name}"))
             .unwrap_or_default();
-        println!("no dead-lettered deliveries{of_event}{to_destination}");
+        output::line(format_args!(
+            "no dead-lettered deliveries{of_event}{to_destination}"
+        ));
     } else {
-        println!(
+        output::line(format_args!(
             "{} delivery(ies) re-queued with a fresh schedule",
             requeued.len()
-        );
+        ));
     }
     Ok(())
 }
@@ -127,10 +130,10 @@ fn replay_aws(queue_url: &str, topic_arn: &str, limit: usize) -> Result<(), Repl
         .replay(queue_url, topic_arn, limit)
         .await
     })?;
-    println!(
+    output::line(format_args!(
         "{} message(s) moved from {queue_url} back to {topic_arn}",
         report.replayed
-    );
+    ));
     Ok(())
 }
 

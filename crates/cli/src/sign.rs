@@ -11,6 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hookbridge_core::config::{ConfigError, SourceConfig, Sources};
 use hookbridge_core::providers::{self, Kind, Outgoing, Signed};
 
+use crate::output;
+
 /// Reads `--source`: one of the core's kinds.
 fn parse_kind(name: &str) -> Result<Kind, String> {
     Kind::from_name(name).ok_or_else(|| {
@@ -122,7 +124,7 @@ pub fn run(args: SignArgs) -> Result<(), SignError> {
         url: &url,
     };
     let signed = sign_webhook(&config, &args.secret, &body, parts)?;
-    print!("{}", render(&url, &signed, &args.file));
+    output::write(&render(&url, &signed, &args.file));
     Ok(())
 }
 

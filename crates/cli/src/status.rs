@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::dev::DEFAULT_DATA_DIR;
 use crate::dev::store::records::delivery_records;
 use crate::dev::store::{self, LocalStore, StoreError};
+use crate::output;
 
 /// Characters of a response excerpt the table shows (`--json` has it all).
 const EXCERPT_COLUMNS: usize = 60;
@@ -67,11 +68,11 @@ pub fn run(args: StatusArgs) -> Result<(), StatusError> {
         }
     };
     if args.json {
-        println!("{}", render_json(&args.event_id, &records));
+        output::line(render_json(&args.event_id, &records));
     } else if records.is_empty() {
-        println!("{}", no_destination(&args.event_id));
+        output::line(no_destination(&args.event_id));
     } else {
-        print!("{}", render_table(&args.event_id, &records));
+        output::write(&render_table(&args.event_id, &records));
     }
     Ok(())
 }
