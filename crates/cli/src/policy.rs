@@ -130,11 +130,25 @@ fn tier_name(tier: Tier) -> &'static str {
     }
 }
 
+/// A whole-second duration as `2d 20h 36m 17s` (humantime's `2days 20h`
+/// reads oddly in a column).
 fn human(duration: Duration) -> String {
-    if duration.is_zero() {
+    let seconds = duration.as_secs();
+    let parts = [
+        (seconds / 86_400, "d"),
+        (seconds / 3_600 % 24, "h"),
+        (seconds / 60 % 60, "m"),
+        (seconds % 60, "s"),
+    ];
+    let text: Vec<String> = parts
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, unit)| format!("{count}{unit}"))
+        .collect();
+    if text.is_empty() {
         "0s".to_owned()
     } else {
-        humantime::format_duration(duration).to_string()
+        text.join(" ")
     }
 }
 
@@ -317,6 +331,14 @@ mod tests {
                 .trim_end()
                 .ends_with(&DeliveryPolicy::default().to_json())
         );
+    }
+
+    #[test]
+    fn durations_read_as_days_hours_minutes_and_seconds() {
+        assert_eq!(human(Duration::ZERO), "0s");
+        assert_eq!(human(Duration::from_secs(128)), "2m 8s");
+        assert_eq!(human(Duration::from_secs(6 * 3600)), "6h");
+        assert_eq!(human(Duration::from_secs(246_977)), "2d 20h 36m 17s");
     }
 
     #[test]
