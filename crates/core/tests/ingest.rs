@@ -27,7 +27,8 @@ fn sources() -> Sources {
             "moneybutton":{"kind":"moneybutton"},
             "shopify":{"kind":"hmac","header":"X-Shopify-Hmac-Sha256","encoding":"base64",
                        "id_header":"X-Shopify-Webhook-Id","type_header":"X-Shopify-Topic"},
-            "generic":{"kind":"hmac","header":"X-Signature","prefix":"sha256="}}"#,
+            "generic":{"kind":"hmac","header":"X-Signature","prefix":"sha256="},
+            "forms":{"kind":"hmac","header":"X-Signature","message":"{url}{form}{body}"}}"#,
     )
     .unwrap()
 }
@@ -615,4 +616,43 @@ fn statuses_follow_the_contract() {
     assert_eq!(IngestError::MethodNotAllowed.status(), 405);
     assert_eq!(IngestError::SecretsUnavailable.status(), 503);
     assert_eq!(IngestError::BusUnavailable.status(), 503);
+}
+
+/// Found by fuzzing (fuzz/regressions/verify_hmac/body-and-form-template):
+/// a `{form}` template was signed over the body's fields but sent as JSON,
+/// so ingest read no fields and refused its own signature.
+#[test]
+fn a_form_template_signs_a_form_post_that_ingest_verifies() {
+    let sources = sources();
+    let body = b"b=2&a=1";
+    let outgoing = Outgoing {
+        id: "evt_1",
+        event_type: None,
+        timestamp: NOW as i64,
+        url: "https://hooks.example.com/webhooks/s",
+        body,
+    };
+    let signed = sources
+        .get("forms")
+        .unwrap()
+        .provider()
+        .sign("form-secret", &outgoing)
+        .unwrap();
+    assert!(
+        signed.headers.contains(&(
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into()
+        )),
+        "{signed:?}"
+    );
+    let pairs: Vec<(&str, &str)> = signed
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let prepared = run("forms", &header_map(&pairs), body, "form-secret").unwrap();
+    assert_eq!(
+        envelope(&prepared).inline_payload(),
+        Some(r#"{"a":"1","b":"2"}"#)
+    );
 }

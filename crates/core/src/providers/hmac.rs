@@ -9,7 +9,8 @@
 //! "id_header": "X-Event-Id", "type_header": "X-Event-Type"}`. Only
 //! `header` is required: the default is the hex HMAC-SHA256 of the body.
 //! `message` placeholders: `{timestamp}` `{id}` `{method}` `{url}` `{form}`
-//! `{body}`. The type is `type_header`, else the payload at `type_pointer`
+//! `{body}`; a template with `{form}` is for form posts (signing sends the
+//! form content type). The type is `type_header`, else the payload at `type_pointer`
 //! (default `/type`), else `default_type`.
 
 use std::time::SystemTime;
@@ -18,7 +19,7 @@ use super::composed::{ComposedMac, Template, Timestamp};
 use super::describe::header;
 use super::{Described, Options, Outgoing, Provider, Request, SignError, Signed};
 use crate::config::DEFAULT_TOLERANCE;
-use crate::ingest::PayloadError;
+use crate::ingest::{PayloadError, form};
 use crate::ingest::payload::JsonObject;
 use crate::secret::SecretSet;
 use crate::verify::VerifyError;
@@ -118,6 +119,11 @@ impl Provider for Hmac {
         };
         if let (Some(name), Some(event_type)) = (&self.type_header, outgoing.event_type) {
             signed = signed.header(name, event_type);
+        }
+        // `{form}` is the fields of a form post; ingest reads them only from
+        // a body that says it is one.
+        if self.scheme.message.uses_form() {
+            signed = signed.header("Content-Type", form::FORM_CONTENT_TYPE);
         }
         Ok(signed)
     }
