@@ -7,7 +7,9 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use hookbridge_core::metrics::{Measurement, emf_line};
-use hookbridge_core::ports::MetricsRecorder;
+use hookbridge_core::ports::{Clock, MetricsRecorder};
+
+use crate::clock::SystemClock;
 
 /// The stack name every metric is dimensioned by (`Stack`). Unset (local
 /// runs, `hookbridge dev --aws`): no metric lines are written.
@@ -42,8 +44,12 @@ impl EmfStdout {
 }
 
 impl MetricsRecorder for EmfStdout {
-    fn record(&self, at: SystemTime, measurement: &Measurement<'_>) {
-        self.write(&mut std::io::stdout().lock(), at, measurement);
+    fn record(&self, measurement: &Measurement<'_>) {
+        self.write(
+            &mut std::io::stdout().lock(),
+            SystemClock.now(),
+            measurement,
+        );
     }
 }
 

@@ -415,7 +415,7 @@ pub fn emf_line(stack: &str, at: SystemTime, measurement: &Measurement<'_>) -> S
     let mut written: Vec<&'static [&'static [Dimension]]> = Vec::with_capacity(3);
     for (metric, _) in &values {
         let sets = metric.dimension_sets();
-        if written.iter().any(|done| std::ptr::eq(*done, sets)) {
+        if written.contains(&sets) {
             continue;
         }
         if !written.is_empty() {
@@ -443,7 +443,7 @@ pub fn emf_line(stack: &str, at: SystemTime, measurement: &Measurement<'_>) -> S
         line.push_str(r#"],"Metrics":["#);
         let in_directive = values
             .iter()
-            .filter(|(other, _)| std::ptr::eq(other.dimension_sets(), sets));
+            .filter(|(other, _)| other.dimension_sets() == sets);
         for (i, (other, _)) in in_directive.enumerate() {
             if i > 0 {
                 line.push(',');

@@ -25,7 +25,7 @@ pub use delivery_status::MemoryDeliveryStatus;
 pub use envelope::EnvelopeBuilder;
 pub use event_store::{AcceptingStore, MemoryEventStore, StoredProjection, run_ready};
 pub use headers::header_map;
-pub use metrics::{CapturedMetrics, EmfDatum, TEST_STACK, extract_emf};
+pub use metrics::{CapturedMetrics, EmfDatum, TEST_METRICS_TIME_MS, TEST_STACK, extract_emf};
 pub use payloads::MemoryPayloads;
 pub use secrets::MemorySecrets;
 pub use sns::{

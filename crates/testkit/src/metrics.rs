@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, UNIX_EPOCH};
 
 use hookbridge_core::metrics::{Measurement, emf_line};
 use hookbridge_core::ports::MetricsRecorder;
@@ -8,6 +8,9 @@ use serde_json::Value;
 
 /// The stack name [`CapturedMetrics`] writes into every line.
 pub const TEST_STACK: &str = "test-stack";
+
+/// The time [`CapturedMetrics`] stamps every line with, in milliseconds.
+pub const TEST_METRICS_TIME_MS: u64 = 1_764_000_000_000;
 
 /// Records the EMF line of every measurement, as the Lambda recorder
 /// writes it to stdout. Clones share the lines.
@@ -36,7 +39,8 @@ impl CapturedMetrics {
 }
 
 impl MetricsRecorder for CapturedMetrics {
-    fn record(&self, at: SystemTime, measurement: &Measurement<'_>) {
+    fn record(&self, measurement: &Measurement<'_>) {
+        let at = UNIX_EPOCH + Duration::from_millis(TEST_METRICS_TIME_MS);
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -287,18 +287,18 @@ impl<S: SecretStore, P: EventPublisher, C: Clock, B: PayloadStore> Ingest<S, P, 
         } else {
             UNKNOWN_SOURCE
         };
-        let now = self.clock.now();
-        let latency_ms = now.duration_since(started).map_or(0, |elapsed| {
-            elapsed.as_millis().try_into().unwrap_or(u64::MAX)
+        let latency_ms = self
+            .clock
+            .now()
+            .duration_since(started)
+            .map_or(0, |elapsed| {
+                elapsed.as_millis().try_into().unwrap_or(u64::MAX)
+            });
+        metrics.record(&Measurement::Ingest {
+            source,
+            outcome,
+            latency_ms,
         });
-        metrics.record(
-            now,
-            &Measurement::Ingest {
-                source,
-                outcome,
-                latency_ms,
-            },
-        );
     }
 
     async fn secrets_of(

@@ -8,7 +8,8 @@ use hookbridge_core::providers::{Outgoing, stripe};
 use hookbridge_core::response::CORRELATION_HEADER;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_testkit::{
-    CapturedMetrics, ManualClock, MemoryBus, MemoryPayloads, MemorySecrets, TEST_STACK,
+    CapturedMetrics, ManualClock, MemoryBus, MemoryPayloads, MemorySecrets, TEST_METRICS_TIME_MS,
+    TEST_STACK,
 };
 use lambda_http::http::{self, header};
 
@@ -457,7 +458,7 @@ fn per_source(metrics: &CapturedMetrics) -> Vec<(String, f64, String, String)> {
     for datum in &datums {
         assert_eq!(datum.namespace, "hookbridge");
         assert_eq!(datum.dimension("Stack"), TEST_STACK);
-        assert_eq!(datum.timestamp_ms, NOW * 1000);
+        assert_eq!(datum.timestamp_ms, TEST_METRICS_TIME_MS);
     }
     datums
         .into_iter()
