@@ -658,6 +658,18 @@ fn deployed_properties(template: &Value) -> serde_json::Value {
             .as_str()
             .expect("property names are strings")
             .to_owned();
+        // A group of parameters (DeliveryFailureAlarm): each member resolved.
+        if let Value::Mapping(members) = value {
+            let members = members.iter().map(|(member, value)| {
+                let member = member
+                    .as_str()
+                    .expect("member names are strings")
+                    .to_owned();
+                (member, serde_json::Value::String(resolve(template, value)))
+            });
+            deployed.insert(name, serde_json::Value::Object(members.collect()));
+            continue;
+        }
         let text = tag_text(value);
         let resolved = match placeholders
             .iter()
@@ -716,6 +728,31 @@ fn the_destinations_resource_is_reconciled_from_the_parameters_and_the_stack_it_
         .desired()
         .expect("and accepts their deployed values");
     assert_eq!(desired.destinations.len(), 2);
+    let alarm = &desired.failure_alarm;
+    assert_eq!(
+        (
+            alarm.rate_percent,
+            alarm.minimum_attempts,
+            alarm.period_seconds,
+            alarm.evaluation_periods
+        ),
+        (20, 10, 300, 3),
+        "each destination's failure-rate alarm takes the parameters' defaults"
+    );
+    let group = &properties["DeliveryFailureAlarm"];
+    for (member, expected) in [
+        ("Stack", "!Ref AWS::StackName"),
+        ("RatePercent", "!Ref DeliveryFailureRatePercent"),
+        ("MinimumAttempts", "!Ref DeliveryMinimumAttempts"),
+        ("PeriodSeconds", "!Ref AlarmPeriodSeconds"),
+        ("EvaluationPeriods", "!Ref AlarmEvaluationPeriods"),
+    ] {
+        assert_eq!(
+            tag_text(&group[member]).as_deref(),
+            Some(expected),
+            "{member}"
+        );
+    }
 }
 
 #[test]
@@ -898,7 +935,7 @@ fn assert_rate_alarm(
 }
 
 #[test]
-fn ingest_5xx_and_delivery_failures_alarm_on_their_rate_not_on_one_answer() {
+fn ingest_5xx_alarms_on_its_rate_not_on_one_answer() {
     let template = template();
     let ingest = alarm_on_rate(&template, "AWS/ApiGateway", "5xx");
     assert!(ingest.inputs.contains_key("Count"));
@@ -907,14 +944,6 @@ fn ingest_5xx_and_delivery_failures_alarm_on_their_rate_not_on_one_answer() {
         "100 * errors",
         "requests",
         ["IngestErrorRatePercent", "IngestMinimumRequests"],
-    );
-    let delivery = alarm_on_rate(&template, "hookbridge", "DeliveryAttempts");
-    assert!(delivery.inputs.contains_key("Delivered"));
-    assert_rate_alarm(
-        &delivery,
-        "100 * (attempts - delivered)",
-        "attempts",
-        ["DeliveryFailureRatePercent", "DeliveryMinimumAttempts"],
     );
 }
 

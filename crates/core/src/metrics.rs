@@ -74,7 +74,6 @@ const BY_SOURCE: &[&[Dimension]] = &[&[Stack, Source]];
 const BY_SOURCE_AND_STACK: &[&[Dimension]] = &[&[Stack, Source], &[Stack]];
 const BY_REASON: &[&[Dimension]] = &[&[Stack, Source, Reason], &[Stack, Reason]];
 const BY_DESTINATION: &[&[Dimension]] = &[&[Stack, Destination]];
-const BY_DESTINATION_AND_STACK: &[&[Dimension]] = &[&[Stack, Destination], &[Stack]];
 const BY_CLASS: &[&[Dimension]] = &[&[Stack, Destination, Class]];
 
 /// Every metric hookbridge emits. The template's dashboard and alarms may
@@ -164,9 +163,11 @@ impl Metric {
         match self {
             Self::Accepted | Self::Unavailable | Self::IngestLatency => BY_SOURCE_AND_STACK,
             Self::Refused => BY_REASON,
-            Self::DeliveryAttempts | Self::Delivered => BY_DESTINATION_AND_STACK,
             Self::DeliveryFailed => BY_CLASS,
-            Self::DeliveryLatency | Self::DeadLettered => BY_DESTINATION,
+            Self::DeliveryAttempts
+            | Self::Delivered
+            | Self::DeliveryLatency
+            | Self::DeadLettered => BY_DESTINATION,
             Self::ConsumeFailed => BY_SOURCE_AND_STACK,
             Self::Recorded
             | Self::Duplicate
@@ -178,6 +179,17 @@ impl Metric {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|metric| metric.name() == name)
     }
+}
+
+/// The metric-math expression of a delivery failure rate in percent, over
+/// the ids `attempts` ([`Metric::DeliveryAttempts`], sum) and `delivered`
+/// ([`Metric::Delivered`], sum). A period with fewer than
+/// `minimum_attempts` is taken over that many, so one failure among two
+/// attempts is no 50 % outage.
+pub fn failure_rate_expression(minimum_attempts: u32) -> String {
+    format!(
+        "100 * (attempts - delivered) / IF(attempts < {minimum_attempts}, {minimum_attempts}, attempts)"
+    )
 }
 
 /// Why ingest refused a webhook (its 4xx answers).
