@@ -71,7 +71,6 @@ impl Dimension {
 use Dimension::{Class, Destination, Reason, Source, Stack};
 
 const BY_SOURCE: &[&[Dimension]] = &[&[Stack, Source]];
-const BY_SOURCE_AND_STACK: &[&[Dimension]] = &[&[Stack, Source], &[Stack]];
 const BY_REASON: &[&[Dimension]] = &[&[Stack, Source, Reason], &[Stack, Reason]];
 const BY_DESTINATION: &[&[Dimension]] = &[&[Stack, Destination]];
 const BY_CLASS: &[&[Dimension]] = &[&[Stack, Destination, Class]];
@@ -156,23 +155,26 @@ impl Metric {
         }
     }
 
-    /// The dimension sets CloudWatch aggregates the metric by. A set
-    /// without the source or destination exists where a stack-wide alarm
-    /// needs it (CloudWatch alarms cannot add up per-source metrics).
+    /// The dimension sets CloudWatch aggregates the metric by: each is a
+    /// custom metric billed per combination of values, so a set exists only
+    /// where the dashboard or an alarm reads it (refusals by reason alone,
+    /// whatever the source).
     pub fn dimension_sets(self) -> &'static [&'static [Dimension]] {
         match self {
-            Self::Accepted | Self::Unavailable | Self::IngestLatency => BY_SOURCE_AND_STACK,
             Self::Refused => BY_REASON,
             Self::DeliveryFailed => BY_CLASS,
             Self::DeliveryAttempts
             | Self::Delivered
             | Self::DeliveryLatency
             | Self::DeadLettered => BY_DESTINATION,
-            Self::ConsumeFailed => BY_SOURCE_AND_STACK,
-            Self::Recorded
+            Self::Accepted
+            | Self::Unavailable
+            | Self::IngestLatency
+            | Self::Recorded
             | Self::Duplicate
             | Self::ProjectionUpdated
-            | Self::ProjectionSuperseded => BY_SOURCE,
+            | Self::ProjectionSuperseded
+            | Self::ConsumeFailed => BY_SOURCE,
         }
     }
 
