@@ -52,6 +52,10 @@ fn properties(
         "AlarmTopicArn": alarm_topic_arn,
         "NamePrefix": name_prefix,
         "DeliveryPolicy": DeliveryPolicy::default().to_json(),
+        "DeliveryFailureAlarm": {
+            "Stack": "hb-dest", "RatePercent": "20", "MinimumAttempts": "10",
+            "PeriodSeconds": "300", "EvaluationPeriods": "3",
+        },
     })
 }
 
@@ -312,7 +316,12 @@ async fn the_reconciler_creates_converges_and_removes_every_destination_in_aws()
         after_create.alarms,
         names
             .iter()
-            .map(|name| format!("{prefix}{name}-dead-letters"))
+            .flat_map(|name| {
+                [
+                    format!("{prefix}{name}-dead-letters"),
+                    format!("{prefix}{name}-failure-rate"),
+                ]
+            })
             .collect()
     );
     let billing = &after_create.subscriptions["https://127.0.0.1:9/?destination=billing"];
@@ -376,7 +385,10 @@ async fn the_reconciler_creates_converges_and_removes_every_destination_in_aws()
     );
     assert_eq!(
         after_update.alarms,
-        BTreeSet::from([format!("{prefix}crm-dead-letters")])
+        BTreeSet::from([
+            format!("{prefix}crm-dead-letters"),
+            format!("{prefix}crm-failure-rate")
+        ])
     );
 
     let deleted = reconciler

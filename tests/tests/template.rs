@@ -567,7 +567,9 @@ fn every_dead_letter_queue_function_and_the_api_raise_an_alarm_on_the_alarm_topi
             alarm["Namespace"].as_str() == Some(namespace)
                 && alarm["MetricName"].as_str() == Some(metric)
                 && alarm["ComparisonOperator"].as_str() == Some("GreaterThanThreshold")
-                && alarm["Threshold"].as_u64() == Some(0)
+                && (alarm["Threshold"].as_u64() == Some(0)
+                    || tag_text(&alarm["Threshold"]).as_deref()
+                        == Some("!Ref ConsumeFailureThreshold"))
                 && alarm["Dimensions"]
                     .as_sequence()
                     .into_iter()
@@ -608,9 +610,12 @@ fn every_dead_letter_queue_function_and_the_api_raise_an_alarm_on_the_alarm_topi
         );
     }
     for api in of_type("AWS::Serverless::HttpApi") {
-        assert!(
-            raised_on("AWS/ApiGateway", "5xx", "ApiId", format!("!Ref {api}")),
-            "{api}'s 5xx answers raise an alarm"
+        let rate = alarm_on_rate(&template, "AWS/ApiGateway", "5xx");
+        let errors = rate.inputs["5xx"];
+        assert_eq!(
+            tag_text(&errors["MetricStat"]["Metric"]["Dimensions"][0]["Value"]),
+            Some(format!("!Ref {api}")),
+            "{api}'s 5xx rate raises an alarm"
         );
     }
     let email = &resources[&Value::from("AlarmEmailSubscription")];
@@ -653,6 +658,18 @@ fn deployed_properties(template: &Value) -> serde_json::Value {
             .as_str()
             .expect("property names are strings")
             .to_owned();
+        // A group of parameters (DeliveryFailureAlarm): each member resolved.
+        if let Value::Mapping(members) = value {
+            let members = members.iter().map(|(member, value)| {
+                let member = member
+                    .as_str()
+                    .expect("member names are strings")
+                    .to_owned();
+                (member, serde_json::Value::String(resolve(template, value)))
+            });
+            deployed.insert(name, serde_json::Value::Object(members.collect()));
+            continue;
+        }
         let text = tag_text(value);
         let resolved = match placeholders
             .iter()
@@ -711,6 +728,31 @@ fn the_destinations_resource_is_reconciled_from_the_parameters_and_the_stack_it_
         .desired()
         .expect("and accepts their deployed values");
     assert_eq!(desired.destinations.len(), 2);
+    let alarm = &desired.failure_alarm;
+    assert_eq!(
+        (
+            alarm.rate_percent,
+            alarm.minimum_attempts,
+            alarm.period_seconds,
+            alarm.evaluation_periods
+        ),
+        (20, 10, 300, 3),
+        "each destination's failure-rate alarm takes the parameters' defaults"
+    );
+    let group = &properties["DeliveryFailureAlarm"];
+    for (member, expected) in [
+        ("Stack", "!Ref AWS::StackName"),
+        ("RatePercent", "!Ref DeliveryFailureRatePercent"),
+        ("MinimumAttempts", "!Ref DeliveryMinimumAttempts"),
+        ("PeriodSeconds", "!Ref AlarmPeriodSeconds"),
+        ("EvaluationPeriods", "!Ref AlarmEvaluationPeriods"),
+    ] {
+        assert_eq!(
+            tag_text(&group[member]).as_deref(),
+            Some(expected),
+            "{member}"
+        );
+    }
 }
 
 #[test]
@@ -795,4 +837,245 @@ fn reconcile_may_change_only_the_delivery_topic_and_the_queues_and_alarms_it_nam
     let name = hookbridge_core::destinations::DestinationName::parse("crm").unwrap();
     assert!(reconcile::queue_name(prefix, &name).starts_with(prefix));
     assert!(reconcile::alarm_name(prefix, &name).starts_with(prefix));
+}
+
+/// An alarm on a rate computed by metric math: its inputs by metric name
+/// and its expression.
+struct RateAlarm<'a> {
+    inputs: BTreeMap<&'a str, &'a Value>,
+    expression: String,
+    properties: &'a Value,
+}
+
+/// The one alarm whose metric math reads `metric` of `namespace`.
+fn alarm_on_rate<'a>(template: &'a Value, namespace: &str, metric: &str) -> RateAlarm<'a> {
+    let alarms: Vec<RateAlarm<'a>> = template["Resources"]
+        .as_mapping()
+        .expect("resources")
+        .values()
+        .filter(|resource| resource["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .filter_map(|alarm| {
+            let properties = &alarm["Properties"];
+            let queries = properties["Metrics"].as_sequence()?;
+            let inputs: BTreeMap<&str, &Value> = queries
+                .iter()
+                .filter(|query| {
+                    query["MetricStat"]["Metric"]["Namespace"].as_str() == Some(namespace)
+                })
+                .map(|query| {
+                    let name = query["MetricStat"]["Metric"]["MetricName"].as_str();
+                    (name.expect("a metric name"), query)
+                })
+                .collect();
+            let expression = queries
+                .iter()
+                .find(|query| query["ReturnData"].as_bool() == Some(true))
+                .and_then(|query| tag_text(&query["Expression"]))?;
+            inputs.contains_key(metric).then_some(RateAlarm {
+                inputs,
+                expression,
+                properties,
+            })
+        })
+        .collect();
+    assert_eq!(
+        alarms.len(),
+        1,
+        "one alarm on the rate of {namespace} {metric}"
+    );
+    alarms.into_iter().next().expect("one alarm")
+}
+
+/// A rate alarm fires on a share over a parameter, for consecutive periods,
+/// with the share of a quiet period taken over a minimum volume: one
+/// deliberate 503 among few requests pages nobody.
+fn assert_rate_alarm(
+    rate: &RateAlarm<'_>,
+    numerator: &str,
+    denominator: &str,
+    parameters: [&str; 2],
+) {
+    let [threshold, minimum] = parameters;
+    let floor = format!("IF({denominator} < ${{{minimum}}}, ${{{minimum}}}, {denominator})");
+    assert!(
+        rate.expression.contains(numerator) && rate.expression.ends_with(&format!("/ {floor}")),
+        "{}",
+        rate.expression
+    );
+    let properties = rate.properties;
+    assert_eq!(
+        tag_text(&properties["Threshold"]),
+        Some(format!("!Ref {threshold}"))
+    );
+    assert_eq!(
+        tag_text(&properties["EvaluationPeriods"]),
+        Some("!Ref AlarmEvaluationPeriods".to_owned())
+    );
+    assert_eq!(properties["TreatMissingData"], "notBreaching");
+    for input in rate.inputs.values() {
+        assert_eq!(input["ReturnData"].as_bool(), Some(false));
+        assert_eq!(input["MetricStat"]["Stat"], "Sum");
+        assert_eq!(
+            tag_text(&input["MetricStat"]["Period"]),
+            Some("!Ref AlarmPeriodSeconds".to_owned())
+        );
+    }
+    let template = template();
+    for parameter in [
+        threshold,
+        minimum,
+        "AlarmEvaluationPeriods",
+        "AlarmPeriodSeconds",
+    ] {
+        assert!(
+            template["Parameters"][parameter]["Default"].is_number(),
+            "{parameter} has a default"
+        );
+    }
+}
+
+#[test]
+fn ingest_5xx_alarms_on_its_rate_not_on_one_answer() {
+    let template = template();
+    let ingest = alarm_on_rate(&template, "AWS/ApiGateway", "5xx");
+    assert!(ingest.inputs.contains_key("Count"));
+    assert_rate_alarm(
+        &ingest,
+        "100 * errors",
+        "requests",
+        ["IngestErrorRatePercent", "IngestMinimumRequests"],
+    );
+}
+
+/// Every `hookbridge` metric a dashboard widget or an alarm names, with the
+/// dimensions it names it by.
+fn hookbridge_references(template: &Value) -> Vec<(String, BTreeSet<String>)> {
+    let mut references = Vec::new();
+    let body = dashboard_body(template);
+    for widget in body["widgets"].as_array().expect("widgets") {
+        let metrics = widget["properties"]["metrics"].as_array();
+        for row in metrics.into_iter().flatten() {
+            let row = row.as_array().expect("a metrics row is an array");
+            if row[0] == "hookbridge" {
+                let names: Vec<&str> = row.iter().filter_map(serde_json::Value::as_str).collect();
+                let dimensions = names[2..].iter().step_by(2).map(|d| (*d).to_owned());
+                references.push((names[1].to_owned(), dimensions.collect()));
+            }
+            for expression in row.iter().filter_map(|m| m["expression"].as_str()) {
+                references.extend(searched_metric(expression));
+            }
+        }
+    }
+    for resource in template["Resources"]
+        .as_mapping()
+        .expect("resources")
+        .values()
+    {
+        let queries = resource["Properties"]["Metrics"].as_sequence();
+        for query in queries.into_iter().flatten() {
+            let metric = &query["MetricStat"]["Metric"];
+            if metric["Namespace"] == "hookbridge" {
+                let dimensions = metric["Dimensions"].as_sequence().expect("dimensions");
+                references.push((
+                    metric["MetricName"].as_str().expect("name").to_owned(),
+                    dimensions
+                        .iter()
+                        .map(|d| d["Name"].as_str().expect("dimension name").to_owned())
+                        .collect(),
+                ));
+            }
+        }
+    }
+    references
+}
+
+/// The dashboard's body as CloudWatch receives it, each `${…}` of the
+/// `!Sub` replaced by a placeholder.
+fn dashboard_body(template: &Value) -> serde_json::Value {
+    let dashboard = &template["Resources"]["Dashboard"];
+    assert_eq!(dashboard["Type"], "AWS::CloudWatch::Dashboard");
+    let Value::Tagged(body) = &dashboard["Properties"]["DashboardBody"] else {
+        panic!("the dashboard body is a !Sub");
+    };
+    assert_eq!(body.tag, "Sub");
+    let mut text = body.value.as_str().expect("the body is text").to_owned();
+    while let Some(start) = text.find("${") {
+        let end = start + text[start..].find('}').expect("a closed ${");
+        text.replace_range(start..=end, "placeholder");
+    }
+    serde_json::from_str(&text).expect("the dashboard body is JSON")
+}
+
+/// `SEARCH('{hookbridge,Stack,Source} MetricName="Accepted" …')`: the
+/// metric and its dimension schema.
+fn searched_metric(expression: &str) -> Option<(String, BTreeSet<String>)> {
+    let schema_start = expression.find("{hookbridge,")? + "{hookbridge,".len();
+    let schema_end = schema_start + expression[schema_start..].find('}')?;
+    let name_start = expression.find("MetricName=\"")? + "MetricName=\"".len();
+    let name_end = name_start + expression[name_start..].find('"')?;
+    let dimensions = expression[schema_start..schema_end]
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    Some((expression[name_start..name_end].to_owned(), dimensions))
+}
+
+#[test]
+fn the_dashboard_and_alarms_name_only_metrics_the_code_emits_by_their_dimensions() {
+    use hookbridge_core::metrics::Metric;
+
+    let template = template();
+    let references = hookbridge_references(&template);
+    for (name, dimensions) in &references {
+        let metric = Metric::from_name(name)
+            .unwrap_or_else(|| panic!("`{name}` is no metric hookbridge_core::metrics emits"));
+        assert!(
+            metric.dimension_sets().iter().any(|set| {
+                set.iter()
+                    .map(|d| d.name().to_owned())
+                    .collect::<BTreeSet<_>>()
+                    == *dimensions
+            }),
+            "`{name}` is not emitted by the dimensions {dimensions:?}"
+        );
+    }
+    for metric in Metric::ALL {
+        assert!(
+            references.iter().any(|(name, _)| name == metric.name()),
+            "the dashboard shows {}",
+            metric.name()
+        );
+    }
+}
+
+#[test]
+fn the_dashboard_has_one_row_per_concern() {
+    let body = dashboard_body(&template());
+    let rows: Vec<&str> = body["widgets"]
+        .as_array()
+        .expect("widgets")
+        .iter()
+        .filter_map(|widget| widget["properties"]["markdown"].as_str())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "## Inbound by source",
+            "## Refusals by reason",
+            "## Destinations",
+            "## Dead letters and backlog",
+            "## Records",
+            "## Functions",
+        ]
+    );
+}
+
+#[test]
+fn every_function_names_the_stack_its_metrics_are_dimensioned_by() {
+    let template = template();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(
+        tag_text(&globals[hookbridge_aws::metrics::STACK_VARIABLE]),
+        Some("!Ref AWS::StackName".to_owned())
+    );
 }

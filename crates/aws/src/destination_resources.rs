@@ -4,10 +4,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic,
+};
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sqs::types::QueueAttributeName;
-use hookbridge_core::ports::{DestinationResources, QueueAlarm, ResourceError, TopicSubscription};
+use hookbridge_core::metrics::{self, NAMESPACE};
+use hookbridge_core::ports::{
+    DestinationResources, FailureRateAlarm, QueueAlarm, ResourceError, TopicSubscription,
+};
 
 /// SNS lists an unconfirmed subscription with this instead of an ARN.
 const PENDING_CONFIRMATION: &str = "PendingConfirmation";
@@ -226,6 +231,62 @@ impl DestinationResources for AwsDestinationResources {
             .comparison_operator(ComparisonOperator::GreaterThanThreshold)
             .threshold(0.0)
             // No data point is an empty queue: nothing is wrong.
+            .treat_missing_data("notBreaching")
+            .alarm_actions(&alarm.notify_topic_arn)
+            .ok_actions(&alarm.notify_topic_arn)
+            .send()
+            .await
+            .map_err(|error| failed("cloudwatch:PutMetricAlarm", &alarm.name, &error))?;
+        Ok(())
+    }
+
+    async fn put_failure_rate_alarm(&self, alarm: &FailureRateAlarm) -> Result<(), ResourceError> {
+        let sum_of = |id: &str, metric: metrics::Metric| {
+            let dimensions = [
+                (metrics::Dimension::Stack, &alarm.stack),
+                (metrics::Dimension::Destination, &alarm.destination),
+            ]
+            .map(|(dimension, value)| {
+                Dimension::builder()
+                    .name(dimension.name())
+                    .value(value)
+                    .build()
+            });
+            MetricDataQuery::builder()
+                .id(id)
+                .return_data(false)
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace(NAMESPACE)
+                                .metric_name(metric.name())
+                                .set_dimensions(Some(dimensions.to_vec()))
+                                .build(),
+                        )
+                        .period(alarm.period_seconds as i32)
+                        .stat("Sum")
+                        .build(),
+                )
+                .build()
+        };
+        let rate = MetricDataQuery::builder()
+            .id("rate")
+            .label("failed attempts (%)")
+            .return_data(true)
+            .expression(metrics::failure_rate_expression(alarm.minimum_attempts))
+            .build();
+        self.cloudwatch
+            .put_metric_alarm()
+            .alarm_name(&alarm.name)
+            .alarm_description(&alarm.description)
+            .metrics(sum_of("attempts", metrics::Metric::DeliveryAttempts))
+            .metrics(sum_of("delivered", metrics::Metric::Delivered))
+            .metrics(rate)
+            .evaluation_periods(alarm.evaluation_periods as i32)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .threshold(f64::from(alarm.threshold_percent))
+            // No attempt is no failure.
             .treat_missing_data("notBreaching")
             .alarm_actions(&alarm.notify_topic_arn)
             .ok_actions(&alarm.notify_topic_arn)

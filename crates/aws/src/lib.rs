@@ -11,6 +11,7 @@ pub mod eventbridge;
 pub mod http;
 pub mod iam;
 pub mod logging;
+pub mod metrics;
 pub mod replay;
 pub mod retry;
 pub mod s3;

@@ -12,6 +12,7 @@ pub mod entry;
 pub mod envelope;
 pub mod horizon;
 pub mod ingest;
+pub mod metrics;
 pub mod outbound;
 pub mod payload_ref;
 pub mod ports;

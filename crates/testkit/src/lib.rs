@@ -10,6 +10,7 @@ mod delivery_status;
 mod envelope;
 mod event_store;
 mod headers;
+mod metrics;
 mod payloads;
 mod recorded;
 mod secrets;
@@ -24,6 +25,7 @@ pub use delivery_status::MemoryDeliveryStatus;
 pub use envelope::EnvelopeBuilder;
 pub use event_store::{AcceptingStore, MemoryEventStore, StoredProjection, run_ready};
 pub use headers::header_map;
+pub use metrics::{CapturedMetrics, EmfDatum, TEST_METRICS_TIME_MS, TEST_STACK, extract_emf};
 pub use payloads::MemoryPayloads;
 pub use secrets::MemorySecrets;
 pub use sns::{

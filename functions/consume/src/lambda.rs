@@ -3,11 +3,13 @@
 //! The Lambda's `main` builds it here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use hookbridge_aws::DynamoDbEventStore;
 use hookbridge_aws::iam::IamActions;
+use hookbridge_aws::metrics::EmfStdout;
 use hookbridge_aws::s3::{self, S3PayloadStore};
 use hookbridge_aws::settings::{self, SOURCES_VARIABLE, SettingsError, SettingsReader};
 pub use hookbridge_aws::settings::{DEFAULT_RETENTION_DAYS, RETENTION_VARIABLE};
@@ -104,6 +106,18 @@ impl ConsumeFunction {
                 tracing::error!(%problems, "every invocation fails until configured");
                 Self::Unconfigured(problems)
             }
+        }
+    }
+
+    /// Writes every event's metrics as EMF lines, when `recorder` is
+    /// given. An unconfigured function measures nothing: Lambda counts its
+    /// errors.
+    pub fn with_metrics(self, recorder: Option<EmfStdout>) -> Self {
+        match (self, recorder) {
+            (Self::Ready(consumer), Some(recorder)) => {
+                Self::Ready(Box::new(consumer.with_metrics(Arc::new(recorder))))
+            }
+            (function, _) => function,
         }
     }
 

@@ -9,11 +9,15 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hookbridge_aws::settings::SettingsError;
-use hookbridge_core::envelope::{Body, Envelope, PayloadRef};
-use hookbridge_core::ports::{EventStore, EventStoreError, PayloadStore, PayloadStoreError};
+use hookbridge_core::envelope::{BUS_SOURCE_PREFIX, Body, Envelope, PayloadRef};
+use hookbridge_core::metrics::{ConsumeOutcome, Measurement, UNKNOWN_SOURCE};
+use hookbridge_core::ports::{
+    EventStore, EventStoreError, MetricsRecorder, PayloadStore, PayloadStoreError,
+};
 use hookbridge_core::projection::{
     EventRecord, ProjectionChange, ProjectionError, ProjectionRule, RecordOutcome,
 };
@@ -156,6 +160,17 @@ impl From<RecordOutcome> for Outcome {
     }
 }
 
+impl From<Outcome> for ConsumeOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::ProjectionUpdated => Self::ProjectionUpdated,
+            Outcome::ProjectionSuperseded => Self::ProjectionSuperseded,
+            Outcome::NotProjected => Self::NotProjected,
+            Outcome::Duplicate => Self::Duplicate,
+        }
+    }
+}
+
 impl Outcome {
     fn as_str(self) -> &'static str {
         match self {
@@ -176,6 +191,7 @@ pub struct Consumer<S, B> {
     payloads: B,
     rules: HashMap<String, ProjectionRule>,
     retention: Duration,
+    metrics: Option<Arc<dyn MetricsRecorder>>,
 }
 
 impl<S: EventStore, B: PayloadStore> Consumer<S, B> {
@@ -185,7 +201,15 @@ impl<S: EventStore, B: PayloadStore> Consumer<S, B> {
             payloads,
             rules: settings.rules,
             retention: settings.retention,
+            metrics: None,
         }
+    }
+
+    /// Reports every event's outcome to `recorder` (the Lambda's EMF
+    /// lines); without one, nothing is measured.
+    pub fn with_metrics(mut self, recorder: Arc<dyn MetricsRecorder>) -> Self {
+        self.metrics = Some(recorder);
+        self
     }
 
     pub fn store(&self) -> &S {
@@ -198,6 +222,7 @@ impl<S: EventStore, B: PayloadStore> Consumer<S, B> {
     pub async fn handle(&self, event: &str) -> Result<Consumed, ConsumeError> {
         let bus_event: InvokedEvent<'_> = serde_json::from_str(event).map_err(|err| {
             tracing::error!(code = "not_a_bus_event", error = %err, "invocation rejected");
+            self.measure(UNKNOWN_SOURCE, ConsumeOutcome::Failed);
             ConsumeError::NotABusEvent(err)
         })?;
         let span = tracing::info_span!(
@@ -210,6 +235,10 @@ impl<S: EventStore, B: PayloadStore> Consumer<S, B> {
         );
         async {
             let result = self.record(&bus_event).await;
+            let outcome = result
+                .as_ref()
+                .map_or(ConsumeOutcome::Failed, |consumed| consumed.outcome.into());
+            self.measure(self.configured_source(&bus_event.source), outcome);
             match &result {
                 Ok(consumed) => tracing::info!(
                     outcome = consumed.outcome.as_str(),
@@ -222,6 +251,22 @@ impl<S: EventStore, B: PayloadStore> Consumer<S, B> {
         }
         .instrument(span)
         .await
+    }
+
+    /// The bus event's source if it is a configured one: anyone allowed to
+    /// put events on the bus could name any other, and a dimension must
+    /// not carry what a sender chose.
+    fn configured_source<'s>(&self, bus_source: &'s str) -> &'s str {
+        bus_source
+            .strip_prefix(BUS_SOURCE_PREFIX)
+            .filter(|source| self.rules.contains_key(*source))
+            .unwrap_or(UNKNOWN_SOURCE)
+    }
+
+    fn measure(&self, source: &str, outcome: ConsumeOutcome) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&Measurement::Consume { source, outcome });
+        }
     }
 
     async fn record(&self, bus_event: &InvokedEvent<'_>) -> Result<Consumed, ConsumeError> {
@@ -323,7 +368,7 @@ impl<S, B: PayloadStore> Consumer<S, B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookbridge_testkit::{MemoryEventStore, MemoryPayloads};
+    use hookbridge_testkit::{CapturedMetrics, MemoryEventStore, MemoryPayloads};
 
     pub(crate) const SOURCES: &str = r#"{"stripe":{"kind":"stripe"},"github":{"kind":"github"},
         "moneybutton":{"kind":"moneybutton"},"standard":{"kind":"standard"},
@@ -602,5 +647,82 @@ mod tests {
         let diagnostic = Diagnostic::from(error);
         assert_eq!(diagnostic.error_type, "store_rejected");
         assert!(diagnostic.error_message.contains("evt_3QdevHookbridge0001"));
+    }
+
+    /// `(metric, value, source)` of every datum CloudWatch extracts from
+    /// the consumer's lines.
+    fn measured(metrics: &CapturedMetrics) -> Vec<(String, f64, String)> {
+        metrics
+            .datums()
+            .into_iter()
+            .inspect(|datum| {
+                assert_eq!(datum.namespace, "hookbridge");
+                assert_eq!(datum.dimension("Stack"), hookbridge_testkit::TEST_STACK);
+            })
+            .filter(|datum| !datum.dimension("Source").is_empty())
+            .map(|datum| {
+                let source = datum.dimension("Source").to_owned();
+                (datum.name, datum.value, source)
+            })
+            .collect()
+    }
+
+    fn datum(name: &str, source: &str) -> (String, f64, String) {
+        (name.into(), 1.0, source.into())
+    }
+
+    #[tokio::test]
+    async fn each_outcome_writes_one_emf_line_counting_it_per_source() {
+        let metrics = CapturedMetrics::new();
+        let consumer = consumer(MemoryEventStore::new()).with_metrics(Arc::new(metrics.clone()));
+        let object = |id: &str| format!(r#"{{"id":"{id}","data":{{"object":{{"id":"pi_1"}}}}}}"#);
+        let newer = bus_event("stripe", &envelope("stripe", "evt_b", &object("evt_b")));
+        let older = bus_event("stripe", &envelope("stripe", "evt_a", &object("evt_a")));
+        let unprojected = bus_event("standard", &envelope("standard", "evt_s", "{}"));
+        for event in [&newer, &older, &newer, &unprojected] {
+            consumer.handle(event).await.unwrap();
+        }
+        assert_eq!(metrics.lines().len(), 4);
+        assert_eq!(
+            measured(&metrics),
+            [
+                datum("Recorded", "stripe"),
+                datum("ProjectionUpdated", "stripe"),
+                datum("Recorded", "stripe"),
+                datum("ProjectionSuperseded", "stripe"),
+                datum("Duplicate", "stripe"),
+                datum("Recorded", "standard"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_counted_per_configured_source_only() {
+        let metrics = CapturedMetrics::new();
+        let failing = || EventStoreError::Unavailable("throttled".into());
+        let consumer = consumer(FailingStore(failing)).with_metrics(Arc::new(metrics.clone()));
+        let events = [
+            bus_event("stripe", &envelope("stripe", "evt_1", "{}")),
+            bus_event(
+                "evt_chosen_by_sender",
+                &envelope("evt_chosen_by_sender", "evt_2", "{}"),
+            ),
+            "not a bus event".to_owned(),
+        ];
+        for event in &events {
+            assert!(consumer.handle(event).await.is_err());
+        }
+        assert_eq!(
+            measured(&metrics),
+            [
+                datum("ConsumeFailed", "stripe"),
+                datum("ConsumeFailed", "(unknown)"),
+                datum("ConsumeFailed", "(unknown)"),
+            ]
+        );
+        assert_eq!(metrics.datums().len(), 3, "no datum without its source");
+        for line in metrics.lines() {
+            assert!(!line.contains("evt_"), "{line}");
+        }
     }
 }

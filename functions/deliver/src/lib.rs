@@ -25,6 +25,7 @@
 //! | configuration missing, secret or certificate unavailable | 503 (retried) |
 //! | referenced payload missing, unreadable, or not what its reference says | 503 (retried) |
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hookbridge_aws::settings::SettingsError;
@@ -33,12 +34,13 @@ use hookbridge_core::delivery_status::{Attempt, AttemptOutcome, DeliveryState};
 use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::{AmbiguousBody, Body as EnvelopeBody, Envelope, PayloadMismatch};
 use hookbridge_core::horizon::{DeadLetterReason, DeliverySchedule, Failure, NextStep};
+use hookbridge_core::metrics::{DeliveryOutcome, FailureClass, Measurement};
 use hookbridge_core::outbound::{OutboundWebhook, SignError};
 use hookbridge_core::ports::{
     Authenticator, CertificateError, CertificateSource, Clock, DeadLetterError,
-    DeliveryStatusStore, FinalDeadLetters, PayloadStore, PayloadStoreError, SecretStore,
-    SecretStoreError, SubscriptionConfirmer, TargetAnswer, TargetError, Unauthenticated,
-    WebhookTarget,
+    DeliveryStatusStore, FinalDeadLetters, MetricsRecorder, PayloadStore, PayloadStoreError,
+    SecretStore, SecretStoreError, SubscriptionConfirmer, TargetAnswer, TargetError,
+    Unauthenticated, WebhookTarget,
 };
 use hookbridge_core::response;
 use hookbridge_core::sns::{MessageType, SnsError, SnsMessage};
@@ -299,6 +301,7 @@ pub struct Deliver<A, C, T, S, K, B, R, D> {
     outbound: Outbound<T, S, K, B>,
     statuses: R,
     dead_letters: D,
+    metrics: Option<Arc<dyn MetricsRecorder>>,
 }
 
 impl<A, C, T, S, K, B, R, D> Deliver<A, C, T, S, K, B, R, D>
@@ -329,7 +332,15 @@ where
             outbound,
             statuses,
             dead_letters,
+            metrics: None,
         }
+    }
+
+    /// Reports every attempt's outcome to `recorder` (the Lambda's EMF
+    /// lines); without one, nothing is measured.
+    pub fn with_metrics(mut self, recorder: Arc<dyn MetricsRecorder>) -> Self {
+        self.metrics = Some(recorder);
+        self
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -449,6 +460,7 @@ where
         let record = |attempt: Attempt, state: DeliveryState| {
             self.record(&event_id, &correlation_id, destination, attempt, state)
         };
+        let measure = |outcome: DeliveryOutcome| self.measure(destination, outcome, latency_ms);
         let answered = |answer: &TargetAnswer| {
             attempt(
                 started,
@@ -468,6 +480,7 @@ where
                     latency_ms,
                     "delivered"
                 );
+                measure(DeliveryOutcome::Delivered);
                 record(answered(&answer), DeliveryState::Delivered).await;
                 Ok(ok_response(
                     serde_json::json!({"status": "delivered", "id": event_id}),
@@ -484,6 +497,9 @@ where
                     .await
                 {
                     tracing::error!(event_id, correlation_id, sns_message_id, destination = %name, target_status = answer.status, %error, "gone, but not dead-lettered; SNS retries");
+                    measure(DeliveryOutcome::Failed(FailureClass::of_status(
+                        answer.status,
+                    )));
                     record(answered(&answer), DeliveryState::Retrying).await;
                     return Err(DeliverError::DeadLetterFailed(error));
                 }
@@ -496,6 +512,7 @@ where
                     latency_ms,
                     "target gone; dead-lettered at once, never retried"
                 );
+                measure(DeliveryOutcome::DeadLettered);
                 record(answered(&answer), DeliveryState::DeadLettered).await;
                 Ok(ok_response(
                     serde_json::json!({"status": "dead_lettered", "id": event_id}),
@@ -511,11 +528,15 @@ where
                     latency_ms,
                     "target refused; SNS retries"
                 );
+                measure(DeliveryOutcome::Failed(FailureClass::of_status(
+                    answer.status,
+                )));
                 record(answered(&answer), DeliveryState::Retrying).await;
                 Err(DeliverError::Outbound(OutboundError::TargetStatus(answer)))
             }
             Err(OutboundError::TargetFailed(error)) => {
                 tracing::warn!(event_id, correlation_id, sns_message_id, destination = %name, latency_ms, %error, "target failed; SNS retries");
+                measure(DeliveryOutcome::Failed(FailureClass::of_error(&error)));
                 let attempt = attempt(
                     started,
                     AttemptOutcome::Error(error.to_string()),
@@ -542,6 +563,18 @@ where
             }
             // No request was made: nothing to record (the 503 is logged).
             Err(error) => Err(DeliverError::Outbound(error)),
+        }
+    }
+
+    /// Counts a request made to the destination (payload and secret
+    /// problems make none, and are 503s in the log instead).
+    fn measure(&self, destination: &Destination, outcome: DeliveryOutcome, latency_ms: u64) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&Measurement::Delivery {
+                destination: destination.name.as_str(),
+                outcome,
+                latency_ms,
+            });
         }
     }
 

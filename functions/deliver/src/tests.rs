@@ -13,8 +13,8 @@ use hookbridge_core::ports::{Clock, TargetAnswer, TargetError, WebhookTarget};
 use hookbridge_core::providers::standard;
 use hookbridge_core::secret::SecretSet;
 use hookbridge_testkit::{
-    FakeAuthenticator, FixtureCertificate, ManualClock, MemoryDeadLetters, MemoryDeliveryStatus,
-    MemoryPayloads, MemorySecrets, RecordingConfirmer, Verdict, sns_fixture,
+    CapturedMetrics, FakeAuthenticator, FixtureCertificate, ManualClock, MemoryDeadLetters,
+    MemoryDeliveryStatus, MemoryPayloads, MemorySecrets, RecordingConfirmer, Verdict, sns_fixture,
 };
 use lambda_http::http::{self, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -131,6 +131,7 @@ struct Harness {
     settings: Result<Settings, SettingsError>,
     payloads: MemoryPayloads,
     dead_letters: MemoryDeadLetters,
+    metrics: CapturedMetrics,
 }
 
 impl Harness {
@@ -144,6 +145,7 @@ impl Harness {
             settings: settings(),
             payloads: MemoryPayloads::new(BUCKET),
             dead_letters: MemoryDeadLetters::new(),
+            metrics: CapturedMetrics::new(),
         }
     }
 
@@ -161,7 +163,8 @@ impl Harness {
             ),
             self.statuses.clone(),
             self.dead_letters.clone(),
-        );
+        )
+        .with_metrics(Arc::new(self.metrics.clone()));
         let response = deliver.handle(request).await;
         let (status, body) = parts(response);
         let Deliver {
@@ -979,4 +982,122 @@ async fn no_attempt_is_recorded_when_no_request_was_made() {
     let (status, _, harness) = harness.send(post(&notification())).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(harness.statuses.all().is_empty());
+}
+
+/// `(metric, value, class)` of the destination's datums, as CloudWatch
+/// extracts them from the lines.
+fn per_destination(metrics: &CapturedMetrics) -> Vec<(String, f64, String)> {
+    metrics
+        .datums()
+        .into_iter()
+        .inspect(|datum| {
+            assert_eq!(datum.namespace, "hookbridge");
+            assert_eq!(datum.dimension("Stack"), hookbridge_testkit::TEST_STACK);
+            assert!(datum.dimension("Source").is_empty());
+        })
+        .filter(|datum| datum.dimension("Destination") == DESTINATION)
+        .map(|datum| {
+            let class = datum.dimension("Class").to_owned();
+            (datum.name, datum.value, class)
+        })
+        .collect()
+}
+
+fn datum(name: &str, value: f64, class: &str) -> (String, f64, String) {
+    (name.into(), value, class.into())
+}
+
+#[tokio::test]
+async fn a_delivery_writes_one_emf_line_counting_an_attempt_and_a_success() {
+    let harness = Harness::new();
+    let (status, _, harness) = harness.send(post(&notification())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(harness.metrics.lines().len(), 1);
+    assert_eq!(
+        per_destination(&harness.metrics),
+        [
+            datum("DeliveryAttempts", 1.0, ""),
+            datum("Delivered", 1.0, ""),
+            datum("DeliveryLatency", 0.0, ""),
+        ]
+    );
+    let line = &harness.metrics.lines()[0];
+    assert!(
+        !line.contains("evt_1") && !line.contains(OUTBOUND),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_attempt_counts_zero_delivered_and_a_failure_of_its_class() {
+    let cases = [
+        (Ok(500), "5xx"),
+        (Ok(429), "4xx"),
+        (Ok(301), "3xx"),
+        (Err(TargetError::Timeout), "timeout"),
+        (Err(TargetError::Connection("refused".into())), "connection"),
+    ];
+    for (outcome, class) in cases {
+        let harness = Harness {
+            target: ScriptedTarget::answering(outcome),
+            ..Harness::new()
+        };
+        let (_, _, harness) = harness.send(post(&notification())).await;
+        assert_eq!(
+            per_destination(&harness.metrics),
+            [
+                datum("DeliveryAttempts", 1.0, ""),
+                datum("Delivered", 0.0, ""),
+                datum("DeliveryLatency", 0.0, ""),
+                datum("DeliveryFailed", 1.0, class),
+            ],
+            "{class}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_gone_destination_counts_a_dead_letter_only_once_the_queue_took_it() {
+    let gone = Harness {
+        target: ScriptedTarget::answering(Ok(410)),
+        ..Harness::new()
+    };
+    let (_, _, gone) = gone.send(post(&notification())).await;
+    assert_eq!(
+        per_destination(&gone.metrics),
+        [
+            datum("DeliveryAttempts", 1.0, ""),
+            datum("Delivered", 0.0, ""),
+            datum("DeliveryLatency", 0.0, ""),
+            datum("DeadLettered", 1.0, ""),
+            datum("DeliveryFailed", 1.0, "4xx"),
+        ]
+    );
+    let not_taken = Harness {
+        target: ScriptedTarget::answering(Ok(410)),
+        dead_letters: MemoryDeadLetters::unavailable(),
+        ..Harness::new()
+    };
+    let (_, _, not_taken) = not_taken.send(post(&notification())).await;
+    let names: Vec<String> = per_destination(&not_taken.metrics)
+        .into_iter()
+        .map(|(name, ..)| name)
+        .collect();
+    assert!(!names.contains(&"DeadLettered".to_owned()), "{names:?}");
+}
+
+#[tokio::test]
+async fn nothing_is_counted_when_no_request_was_made() {
+    let unsigned = Harness {
+        secrets: MemorySecrets::new(),
+        ..Harness::new()
+    };
+    let (_, _, unsigned) = unsigned.send(post(&notification())).await;
+    let forged = Harness {
+        verdict: Verdict::Forged,
+        ..Harness::new()
+    };
+    let (_, _, forged) = forged.send(post(&notification())).await;
+    assert!(unsigned.metrics.lines().is_empty());
+    assert!(forged.metrics.lines().is_empty());
 }

@@ -2,10 +2,13 @@
 //! [`Ingest`], and what it answers while it is not configured. The Lambda's
 //! `main` and `hookbridge dev --aws` both build it here.
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::eventbridge::EventBridgePublisher;
 use hookbridge_aws::iam::IamActions;
+use hookbridge_aws::metrics::EmfStdout;
 use hookbridge_aws::s3::{self, S3PayloadStore};
 use hookbridge_aws::settings::{SOURCES_VARIABLE, SettingsError, SettingsReader};
 use hookbridge_aws::ssm::{SecretsSettings, SsmSecretStore};
@@ -111,6 +114,18 @@ impl IngestFunction {
                 tracing::error!(%problems, "every webhook is answered 503 until configured");
                 Self::Unconfigured
             }
+        }
+    }
+
+    /// Writes every webhook's metrics as EMF lines, when `recorder` is
+    /// given. An unconfigured function measures nothing: API Gateway counts
+    /// its 503s.
+    pub fn with_metrics(self, recorder: Option<EmfStdout>) -> Self {
+        match (self, recorder) {
+            (Self::Ready(ingest), Some(recorder)) => {
+                Self::Ready(Box::new(ingest.with_metrics(Arc::new(recorder))))
+            }
+            (function, _) => function,
         }
     }
 

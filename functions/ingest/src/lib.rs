@@ -5,11 +5,14 @@
 //! (in-memory ports). It answers 202 only once the bus has the event.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use hookbridge_core::config::Sources;
 use hookbridge_core::ingest::{self, IngestError, Ingested, Webhook};
+use hookbridge_core::metrics::{IngestOutcome, Measurement, UNKNOWN_SOURCE};
 use hookbridge_core::ports::{
-    Clock, EventPublisher, PayloadStore, PublishError, SecretStore, SecretStoreError,
+    Clock, EventPublisher, MetricsRecorder, PayloadStore, PublishError, SecretStore,
+    SecretStoreError,
 };
 use hookbridge_core::providers::Fallback;
 use hookbridge_core::providers::Handshake;
@@ -72,6 +75,7 @@ pub struct Ingest<S, P, C, B> {
     publisher: P,
     clock: C,
     payloads: B,
+    metrics: Option<Arc<dyn MetricsRecorder>>,
 }
 
 impl<S: SecretStore, P: EventPublisher, C: Clock, B: PayloadStore> Ingest<S, P, C, B> {
@@ -88,7 +92,15 @@ impl<S: SecretStore, P: EventPublisher, C: Clock, B: PayloadStore> Ingest<S, P, 
             publisher,
             clock,
             payloads,
+            metrics: None,
         }
+    }
+
+    /// Reports every webhook's outcome to `recorder` (the Lambda's EMF
+    /// lines); without one, nothing is measured.
+    pub fn with_metrics(mut self, recorder: Arc<dyn MetricsRecorder>) -> Self {
+        self.metrics = Some(recorder);
+        self
     }
 
     /// Handles one HTTP request; every outcome is an HTTP response.
@@ -120,7 +132,9 @@ impl<S: SecretStore, P: EventPublisher, C: Clock, B: PayloadStore> Ingest<S, P, 
         correlation_id: &str,
     ) -> Result<Answer, IngestError> {
         let source = inbound.source;
+        let started = self.clock.now();
         let result = self.try_ingest(inbound, correlation_id).await;
+        self.measure(source, &result, started);
         match &result {
             Ok(Answer::Accepted(accepted)) => info!(
                 source,
@@ -257,6 +271,34 @@ impl<S: SecretStore, P: EventPublisher, C: Clock, B: PayloadStore> Ingest<S, P, 
             correlation_id: correlation_id.to_owned(),
             fallbacks: Fallbacks(prepared.fallbacks),
         }))
+    }
+
+    /// A handshake is no webhook: it is not counted.
+    fn measure(&self, source: &str, result: &Result<Answer, IngestError>, started: SystemTime) {
+        let Some(metrics) = &self.metrics else { return };
+        let outcome = match result {
+            Ok(Answer::Accepted(_)) => IngestOutcome::Accepted,
+            Ok(Answer::Handshake(_)) => return,
+            Err(error) => IngestOutcome::from(error),
+        };
+        // The sender chose the name of an unknown source: never a dimension.
+        let source = if self.sources.get(source).is_some() {
+            source
+        } else {
+            UNKNOWN_SOURCE
+        };
+        let latency_ms = self
+            .clock
+            .now()
+            .duration_since(started)
+            .map_or(0, |elapsed| {
+                elapsed.as_millis().try_into().unwrap_or(u64::MAX)
+            });
+        metrics.record(&Measurement::Ingest {
+            source,
+            outcome,
+            latency_ms,
+        });
     }
 
     async fn secrets_of(

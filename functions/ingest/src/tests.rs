@@ -7,7 +7,10 @@ use hookbridge_core::payload_ref::MAX_BODY_SIZE;
 use hookbridge_core::providers::{Outgoing, stripe};
 use hookbridge_core::response::CORRELATION_HEADER;
 use hookbridge_core::secret::SecretSet;
-use hookbridge_testkit::{ManualClock, MemoryBus, MemoryPayloads, MemorySecrets};
+use hookbridge_testkit::{
+    CapturedMetrics, ManualClock, MemoryBus, MemoryPayloads, MemorySecrets, TEST_METRICS_TIME_MS,
+    TEST_STACK,
+};
 use lambda_http::http::{self, header};
 
 use super::*;
@@ -439,4 +442,166 @@ async fn a_url_signing_scheme_verifies_against_the_host_the_request_names() {
         envelope.inline_payload().unwrap(),
         r#"{"MessageSid":"SM1","MessageStatus":"sent"}"#
     );
+}
+
+/// The service with its metrics captured as the Lambda writes them.
+fn measured(secrets: MemorySecrets, bus: MemoryBus) -> (TestIngest, CapturedMetrics) {
+    let metrics = CapturedMetrics::new();
+    let ingest = service(secrets, bus).with_metrics(Arc::new(metrics.clone()));
+    (ingest, metrics)
+}
+
+/// `(metric, value, source, reason)` of every datum CloudWatch extracts
+/// from the lines, refusals by reason alone (no source) left out.
+fn per_source(metrics: &CapturedMetrics) -> Vec<(String, f64, String, String)> {
+    let datums = metrics.datums();
+    for datum in &datums {
+        assert_eq!(datum.namespace, "hookbridge");
+        assert_eq!(datum.dimension("Stack"), TEST_STACK);
+        assert_eq!(datum.timestamp_ms, TEST_METRICS_TIME_MS);
+    }
+    datums
+        .into_iter()
+        .filter(|datum| !datum.dimension("Source").is_empty())
+        .map(|datum| {
+            (
+                datum.name.clone(),
+                datum.value,
+                datum.dimension("Source").to_owned(),
+                datum.dimension("Reason").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn datum(name: &str, value: f64, source: &str, reason: &str) -> (String, f64, String, String) {
+    (name.into(), value, source.into(), reason.into())
+}
+
+#[tokio::test]
+async fn an_accepted_webhook_writes_one_emf_line_counting_it_per_source() {
+    let (ingest, metrics) = measured(with_stripe_secret(), MemoryBus::new());
+    assert_eq!(ingest.handle(signed_stripe_post()).await.status(), 202);
+    assert_eq!(metrics.lines().len(), 1);
+    assert_eq!(
+        per_source(&metrics),
+        [
+            datum("Accepted", 1.0, "stripe", ""),
+            datum("IngestLatency", 0.0, "stripe", ""),
+        ]
+    );
+    assert_eq!(metrics.datums().len(), 2, "no datum without its source");
+    let unit = |name: &str| {
+        metrics
+            .datums()
+            .into_iter()
+            .find(|datum| datum.name == name)
+            .unwrap()
+            .unit
+    };
+    assert_eq!(
+        (unit("Accepted"), unit("IngestLatency")),
+        ("Count".into(), "Milliseconds".into())
+    );
+}
+
+#[tokio::test]
+async fn every_refusal_is_counted_with_its_reason_and_never_the_sender_s_source_name() {
+    let stale = stripe::sign(SECRET, NOW as i64 - 301, BODY.as_bytes());
+    let forged = stripe::sign("whsec_forged", NOW as i64, BODY.as_bytes());
+    let signed_not_json = signed("not json");
+    let (big, _) = signed_stripe_of_size(MAX_BODY_SIZE + 1);
+    let cases = [
+        (
+            request("POST", "/webhooks/stripe", Some(&forged), BODY),
+            "stripe",
+            "signature",
+        ),
+        (
+            request("POST", "/webhooks/stripe", None, BODY),
+            "stripe",
+            "signature",
+        ),
+        (
+            request("POST", "/webhooks/stripe", Some(&stale), BODY),
+            "stripe",
+            "stale",
+        ),
+        (
+            request("POST", "/webhooks/evt_secret_name", None, BODY),
+            "(unknown)",
+            "unknown_source",
+        ),
+        (
+            request(
+                "POST",
+                "/webhooks/stripe",
+                Some(&signed_not_json),
+                "not json",
+            ),
+            "stripe",
+            "payload",
+        ),
+        (big, "stripe", "too_large"),
+        (
+            request("PUT", "/webhooks/stripe", None, BODY),
+            "stripe",
+            "method",
+        ),
+    ];
+    for (request, source, reason) in cases {
+        let (ingest, metrics) = measured(with_stripe_secret(), MemoryBus::new());
+        let status = ingest.handle(request).await.status();
+        assert!(status.is_client_error(), "{reason}: {status}");
+        assert_eq!(
+            per_source(&metrics),
+            [
+                datum("Refused", 1.0, source, reason),
+                datum("IngestLatency", 0.0, source, ""),
+            ],
+            "{reason}"
+        );
+        let line = &metrics.lines()[0];
+        assert!(
+            !line.contains("evt_secret_name") && !line.contains(SECRET),
+            "{line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_503_is_counted_as_unavailable() {
+    let cases = [
+        (with_stripe_secret(), MemoryBus::failing()),
+        (
+            MemorySecrets::new().unavailable("stripe", "down"),
+            MemoryBus::new(),
+        ),
+        (MemorySecrets::new(), MemoryBus::new()),
+    ];
+    for (secrets, bus) in cases {
+        let (ingest, metrics) = measured(secrets, bus);
+        assert_eq!(ingest.handle(signed_stripe_post()).await.status(), 503);
+        assert_eq!(
+            per_source(&metrics),
+            [
+                datum("Unavailable", 1.0, "stripe", ""),
+                datum("IngestLatency", 0.0, "stripe", ""),
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_handshake_is_not_counted_as_a_webhook() {
+    let secrets = MemorySecrets::new().with("meta", SecretSet::parse("verify-me"));
+    let (ingest, metrics) = measured(secrets, MemoryBus::new());
+    let request = request(
+        "GET",
+        "/webhooks/meta?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=42",
+        None,
+        "",
+    );
+    assert_eq!(ingest.handle(request).await.status(), 200);
+    assert!(metrics.lines().is_empty());
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use hookbridge_core::delivery_policy::{DeliveryPolicy, InvalidDeliveryPolicy, ThrottlePolicy};
 use hookbridge_core::destinations::{Destination, DestinationName, Destinations};
-use hookbridge_core::ports::QueueAlarm;
+use hookbridge_core::ports::{FailureRateAlarm, QueueAlarm};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::json;
@@ -45,6 +45,70 @@ pub struct Properties {
     pub name_prefix: String,
     /// The retry phases of every subscription (JSON), without throttle.
     pub delivery_policy: String,
+    /// What each destination's failure-rate alarm fires on. Optional only
+    /// so that the properties of a deploy made before it still parse.
+    #[serde(default)]
+    pub delivery_failure_alarm: Option<FailureAlarmProperties>,
+}
+
+/// The template's alarm parameters, as strings (CloudFormation's way).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct FailureAlarmProperties {
+    /// The stack's name: the `Stack` dimension deliver's metrics carry.
+    pub stack: String,
+    pub rate_percent: String,
+    pub minimum_attempts: String,
+    pub period_seconds: String,
+    pub evaluation_periods: String,
+}
+
+/// The failure-rate alarm settings shared by every destination, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureAlarm {
+    pub stack: String,
+    pub rate_percent: u32,
+    pub minimum_attempts: u32,
+    pub period_seconds: u32,
+    pub evaluation_periods: u32,
+}
+
+impl FailureAlarmProperties {
+    fn checked(&self) -> Result<FailureAlarm, PropertiesError> {
+        let number = |name: &str, value: &str, range: std::ops::RangeInclusive<u32>| {
+            value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|number| range.contains(number))
+                .ok_or_else(|| {
+                    PropertiesError::FailureAlarm(format!(
+                        "{name} `{value}` is not a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ))
+                })
+        };
+        if self.stack.trim().is_empty() {
+            return Err(PropertiesError::FailureAlarm("Stack is empty".to_owned()));
+        }
+        Ok(FailureAlarm {
+            stack: self.stack.clone(),
+            rate_percent: number("RatePercent", &self.rate_percent, 1..=100)?,
+            minimum_attempts: number("MinimumAttempts", &self.minimum_attempts, 1..=u32::MAX)?,
+            // CloudWatch's periods of a minute or more are multiples of 60.
+            period_seconds: number("PeriodSeconds", &self.period_seconds, 60..=86_400).and_then(
+                |seconds| {
+                    (seconds % 60 == 0).then_some(seconds).ok_or_else(|| {
+                        PropertiesError::FailureAlarm(format!(
+                            "PeriodSeconds `{seconds}` is not a multiple of 60"
+                        ))
+                    })
+                },
+            )?,
+            evaluation_periods: number("EvaluationPeriods", &self.evaluation_periods, 1..=100)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +121,8 @@ pub enum PropertiesError {
     NoDestination,
     #[error("DeliveryPolicy: {0}")]
     DeliveryPolicy(String),
+    #[error("DeliveryFailureAlarm: {0}")]
+    FailureAlarm(String),
     #[error("Endpoint `{0}` must be an http(s) URL without a query")]
     Endpoint(String),
     #[error(
@@ -74,6 +140,7 @@ pub struct Desired {
     pub name_prefix: String,
     pub delivery_policy: DeliveryPolicy,
     pub destinations: Destinations,
+    pub failure_alarm: FailureAlarm,
 }
 
 impl Properties {
@@ -101,6 +168,11 @@ impl Properties {
 
     pub fn desired(&self) -> Result<Desired, PropertiesError> {
         let destinations = self.destinations()?;
+        let failure_alarm = self
+            .delivery_failure_alarm
+            .as_ref()
+            .ok_or_else(|| PropertiesError::FailureAlarm("missing".to_owned()))?
+            .checked()?;
         let delivery_policy: DeliveryPolicy = serde_json::from_str(&self.delivery_policy)
             .map_err(|error| PropertiesError::DeliveryPolicy(error.to_string()))?;
         let scheme_ok = ["https://", "http://"]
@@ -125,6 +197,7 @@ impl Properties {
             name_prefix: self.name_prefix.clone(),
             delivery_policy,
             destinations,
+            failure_alarm,
         })
     }
 }
@@ -190,6 +263,24 @@ impl Desired {
         }
     }
 
+    pub fn failure_rate_alarm(&self, name: &DestinationName) -> FailureRateAlarm {
+        let alarm = &self.failure_alarm;
+        FailureRateAlarm {
+            name: failure_alarm_name(&self.name_prefix, name),
+            description: format!(
+                "More than {}% of the delivery attempts to destination {name} failed for {} periods of {} s (SNS keeps retrying): see the dashboard's failures by class for {name}.",
+                alarm.rate_percent, alarm.evaluation_periods, alarm.period_seconds
+            ),
+            stack: alarm.stack.clone(),
+            destination: name.to_string(),
+            threshold_percent: alarm.rate_percent,
+            minimum_attempts: alarm.minimum_attempts,
+            period_seconds: alarm.period_seconds,
+            evaluation_periods: alarm.evaluation_periods,
+            notify_topic_arn: self.alarm_topic_arn.clone(),
+        }
+    }
+
     /// The subscription's attributes, in the order they are set on an
     /// existing subscription (the scope before the policy it applies to).
     pub fn subscription_attributes(
@@ -225,6 +316,10 @@ pub fn queue_name(prefix: &str, name: &DestinationName) -> String {
 
 pub fn alarm_name(prefix: &str, name: &DestinationName) -> String {
     format!("{prefix}{name}-dead-letters")
+}
+
+pub fn failure_alarm_name(prefix: &str, name: &DestinationName) -> String {
+    format!("{prefix}{name}-failure-rate")
 }
 
 /// The destination a managed subscription's endpoint is for; `None` for a

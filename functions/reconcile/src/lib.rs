@@ -26,7 +26,7 @@ use hookbridge_core::ports::{DestinationResources, ResourceError, TopicSubscript
 
 pub use desired::{
     DESTINATION_QUERY, Desired, MAX_QUEUE_NAME_LENGTH, Properties, PropertiesError, alarm_name,
-    destination_of, queue_name,
+    destination_of, failure_alarm_name, queue_name,
 };
 pub use lambda::{AwsReconciler, respond_before};
 pub use request::{CustomResourceRequest, CustomResourceResponse, RequestType, ResponseStatus};
@@ -97,6 +97,9 @@ impl<R: DestinationResources> Reconciler<R> {
                 .put_queue(&desired.queue_name(name), &desired.queue_attributes(name))
                 .await?;
             self.resources.put_alarm(&desired.alarm(name)).await?;
+            self.resources
+                .put_failure_rate_alarm(&desired.failure_rate_alarm(name))
+                .await?;
             let attributes = desired
                 .subscription_attributes(destination)
                 .map_err(|error| ReconcileError::Destination {
@@ -237,7 +240,7 @@ impl<R: DestinationResources> Reconciler<R> {
         }
     }
 
-    /// The alarm first, so no alarm is left watching a missing queue.
+    /// The alarms first, so no alarm is left watching a missing queue.
     async fn delete_queue_and_alarm(
         &self,
         request: &CustomResourceRequest,
@@ -245,7 +248,10 @@ impl<R: DestinationResources> Reconciler<R> {
         name: &DestinationName,
     ) -> Result<(), ResourceError> {
         self.resources
-            .delete_alarms(&[alarm_name(name_prefix, name)])
+            .delete_alarms(&[
+                alarm_name(name_prefix, name),
+                failure_alarm_name(name_prefix, name),
+            ])
             .await?;
         self.resources
             .delete_queue(&queue_name(name_prefix, name))

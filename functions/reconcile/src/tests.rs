@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hookbridge_core::delivery_policy::DeliveryPolicy;
-use hookbridge_core::ports::{DestinationResources, QueueAlarm, ResourceError, TopicSubscription};
+use hookbridge_core::ports::{
+    DestinationResources, FailureRateAlarm, QueueAlarm, ResourceError, TopicSubscription,
+};
 use serde_json::{Value, json};
 
 use super::*;
@@ -31,6 +33,7 @@ struct State {
     subscriptions: BTreeMap<String, Subscription>,
     queues: BTreeMap<String, BTreeMap<String, String>>,
     alarms: BTreeMap<String, QueueAlarm>,
+    failure_alarms: BTreeMap<String, FailureRateAlarm>,
     topic_arn: Option<String>,
     next_id: u32,
 }
@@ -192,11 +195,21 @@ impl DestinationResources for InMemoryAws {
         Ok(())
     }
 
+    async fn put_failure_rate_alarm(&self, alarm: &FailureRateAlarm) -> Result<(), ResourceError> {
+        self.check("cloudwatch:PutMetricAlarm")?;
+        let mut state = self.state.lock().unwrap();
+        state
+            .failure_alarms
+            .insert(alarm.name.clone(), alarm.clone());
+        Ok(())
+    }
+
     async fn delete_alarms(&self, names: &[String]) -> Result<(), ResourceError> {
         self.check("cloudwatch:DeleteAlarms")?;
         let mut state = self.state.lock().unwrap();
         for name in names {
             state.alarms.remove(name);
+            state.failure_alarms.remove(name);
         }
         Ok(())
     }
@@ -212,6 +225,17 @@ fn properties(destinations: &str) -> Value {
         "AlarmTopicArn": ALARM_TOPIC,
         "NamePrefix": "shop_",
         "DeliveryPolicy": DeliveryPolicy::default().to_json(),
+        "DeliveryFailureAlarm": failure_alarm_properties(),
+    })
+}
+
+fn failure_alarm_properties() -> Value {
+    json!({
+        "Stack": "shop",
+        "RatePercent": "20",
+        "MinimumAttempts": "10",
+        "PeriodSeconds": "300",
+        "EvaluationPeriods": "3",
     })
 }
 
@@ -731,6 +755,12 @@ impl DestinationResources for Hanging {
     fn put_alarm(&self, _: &QueueAlarm) -> impl Future<Output = Result<(), ResourceError>> + Send {
         hang()
     }
+    fn put_failure_rate_alarm(
+        &self,
+        _: &FailureRateAlarm,
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send {
+        hang()
+    }
     fn delete_alarms(
         &self,
         _: &[String],
@@ -790,6 +820,15 @@ async fn the_sample_requests_create_update_and_delete_the_destinations() {
     assert_eq!(aws.endpoints(), [format!("{endpoint}?destination=billing")]);
     assert_eq!(aws.queue_names(), ["hookbridge_billing-dlq"]);
     assert_eq!(aws.alarm_names(), ["hookbridge_billing-dead-letters"]);
+    let failure_alarms: Vec<String> = aws
+        .state
+        .lock()
+        .unwrap()
+        .failure_alarms
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(failure_alarms, ["hookbridge_billing-failure-rate"]);
 
     let deleted = run(
         &aws,
@@ -825,4 +864,85 @@ fn only_endpoints_with_a_destination_query_are_managed() {
         None
     );
     assert_eq!(destination_of("arn:aws:sqs:eu-west-1:1:queue"), None);
+}
+
+#[tokio::test]
+async fn every_destination_gets_a_failure_rate_alarm_on_its_own_metrics_and_loses_it_with_it() {
+    let aws = InMemoryAws::default();
+    run(&aws, request(RequestType::Create, properties(THREE), None)).await;
+    {
+        let state = aws.state.lock().unwrap();
+        let names: Vec<&String> = state.failure_alarms.keys().collect();
+        assert_eq!(
+            names,
+            [
+                "shop_audit-failure-rate",
+                "shop_billing-failure-rate",
+                "shop_crm-failure-rate"
+            ]
+        );
+        let crm = &state.failure_alarms["shop_crm-failure-rate"];
+        assert_eq!(
+            (crm.stack.as_str(), crm.destination.as_str()),
+            ("shop", "crm")
+        );
+        assert_eq!(
+            (
+                crm.threshold_percent,
+                crm.minimum_attempts,
+                crm.period_seconds,
+                crm.evaluation_periods
+            ),
+            (20, 10, 300, 3)
+        );
+        assert_eq!(crm.notify_topic_arn, ALARM_TOPIC);
+    }
+    let fewer = properties(r#"{"crm": {"url": "https://crm.example/hooks"}}"#);
+    run(
+        &aws,
+        request(RequestType::Update, fewer, Some(properties(THREE))),
+    )
+    .await;
+    let state = aws.state.lock().unwrap();
+    let names: Vec<&String> = state.failure_alarms.keys().collect();
+    assert_eq!(names, ["shop_crm-failure-rate"]);
+}
+
+#[tokio::test]
+async fn invalid_alarm_thresholds_fail_the_deploy_naming_the_field() {
+    for (field, value) in [
+        ("RatePercent", "0"),
+        ("RatePercent", "101"),
+        ("MinimumAttempts", "many"),
+        ("PeriodSeconds", "90"),
+        ("EvaluationPeriods", "0"),
+        ("Stack", " "),
+    ] {
+        let aws = InMemoryAws::default();
+        let mut properties = properties(THREE);
+        properties["DeliveryFailureAlarm"][field] = json!(value);
+        let response = run(&aws, request(RequestType::Create, properties, None)).await;
+        assert_eq!(response.status, ResponseStatus::Failed, "{field}={value}");
+        let reason = response.reason.unwrap_or_default();
+        assert!(
+            reason.contains("DeliveryFailureAlarm") && reason.contains(field.trim()),
+            "{reason}"
+        );
+        assert!(aws.queue_names().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_properties_of_a_deploy_before_the_alarm_still_remove_its_destinations() {
+    let aws = InMemoryAws::default();
+    let mut before = properties(THREE);
+    before
+        .as_object_mut()
+        .unwrap()
+        .remove("DeliveryFailureAlarm");
+    run(&aws, request(RequestType::Create, properties(THREE), None)).await;
+    let fewer = properties(r#"{"crm": {"url": "https://crm.example/hooks"}}"#);
+    let response = run(&aws, request(RequestType::Update, fewer, Some(before))).await;
+    assert_eq!(response.status, ResponseStatus::Success, "{response:?}");
+    assert_eq!(aws.queue_names(), ["shop_crm-dlq"]);
 }

@@ -14,6 +14,27 @@ pub struct TopicSubscription {
     pub endpoint: String,
 }
 
+/// An alarm on the share of one destination's delivery attempts that
+/// failed, computed from deliver's own metrics ([`crate::metrics`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureRateAlarm {
+    pub name: String,
+    pub description: String,
+    /// The `Stack` dimension of the metrics.
+    pub stack: String,
+    /// The `Destination` dimension of the metrics.
+    pub destination: String,
+    /// Fires above this percentage of failed attempts…
+    pub threshold_percent: u32,
+    /// …with a period of fewer attempts counted as this many…
+    pub minimum_attempts: u32,
+    /// …per period of this many seconds…
+    pub period_seconds: u32,
+    /// …for this many periods in a row.
+    pub evaluation_periods: u32,
+    pub notify_topic_arn: String,
+}
+
 /// An alarm on a dead-letter queue holding any message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueAlarm {
@@ -76,6 +97,12 @@ pub trait DestinationResources: Send + Sync {
     fn put_alarm(
         &self,
         alarm: &QueueAlarm,
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send;
+
+    /// Creates or replaces the alarm.
+    fn put_failure_rate_alarm(
+        &self,
+        alarm: &FailureRateAlarm,
     ) -> impl Future<Output = Result<(), ResourceError>> + Send;
 
     /// Deletes the alarms; names that do not exist are not an error.

@@ -10,6 +10,7 @@ mod dead_letters;
 mod delivery_status;
 mod destination_resources;
 mod event_store;
+mod metrics;
 mod payload_store;
 mod secrets;
 mod sns;
@@ -20,9 +21,10 @@ pub use clock::Clock;
 pub use dead_letters::{DeadLetterError, FinalDeadLetters};
 pub use delivery_status::{DeliveryStatusError, DeliveryStatusStore};
 pub use destination_resources::{
-    DestinationResources, QueueAlarm, ResourceError, TopicSubscription,
+    DestinationResources, FailureRateAlarm, QueueAlarm, ResourceError, TopicSubscription,
 };
 pub use event_store::{EventStore, EventStoreError};
+pub use metrics::MetricsRecorder;
 pub use payload_store::{PayloadStore, PayloadStoreError};
 pub use secrets::{SecretStore, SecretStoreError};
 pub use sns::{
