@@ -7,6 +7,7 @@
 mod aws;
 mod bus;
 pub mod config;
+mod console;
 mod consumer_store;
 pub(crate) mod data_dir_lock;
 mod delivery;
@@ -357,6 +358,15 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
 
     let bus = LocalBus::new(store.clone(), Arc::new(destinations.clone()), routes);
     let secrets = ConfiguredSecrets::new(config.sources.secrets.clone());
+    let console = console::Console {
+        store,
+        sources: config
+            .sources
+            .sources
+            .iter()
+            .map(|(name, _)| name.to_owned())
+            .collect(),
+    };
     let app = Arc::new(App {
         ingest: Ingest::new(
             config.sources.sources.clone(),
@@ -365,7 +375,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
             SystemClock,
             payloads,
         ),
-        events: Some(store),
+        console: Some(console),
         limits: config.limits,
     });
     let listener = bind(&config.address).await?;

@@ -10,13 +10,16 @@
 //! The statements are grouped by whom they serve: [`bus`] (ingest's
 //! publish), [`persist`] (the consumer's route), [`deliveries`] (the deliver
 //! routes, one per destination, and `hookbridge replay`), [`listing`]
-//! (`GET /events`) and [`records`] (`hookbridge status`).
+//! (`GET /events`), [`records`] (`hookbridge status`), and [`console`] and
+//! [`refusals`] (the console at `GET /` and its `/api/`).
 
 pub mod bus;
+pub mod console;
 pub mod deliveries;
 pub mod listing;
 pub mod persist;
 pub mod records;
+pub mod refusals;
 mod schema;
 pub mod states;
 
