@@ -6,6 +6,7 @@ mod consume;
 mod deliver;
 mod destinations;
 mod dev_aws;
+mod dev_console;
 mod dev_crash;
 mod dev_destinations;
 mod dev_e2e;
