@@ -283,3 +283,39 @@ fn the_page_is_served_with_a_strict_policy() {
     let refused = dev.request("POST", "/", &[], b"");
     assert_eq!(refused.status, 405);
 }
+
+#[test]
+fn without_verbose_stderr_has_a_summary_line_and_one_line_per_failure() {
+    let target = HttpTarget::start(Script::always(410));
+    let scratch = Scratch::new("console-summary");
+    let options = DevOptions {
+        verbose: false,
+        ..DevOptions::delivering_to(target.url())
+    };
+    let dev = DevServer::start(&scratch, 1, &options);
+    dev.post_accepted(&Webhook::new(Kind::Stripe, &unique_id("evt_summary")));
+    let forged = Webhook::signed_with(Kind::Stripe, &unique_id("evt_forged"), WRONG_SECRET);
+    assert_eq!(dev.post(&forged).status, 401);
+    let summary = "1 accepted since start; deliveries: 0 delivered, 0 pending, 0 retrying, \
+                   1 dead-lettered";
+    // The line comes every 5 s at most, once something changed.
+    let deadline = Instant::now() + WAIT;
+    while !dev.console_tail().contains(summary) {
+        assert!(
+            Instant::now() < deadline,
+            "no summary line `{summary}` within {WAIT:?}:\n{}",
+            dev.console_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let console = dev.console_tail();
+    assert!(console.contains("webhook rejected"), "{console}");
+    assert!(
+        console.contains("delivery failed; dead-lettered"),
+        "{console}"
+    );
+    assert!(
+        !console.contains("webhook accepted: on the bus"),
+        "a step line without --verbose: {console}"
+    );
+}

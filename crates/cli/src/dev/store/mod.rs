@@ -11,7 +11,8 @@
 //! publish), [`persist`] (the consumer's route), [`deliveries`] (the deliver
 //! routes, one per destination, and `hookbridge replay`), [`listing`]
 //! (`GET /events`), [`records`] (`hookbridge status`), and [`console`] and
-//! [`refusals`] (the console at `GET /` and its `/api/`).
+//! [`refusals`] (the console at `GET /` and its `/api/`), and [`retention`]
+//! (the sweep of expired events).
 
 pub mod bus;
 pub mod console;
@@ -20,6 +21,7 @@ pub mod listing;
 pub mod persist;
 pub mod records;
 pub mod refusals;
+pub mod retention;
 mod schema;
 pub mod states;
 
