@@ -162,6 +162,21 @@ impl LocalStore {
     }
 }
 
+/// Runs `work` with commits that skip their own fsync (`synchronous =
+/// NORMAL`), for writes not worth one: in WAL mode they become durable with
+/// the next ordinary (FULL) commit, and a crash before it loses only them,
+/// never an earlier commit. The caller holds the connection, so no other
+/// statement runs in between.
+fn without_own_fsync<R>(
+    connection: &mut Connection,
+    work: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    let result = work(connection);
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    result
+}
+
 /// Milliseconds since the Unix epoch: how times are stored.
 pub fn to_millis(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |since| {

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use super::{StoreError, from_millis, sql_limit, to_millis};
+use super::{StoreError, from_millis, sql_limit, to_millis, without_own_fsync};
 
 /// How many refusals the ring keeps; older ones are dropped.
 pub const CAPACITY: i64 = 200;
@@ -43,8 +43,14 @@ pub struct NewRefusal {
     pub body_excerpt: Option<String>,
 }
 
-/// Records a refusal and drops those beyond the ring's capacity.
+/// Records a refusal and drops those beyond the ring's capacity. A
+/// diagnosis, not a promise: it spends no fsync of its own, so a flood of
+/// forged requests costs no more disk flushes than it answers.
 pub fn record_refusal(connection: &mut Connection, refusal: &NewRefusal) -> Result<(), StoreError> {
+    without_own_fsync(connection, |connection| insert_refusal(connection, refusal))
+}
+
+fn insert_refusal(connection: &mut Connection, refusal: &NewRefusal) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&refusal.headers).map_err(StoreError::InvalidDetail)?;
     let transaction = connection.transaction()?;
     transaction.execute(
