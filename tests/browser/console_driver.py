@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -126,9 +127,25 @@ def run(driver, spec, url, origin):
     assert driver.execute_script("return window.__notReloaded === true;"), "the page reloaded"
     check("a new event shows without a reload")
 
+    unlabelled = driver.execute_script(
+        "return [...document.querySelectorAll('input, select')]"
+        ".filter(control => control.labels.length === 0).map(control => control.id);"
+    )
+    assert not unlabelled, f"controls without a label: {unlabelled}"
+    check("every control has a label")
+
+    # By keyboard: focus the event's button, Enter opens it, Escape closes it.
     dead_id = spec["dead_event_id"]
-    driver.find_element(By.CSS_SELECTOR, f'button[aria-label="Show event {dead_id}"]').click()
+    show = f'button[aria-label="Show event {dead_id}"]'
+    driver.execute_script("arguments[0].focus();", driver.find_element(By.CSS_SELECTOR, show))
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
     detail = driver.find_element(By.ID, "detail")
+    wait_until("the detail opened by Enter", lambda: detail.is_displayed())
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait_until("the detail closed by Escape", lambda: not detail.is_displayed())
+    check("an event opens with Enter and closes with Escape")
+
+    driver.find_element(By.CSS_SELECTOR, show).click()
     wait_until("the event's detail", lambda: detail.is_displayed() and dead_id in detail.text)
     wait_until("the failed attempt", lambda: "HTTP 410" in detail.text)
     check("the event's attempts are shown")
@@ -149,6 +166,13 @@ def run(driver, spec, url, origin):
     driver.execute_script("window.scrollTo(0, 0);")
     driver.save_screenshot(spec["screenshot"])
     check(f"screenshot saved to {spec['screenshot']}")
+
+    driver.set_window_size(400, 900)
+    overflow = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;"
+    )
+    assert overflow <= 0, f"the page is {overflow} px wider than a 400 px window"
+    check("readable in a 400 px window (tables scroll on their own)")
 
     errors = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
     assert not errors, f"console errors: {errors}"
