@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use hookbridge_core::providers::stripe;
 use hookbridge_testkit::http_target::{HttpTarget, Script};
+use hookbridge_tests::dev_process::http;
 use hookbridge_tests::dev_process::webhooks::{
     Kind, MONEYBUTTON_SECRET, STRIPE_SECRET, WRONG_SECRET, Webhook, unique_id,
 };
@@ -282,6 +283,16 @@ fn the_page_is_served_with_a_strict_policy() {
     }
     let refused = dev.request("POST", "/", &[], b"");
     assert_eq!(refused.status, 405);
+    // A page of another site whose DNS name was rebound to 127.0.0.1.
+    let rebound = http::send_raw(
+        dev.address(),
+        b"GET /api/counts HTTP/1.1\r\nhost: rebound.example:80\r\nconnection: close\r\n\r\n",
+    )
+    .expect("an answer");
+    assert_eq!(
+        (rebound.status, rebound.error_code()),
+        (403, "host_not_allowed".to_owned())
+    );
 }
 
 #[test]

@@ -149,6 +149,8 @@ pub enum DevError {
 /// Everything `dev` runs with, flags applied over the file.
 #[derive(Debug, Clone)]
 struct Resolved {
+    /// The host part of `address`, as given.
+    host: String,
     address: String,
     data_dir: PathBuf,
     destinations: DestinationSetup,
@@ -221,6 +223,7 @@ fn resolve(args: DevArgs, settings: Settings) -> Result<Resolved, DevError> {
     )?;
     Ok(Resolved {
         address: listen_address(&host, port),
+        host,
         data_dir: args
             .data_dir
             .or(settings.data_dir)
@@ -415,6 +418,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
             .iter()
             .map(|(name, _)| name.to_owned())
             .collect(),
+        listen_host: config.host.clone(),
     };
     let app = Arc::new(App {
         ingest: Ingest::new(

@@ -154,6 +154,17 @@ where
     // Ingest gives a webhook its correlation id; every other answer gets one here.
     let correlation_id = &Uuid::new_v4().to_string();
     let path = request.uri().path();
+    let for_console = path.starts_with("/api/") || console::asset(path).is_some();
+    if let Some(console) = app.console.as_ref().filter(|_| for_console)
+        && !console.host_allowed(request.headers())
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "host_not_allowed",
+            "the console answers only requests naming it by IP address, localhost or --host",
+            correlation_id,
+        );
+    }
     if path.starts_with("/api/") {
         return api(app, request, correlation_id).await;
     }

@@ -25,15 +25,34 @@ use redact::{body_excerpt, masked_headers};
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// The console's state: the store it reads and writes, and the configured
-/// sources (a refusal for an unknown source names them).
+/// The console's state: the store it reads and writes, the configured
+/// sources (a refusal for an unknown source names them) and the host the
+/// server listens on.
 #[derive(Debug, Clone)]
 pub struct Console {
     pub store: LocalStore,
     pub sources: Vec<String>,
+    pub listen_host: String,
 }
 
 impl Console {
+    /// Whether the request's `Host` names this server by IP address, as
+    /// `localhost`, or as the host it listens on. A page whose own DNS name
+    /// was rebound to this machine names its own host, so it cannot read
+    /// the console.
+    pub fn host_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+            return false;
+        };
+        let name = match host.strip_prefix('[') {
+            Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        };
+        name.parse::<std::net::IpAddr>().is_ok()
+            || name.eq_ignore_ascii_case("localhost")
+            || name.eq_ignore_ascii_case(self.listen_host.trim_matches(['[', ']']))
+    }
+
     /// Keeps what the console shows of one ingest decision: the masked
     /// headers of an accepted event, or the refusal with its reason. A
     /// failure to keep it is logged; the webhook's answer does not change.
@@ -114,6 +133,41 @@ impl Console {
             // A request to an unknown source may be anyone's: keep none of it.
             body_excerpt: known.then(|| body_excerpt(body)).flatten(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_localhost_and_the_listen_host_name_the_console() {
+        let console = Console {
+            store: LocalStore::in_memory(),
+            sources: Vec::new(),
+            listen_host: "devbox.lan".to_owned(),
+        };
+        let allowed = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, host.parse().unwrap());
+            console.host_allowed(&headers)
+        };
+        for host in [
+            "127.0.0.1:3000",
+            "[::1]:3000",
+            "localhost:3000",
+            "10.0.0.5",
+            "devbox.lan:3000",
+        ] {
+            assert!(allowed(host), "{host}");
+        }
+        for host in [
+            "rebound.attacker.example:3000",
+            "localhost.attacker.example",
+        ] {
+            assert!(!allowed(host), "{host}");
+        }
+        assert!(!console.host_allowed(&HeaderMap::new()), "no Host at all");
     }
 }
 
