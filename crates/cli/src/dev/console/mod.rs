@@ -136,41 +136,6 @@ impl Console {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_addresses_localhost_and_the_listen_host_name_the_console() {
-        let console = Console {
-            store: LocalStore::in_memory(),
-            sources: Vec::new(),
-            listen_host: "devbox.lan".to_owned(),
-        };
-        let allowed = |host: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::HOST, host.parse().unwrap());
-            console.host_allowed(&headers)
-        };
-        for host in [
-            "127.0.0.1:3000",
-            "[::1]:3000",
-            "localhost:3000",
-            "10.0.0.5",
-            "devbox.lan:3000",
-        ] {
-            assert!(allowed(host), "{host}");
-        }
-        for host in [
-            "rebound.attacker.example:3000",
-            "localhost.attacker.example",
-        ] {
-            assert!(!allowed(host), "{host}");
-        }
-        assert!(!console.host_allowed(&HeaderMap::new()), "no Host at all");
-    }
-}
-
 /// A file of the page, by path: `/` is the page itself.
 pub fn asset(path: &str) -> Option<Response<String>> {
     let (content_type, body) = match path {
@@ -205,4 +170,39 @@ pub fn asset(path: &str) -> Option<Response<String>> {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Some(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_localhost_and_the_listen_host_name_the_console() {
+        let console = Console {
+            store: LocalStore::in_memory(),
+            sources: Vec::new(),
+            listen_host: "devbox.lan".to_owned(),
+        };
+        let allowed = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, host.parse().unwrap());
+            console.host_allowed(&headers)
+        };
+        for host in [
+            "127.0.0.1:3000",
+            "[::1]:3000",
+            "localhost:3000",
+            "10.0.0.5",
+            "devbox.lan:3000",
+        ] {
+            assert!(allowed(host), "{host}");
+        }
+        for host in [
+            "rebound.attacker.example:3000",
+            "localhost.attacker.example",
+        ] {
+            assert!(!allowed(host), "{host}");
+        }
+        assert!(!console.host_allowed(&HeaderMap::new()), "no Host at all");
+    }
 }
