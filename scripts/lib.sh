@@ -46,6 +46,26 @@ ensure_python_env() {
   echo "$want" >"$stamp"
 }
 
+# Debian's headless Chromium and its WebDriver, for the console's browser
+# test; installed with apt-get on first use, as root. The pin names the
+# bookworm build; when Debian replaces it, the install says so.
+CHROMIUM_VERSION="156.0.8078.114-1~deb12u1"
+ensure_browser() {
+  local installed
+  installed="$(dpkg-query -W -f='${Version}' chromium-driver 2>/dev/null || true)"
+  if [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver && "$installed" == "$CHROMIUM_VERSION" ]]; then
+    return 0
+  fi
+  command -v apt-get >/dev/null || die "step 'setup': chromium $CHROMIUM_VERSION is needed and apt-get is not available"
+  local sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  section "setup: installing chromium and chromium-driver $CHROMIUM_VERSION with apt-get (first run only)"
+  "${sudo[@]}" apt-get update -qq || die "step 'setup' (apt-get update)"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "chromium=$CHROMIUM_VERSION" "chromium-driver=$CHROMIUM_VERSION" \
+    || die "step 'setup' (apt-get install chromium=$CHROMIUM_VERSION): if Debian no longer has it, update CHROMIUM_VERSION in scripts/lib.sh"
+}
+
 free_port() {
   "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

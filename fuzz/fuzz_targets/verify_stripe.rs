@@ -62,7 +62,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(
         stripe::verify(&headers, body, &secrets, at(timestamp + 301), TOLERANCE),
         Err(VerifyError::OutsideTolerance {
-            tolerance_seconds: 300
+            tolerance_seconds: 300,
+            age_seconds: 301
         })
     );
     if other_body != body {

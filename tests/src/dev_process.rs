@@ -159,6 +159,9 @@ pub struct DevOptions {
     /// Environment variables to set (none of the caller's AWS or hookbridge
     /// variables is inherited).
     pub env: Vec<(String, String)>,
+    /// `--verbose`: every step logged, which the log checks and failure
+    /// messages rely on; off, the summary line and failures only.
+    pub verbose: bool,
 }
 
 impl DevOptions {
@@ -167,6 +170,7 @@ impl DevOptions {
             target: Some(target),
             time_scale: 1000.0,
             env: Vec::new(),
+            verbose: true,
         }
     }
 
@@ -175,6 +179,7 @@ impl DevOptions {
             target: None,
             time_scale: 1000.0,
             env: Vec::new(),
+            verbose: true,
         }
     }
 }
@@ -205,6 +210,9 @@ impl DevServer {
             .stderr(Stdio::piped());
         if let Some(target) = &options.target {
             command.args(["--target", target]);
+        }
+        if options.verbose {
+            command.arg("--verbose");
         }
         command.envs(options.env.iter().map(|(name, value)| (name, value)));
         let mut child = command

@@ -266,6 +266,7 @@ fn stale_stripe() -> (Webhook, &'static str) {
     }
     let code = VerifyError::OutsideTolerance {
         tolerance_seconds: 300,
+        age_seconds: 0,
     }
     .code();
     (webhook, code)

@@ -7,6 +7,8 @@ mod consume;
 mod deliver;
 mod destinations;
 mod dev_aws;
+mod dev_console;
+mod dev_console_browser;
 mod dev_crash;
 mod dev_destinations;
 mod dev_e2e;

@@ -51,6 +51,16 @@ pub enum Answer {
     Handshake(Handshake),
 }
 
+/// A handled request: what was decided, and the response that says it.
+#[derive(Debug)]
+pub struct Decided {
+    /// The `{source}` of the route, empty when the path names none.
+    pub source: String,
+    pub correlation_id: String,
+    pub decision: Result<Answer, IngestError>,
+    pub response: Response<Body>,
+}
+
 /// One request, as ingest reads it.
 #[derive(Debug, Clone, Copy)]
 pub struct Inbound<'a> {
@@ -105,9 +115,16 @@ impl<S: SecretStore, P: EventPublisher, C: Clock, B: PayloadStore> Ingest<S, P, 
 
     /// Handles one HTTP request; every outcome is an HTTP response.
     pub async fn handle(&self, request: Request) -> Response<Body> {
+        self.decide(&request).await.response
+    }
+
+    /// Handles one HTTP request, returning the decision beside its
+    /// response, for a caller that keeps its own record of decisions (the
+    /// local console's refusal log).
+    pub async fn decide(&self, request: &Request) -> Decided {
         let correlation_id = uuid::Uuid::new_v4().to_string();
-        let source = source_of(&request);
-        let url = url_of(&request);
+        let source = source_of(request);
+        let url = url_of(request);
         let inbound = Inbound {
             source: source.as_deref().unwrap_or_default(),
             method: request.method(),
@@ -115,13 +132,22 @@ impl<S: SecretStore, P: EventPublisher, C: Clock, B: PayloadStore> Ingest<S, P, 
             headers: request.headers(),
             body: request.body().as_ref(),
         };
-        match self.ingest(&inbound, &correlation_id).await {
+        let decision = self.ingest(&inbound, &correlation_id).await;
+        let response = match &decision {
             Ok(Answer::Accepted(accepted)) => {
-                response::json(StatusCode::ACCEPTED, &accepted, Some(&correlation_id))
+                response::json(StatusCode::ACCEPTED, accepted, Some(&correlation_id))
                     .map(Body::from)
             }
-            Ok(Answer::Handshake(handshake)) => handshake_response(handshake, &correlation_id),
-            Err(error) => error_response(&error, &correlation_id),
+            Ok(Answer::Handshake(handshake)) => {
+                handshake_response(handshake.clone(), &correlation_id)
+            }
+            Err(error) => error_response(error, &correlation_id),
+        };
+        Decided {
+            source: source.unwrap_or_default(),
+            correlation_id,
+            decision,
+            response,
         }
     }
 

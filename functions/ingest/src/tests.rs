@@ -151,6 +151,38 @@ async fn verified_webhook_is_published_then_answered_202() {
 }
 
 #[tokio::test]
+async fn a_decision_comes_with_the_same_answer_handle_gives() {
+    let ingest = service(with_stripe_secret(), MemoryBus::new());
+    let stale = stripe::sign(SECRET, NOW as i64 - 412, BODY.as_bytes());
+    let decided = ingest
+        .decide(&request("POST", "/webhooks/stripe", Some(&stale), BODY))
+        .await;
+    assert_eq!(decided.source, "stripe");
+    assert!(matches!(
+        decided.decision,
+        Err(IngestError::Unverified(VerifyError::OutsideTolerance {
+            tolerance_seconds: 300,
+            age_seconds: 412
+        }))
+    ));
+    assert_eq!(
+        decided.response.headers()[CORRELATION_HEADER],
+        decided.correlation_id.as_str()
+    );
+    let (status, body) = json_of(decided.response).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "timestamp_out_of_tolerance");
+    assert_eq!(
+        body["error"]["message"],
+        "signature verification failed: timestamp is outside the 300 s tolerance",
+        "the answer's contract is unchanged"
+    );
+    let accepted = ingest.decide(&signed_stripe_post()).await;
+    assert!(matches!(&accepted.decision, Ok(Answer::Accepted(a)) if a.id == "evt_1"));
+    assert_eq!(accepted.response.status(), 202);
+}
+
+#[tokio::test]
 async fn duplicate_event_is_accepted_again() {
     let ingest = service(with_stripe_secret(), MemoryBus::new());
     for _ in 0..2 {

@@ -50,7 +50,7 @@ pub async fn run(args: DevArgs, settings: Settings) -> Result<(), DevError> {
     let aws = hookbridge_aws::sdk_config::load().await;
     let app = Arc::new(App {
         ingest: AwsIngest::on_aws(ingest_settings, &aws),
-        events: None,
+        console: None,
         limits: Limits::default(),
     });
     let host = args

@@ -66,6 +66,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     target: Option<String>,
     time_scale: Option<f64>,
+    retention_hours: Option<u32>,
     outbound_secrets: Option<Vec<String>>,
     sources: Option<toml::Table>,
     destinations: Option<toml::Table>,
@@ -138,6 +139,8 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     pub target: Option<String>,
     pub time_scale: Option<TimeScale>,
+    /// How long the store keeps finished events, in hours (at least 1).
+    pub retention_hours: Option<u32>,
     /// `None` when the file names none: the development key is used.
     pub outbound_secrets: Option<Arc<SecretSet>>,
     /// `None` when the file configures no source.
@@ -155,6 +158,7 @@ impl Settings {
             data_dir: None,
             target: None,
             time_scale: None,
+            retention_hours: None,
             outbound_secrets: None,
             sources: None,
             destinations: DestinationSetup::default(),
@@ -191,6 +195,12 @@ impl Settings {
                 path: path.to_path_buf(),
                 source,
             })?;
+        if file.retention_hours == Some(0) {
+            return Err(invalid(
+                "retention_hours must be at least 1 (hours the store keeps finished events)"
+                    .to_owned(),
+            ));
+        }
         let outbound_secrets = match file.outbound_secrets {
             Some(list) => {
                 let set = secret_set(&list);
@@ -223,6 +233,7 @@ impl Settings {
             data_dir: file.data_dir,
             target: file.target,
             time_scale,
+            retention_hours: file.retention_hours,
             outbound_secrets,
             sources,
             destinations,
@@ -524,6 +535,7 @@ mod tests {
             r#"
             target = "http://127.0.0.1:4000/hook"
             time_scale = 60
+            retention_hours = 48
             [sources.shop]
             kind = "hmac"
             header = "X-Shop-Signature"
@@ -538,6 +550,7 @@ mod tests {
             Some("http://127.0.0.1:4000/hook")
         );
         assert_eq!(settings.time_scale, Some(TimeScale::new(60.0).unwrap()));
+        assert_eq!(settings.retention_hours, Some(48));
         let setup = settings.sources.unwrap();
         let shop = setup.sources.get("shop").unwrap();
         let Preset::Hmac(hmac) = &shop.preset else {
@@ -580,6 +593,7 @@ mod tests {
         let cases = [
             ("port = \"x\"", "port"),
             ("time_scale = 0", "time scale"),
+            ("retention_hours = 0", "retention_hours must be at least 1"),
             ("outbound_secrets = []", "outbound_secrets"),
             ("[sources.stripe]\nkind = \"stripe\"", "secrets"),
             (

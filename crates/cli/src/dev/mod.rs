@@ -7,15 +7,18 @@
 mod aws;
 mod bus;
 pub mod config;
+mod console;
 mod consumer_store;
 pub(crate) mod data_dir_lock;
 mod delivery;
 pub(crate) mod event_list;
 mod payload_files;
 mod persist;
+mod retention;
 pub mod schedule;
 mod server;
 pub mod store;
+mod summary;
 #[cfg(test)]
 mod tests;
 
@@ -52,6 +55,9 @@ use self::store::{LocalStore, StoreError};
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_PORT: u16 = 3000;
 pub const DEFAULT_DATA_DIR: &str = ".hookbridge";
+/// How long the local store keeps finished events without
+/// `--retention-hours` or `retention_hours`: a week.
+pub const DEFAULT_RETENTION_HOURS: u32 = 168;
 /// How long the consumer keeps event records (the Lambda's default).
 const RETENTION: Duration = Duration::from_secs(consume::DEFAULT_RETENTION_DAYS * 86_400);
 /// Bound of one delivery attempt, answer included, for a destination that
@@ -99,6 +105,16 @@ pub struct DevArgs {
     /// AWS_ENDPOINT_URL.
     #[arg(long)]
     pub aws: bool,
+    /// Log every step (each webhook, delivery attempt and record) instead of
+    /// a periodic summary line and one line per failure.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// How long the local store keeps finished events (delivered or
+    /// dead-lettered, and recorded), their attempts and payloads, counted
+    /// from their last activity; never removes one still pending or
+    /// retrying [default: 168].
+    #[arg(long, value_name = "HOURS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_hours: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +149,8 @@ pub enum DevError {
 /// Everything `dev` runs with, flags applied over the file.
 #[derive(Debug, Clone)]
 struct Resolved {
+    /// The host part of `address`, as given.
+    host: String,
     address: String,
     data_dir: PathBuf,
     destinations: DestinationSetup,
@@ -142,10 +160,12 @@ struct Resolved {
     outbound_built_in: bool,
     sources: SourceSetup,
     limits: Limits,
+    retention: Duration,
+    verbose: bool,
 }
 
 pub fn run(args: DevArgs) -> Result<(), DevError> {
-    init_logging();
+    init_logging(args.verbose);
     let aws_mode = args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some();
     let settings = Settings::load(args.config.as_deref(), !aws_mode)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -160,15 +180,21 @@ pub fn run(args: DevArgs) -> Result<(), DevError> {
     }
 }
 
-fn init_logging() {
+fn init_logging(verbose: bool) {
     // Console lines for people: compact, no JSON, to stderr; stdout carries
-    // only the "listening on" line tools wait for.
+    // only the "listening on" line tools wait for. Without --verbose only
+    // failures are logged, beside the summary line.
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let level = if verbose {
+        tracing::Level::INFO
+    } else {
+        tracing::Level::WARN
+    };
     let _ = tracing_subscriber::fmt()
         .compact()
         .with_ansi(colours)
         .with_target(false)
-        .with_max_level(tracing::Level::INFO)
+        .with_max_level(level)
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -197,6 +223,7 @@ fn resolve(args: DevArgs, settings: Settings) -> Result<Resolved, DevError> {
     )?;
     Ok(Resolved {
         address: listen_address(&host, port),
+        host,
         data_dir: args
             .data_dir
             .or(settings.data_dir)
@@ -207,6 +234,14 @@ fn resolve(args: DevArgs, settings: Settings) -> Result<Resolved, DevError> {
         outbound_built_in,
         sources,
         limits: Limits::default(),
+        retention: Duration::from_secs(
+            u64::from(
+                args.retention_hours
+                    .or(settings.retention_hours)
+                    .unwrap_or(DEFAULT_RETENTION_HOURS),
+            ) * 3600,
+        ),
+        verbose: args.verbose,
     })
 }
 
@@ -269,9 +304,10 @@ impl Running {
     async fn until_signal(self) -> Result<(), DevError> {
         announce(self.address);
         let signal = wait_for_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        // Said with or without --verbose.
+        eprintln!("hookbridge dev: shutting down, finishing in-flight requests");
         self.stop().await;
-        tracing::info!("stopped");
+        eprintln!("hookbridge dev: stopped");
         signal
     }
 
@@ -313,6 +349,23 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
         .map(|(name, source)| (name.to_owned(), ProjectionRule::for_source(source)))
         .collect();
     let payloads = PayloadFiles::new(&config.data_dir);
+    workers.spawn(
+        retention::RetentionSweep {
+            store: store.clone(),
+            payloads: payloads.clone(),
+            retention: config.retention,
+        }
+        .run(shutdown.clone()),
+    );
+    if !config.verbose {
+        workers.spawn(
+            summary::SummaryLine {
+                store: store.clone(),
+                every: summary::SUMMARY_EVERY,
+            }
+            .run(shutdown.clone()),
+        );
+    }
     let consumer = Consumer::new(
         SqliteEventStore::new(store.clone()),
         payloads.clone(),
@@ -357,6 +410,16 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
 
     let bus = LocalBus::new(store.clone(), Arc::new(destinations.clone()), routes);
     let secrets = ConfiguredSecrets::new(config.sources.secrets.clone());
+    let console = console::Console {
+        store,
+        sources: config
+            .sources
+            .sources
+            .iter()
+            .map(|(name, _)| name.to_owned())
+            .collect(),
+        listen_host: config.host.clone(),
+    };
     let app = Arc::new(App {
         ingest: Ingest::new(
             config.sources.sources.clone(),
@@ -365,7 +428,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
             SystemClock,
             payloads,
         ),
-        events: Some(store),
+        console: Some(console),
         limits: config.limits,
     });
     let listener = bind(&config.address).await?;

@@ -39,6 +39,36 @@ impl PayloadFiles {
     }
 }
 
+impl PayloadFiles {
+    /// Removes the payload of `key` unless it was stored or stored again
+    /// (see `put`) since `cutoff`: a payload an event arriving now refers
+    /// to is kept. Whether it removed one.
+    pub async fn remove_if_older(
+        &self,
+        key: &str,
+        cutoff: std::time::SystemTime,
+    ) -> Result<bool, PayloadStoreError> {
+        let path = self.path(key)?;
+        tokio::task::spawn_blocking(move || {
+            let modified = match std::fs::metadata(&path).and_then(|metadata| metadata.modified()) {
+                Ok(modified) => modified,
+                Err(error) if error.kind() == ErrorKind::NotFound => return Ok(false),
+                Err(error) => return Err(unavailable(error)),
+            };
+            if modified >= cutoff {
+                return Ok(false);
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => Ok(true),
+                Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
+                Err(error) => Err(unavailable(error)),
+            }
+        })
+        .await
+        .map_err(|error| PayloadStoreError::Unavailable(error.to_string()))?
+    }
+}
+
 fn unavailable(error: std::io::Error) -> PayloadStoreError {
     PayloadStoreError::Unavailable(error.to_string())
 }
@@ -54,7 +84,12 @@ impl PayloadStore for PayloadFiles {
             let stored_whole =
                 std::fs::metadata(&path).is_ok_and(|metadata| metadata.len() == bytes.len() as u64);
             if stored_whole {
-                return Ok(());
+                // Stored again: the retention sweep counts its age from now.
+                return std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| file.set_modified(std::time::SystemTime::now()))
+                    .map_err(unavailable);
             }
             let directory = path.parent().expect("a key has a directory");
             std::fs::create_dir_all(directory).map_err(unavailable)?;

@@ -25,8 +25,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::console::{self, ApiRequest, Console};
 use super::event_list::limit_of;
-use super::store::LocalStore;
 use super::store::listing::recent_events;
 
 /// Largest body read: what hookbridge accepts. Larger bodies are refused as
@@ -59,8 +59,9 @@ type Body = Full<Bytes>;
 /// What the server routes to.
 pub struct App<S, P, B> {
     pub ingest: Ingest<S, P, SystemClock, B>,
-    /// The local store behind `GET /events`; `None` in `--aws` mode.
-    pub events: Option<LocalStore>,
+    /// The console and `GET /events`, over the local store; `None` in
+    /// `--aws` mode.
+    pub console: Option<Console>,
     pub limits: Limits,
 }
 
@@ -153,6 +154,27 @@ where
     // Ingest gives a webhook its correlation id; every other answer gets one here.
     let correlation_id = &Uuid::new_v4().to_string();
     let path = request.uri().path();
+    let for_console = path.starts_with("/api/") || console::asset(path).is_some();
+    if let Some(console) = app.console.as_ref().filter(|_| for_console)
+        && !console.host_allowed(request.headers())
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "host_not_allowed",
+            "the console answers only requests naming it by IP address, localhost or --host",
+            correlation_id,
+        );
+    }
+    if path.starts_with("/api/") {
+        return api(app, request, correlation_id).await;
+    }
+    if let Some(page) = console::asset(path) {
+        return match (only_get(&request, correlation_id), &app.console) {
+            (Some(refused), _) => refused,
+            (None, Some(_)) => into_hyper(page),
+            (None, None) => not_local(correlation_id),
+        };
+    }
     match path {
         "/healthz" => only_get(&request, correlation_id)
             .unwrap_or_else(|| json(StatusCode::OK, &Status::OK, correlation_id)),
@@ -164,11 +186,46 @@ where
             StatusCode::NOT_FOUND,
             "not_found",
             &format!(
-                "no route for {path}: use POST /webhooks/{{source}}, GET /events or GET /healthz"
+                "no route for {path}: use POST /webhooks/{{source}}, GET / (the console), \
+                 /api/…, GET /events or GET /healthz"
             ),
             correlation_id,
         ),
     }
+}
+
+/// The console's API: a small JSON body at most, read like a webhook's.
+async fn api<S, P, B>(
+    app: &App<S, P, B>,
+    request: Request<Incoming>,
+    correlation_id: &str,
+) -> Response<Body> {
+    let Some(console) = &app.console else {
+        return not_local(correlation_id);
+    };
+    let deadline = Instant::now() + app.limits.body_timeout;
+    let (parts, body) = request.into_parts();
+    let body = match read_body(body, deadline).await {
+        Ok(body) => body,
+        Err(refused) => return refused.response(correlation_id),
+    };
+    let request = ApiRequest {
+        method: &parts.method,
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+    };
+    into_hyper(console::answer(console, request, correlation_id).await)
+}
+
+fn not_local(correlation_id: &str) -> Response<Body> {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_local",
+        "with --aws, deliveries and records live in AWS: the console and GET /events are not served",
+        correlation_id,
+    )
 }
 
 #[derive(Serialize)]
@@ -197,13 +254,8 @@ async fn events<S, P, B>(
     query: Option<&str>,
     correlation_id: &str,
 ) -> Response<Body> {
-    let Some(store) = &app.events else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_local",
-            "with --aws, deliveries and records live in AWS: GET /events is not served",
-            correlation_id,
-        );
+    let Some(Console { store, .. }) = &app.console else {
+        return not_local(correlation_id);
     };
     let limit = match limit_of(query) {
         Ok(limit) => limit,
@@ -245,12 +297,20 @@ enum BodyError {
 }
 
 impl BodyError {
-    fn response(&self, correlation_id: &str) -> Response<Body> {
-        let (status, code) = match self {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::TooSlow => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Broken(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
-        };
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
+    fn response(&self, correlation_id: &str) -> Response<Body> {
+        let (status, code) = self.status_and_code();
         let mut response = error(status, code, &self.to_string(), correlation_id);
         // The rest of the body is not read: the connection cannot be reused.
         response.headers_mut().insert(
@@ -284,7 +344,21 @@ where
             // Refused before ingest runs: the edge names the correlation id.
             let correlation_id = Uuid::new_v4().to_string();
             tracing::warn!(path = parts.uri.path(), correlation_id, reason = %refused, "webhook refused at the edge");
-            return refused.response(&correlation_id);
+            let response = refused.response(&correlation_id);
+            if let Some(console) = &app.console {
+                let source = parts.uri.path()["/webhooks/".len()..].trim_end_matches('/');
+                let code = refused.code();
+                console
+                    .record_edge_refusal(
+                        source,
+                        (response.status(), code),
+                        refused.to_string(),
+                        &correlation_id,
+                        &parts.headers,
+                    )
+                    .await;
+            }
+            return response;
         }
     };
     let request = Request::from_parts(parts, lambda_http::Body::from(bytes));
@@ -292,7 +366,17 @@ where
     // task: a client that hangs up must not cut a decision off between its
     // commit and its log line.
     let app = Arc::clone(app);
-    let response = match tokio::spawn(async move { app.ingest.handle(request).await }).await {
+    let response = match tokio::spawn(async move {
+        let decided = app.ingest.decide(&request).await;
+        if let Some(console) = &app.console {
+            console
+                .record(&decided, request.headers(), request.body().as_ref())
+                .await;
+        }
+        decided.response
+    })
+    .await
+    {
         Ok(response) => response,
         Err(failure) => {
             let correlation_id = Uuid::new_v4().to_string();

@@ -46,6 +46,8 @@ fn config(data_dir: &Path, target: Option<&str>, time_scale: f64) -> Resolved {
             secrets: Vec::new(),
             outbound_secrets: Vec::new(),
             aws: false,
+            verbose: true,
+            retention_hours: None,
         },
         Settings::empty(),
     )
@@ -312,7 +314,7 @@ async fn every_answer_of_the_edge_carries_a_correlation_id() {
 #[test]
 fn flags_override_the_file_and_targets_must_be_urls() {
     let settings = Settings::parse(
-        "port = 4000\nhost = \"0.0.0.0\"\ntarget = \"http://file/\"\ntime_scale = 5",
+        "port = 4000\nhost = \"0.0.0.0\"\ntarget = \"http://file/\"\ntime_scale = 5\nretention_hours = 24",
         Path::new("hookbridge.toml"),
         true,
     )
@@ -328,6 +330,8 @@ fn flags_override_the_file_and_targets_must_be_urls() {
         secrets: Vec::new(),
         outbound_secrets: Vec::new(),
         aws: false,
+        verbose: true,
+        retention_hours: None,
     };
     let resolved = resolve(args.clone(), settings).unwrap();
     assert_eq!(resolved.address, "0.0.0.0:5000");
@@ -338,6 +342,24 @@ fn flags_override_the_file_and_targets_must_be_urls() {
         Some("https://flag.example/hook")
     );
     assert_eq!(resolved.time_scale, TimeScale::new(5.0).unwrap());
+    assert_eq!(
+        resolved.retention,
+        Duration::from_secs(24 * 3600),
+        "the file's"
+    );
+    let flagged = DevArgs {
+        retention_hours: Some(2),
+        ..args.clone()
+    };
+    assert_eq!(
+        resolve(flagged, Settings::empty()).unwrap().retention,
+        Duration::from_secs(2 * 3600),
+        "the flag's"
+    );
+    assert_eq!(
+        config(Path::new("d"), None, 1.0).retention,
+        Duration::from_secs(u64::from(DEFAULT_RETENTION_HOURS) * 3600)
+    );
     assert_eq!(resolved.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
     assert!(resolved.sources.built_in, "no sources in the file");
     for target in ["ftp://x/", "not a url", "/relative"] {

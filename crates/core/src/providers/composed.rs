@@ -10,7 +10,7 @@ use super::{Outgoing, Request, SignError};
 use crate::ingest::form;
 use crate::secret::SecretSet;
 use crate::verify::mac::{Algorithm, MacEncoding, any_matches};
-use crate::verify::{VerifyError, single_header};
+use crate::verify::{VerifyError, check_signed_time, check_tolerance, single_header};
 
 /// A unix timestamp at or above this is in milliseconds.
 const MILLISECONDS_FROM: i64 = 100_000_000_000;
@@ -302,26 +302,15 @@ pub fn check_timestamp(
     let number: i64 = text
         .parse()
         .map_err(|_| VerifyError::MalformedHeader(name.to_owned()))?;
-    let signed_at = if number >= MILLISECONDS_FROM {
-        u64::try_from(number).map(Duration::from_millis)
-    } else {
-        u64::try_from(number).map(Duration::from_secs)
-    }
-    .map_err(|_| VerifyError::OutsideTolerance {
-        tolerance_seconds: tolerance.as_secs(),
-    })?;
-    let signed_at = UNIX_EPOCH + signed_at;
-    let within = match now.duration_since(signed_at) {
-        Ok(age) => age <= tolerance,
-        Err(ahead) => ahead.duration() <= tolerance,
+    let Ok(unsigned) = u64::try_from(number) else {
+        return check_tolerance(number, now, tolerance);
     };
-    if within {
-        Ok(())
+    let signed_at = if number >= MILLISECONDS_FROM {
+        Duration::from_millis(unsigned)
     } else {
-        Err(VerifyError::OutsideTolerance {
-            tolerance_seconds: tolerance.as_secs(),
-        })
-    }
+        Duration::from_secs(unsigned)
+    };
+    check_signed_time(UNIX_EPOCH + signed_at, now, tolerance)
 }
 
 #[cfg(test)]

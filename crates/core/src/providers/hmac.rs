@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(check(&scheme, &headers, "{}", "k", 1_700_000_030), Ok(()));
         assert!(matches!(
             check(&scheme, &headers, "{}", "k", 1_700_000_061),
-            Err(VerifyError::OutsideTolerance { tolerance_seconds: 60 })
+            Err(VerifyError::OutsideTolerance { tolerance_seconds: 60, age_seconds: 61 })
         ));
         assert_eq!(check(&scheme, &headers, "{}", "other", 1_700_000_000), Err(VerifyError::NoMatch));
         assert_eq!(

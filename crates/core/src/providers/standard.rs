@@ -22,7 +22,7 @@ use crate::config::DEFAULT_TOLERANCE;
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
 use crate::secret::{Secret, SecretSet};
-use crate::verify::{VerifyError, hmac_sha256, single_header, within_tolerance};
+use crate::verify::{VerifyError, check_tolerance, hmac_sha256, single_header};
 
 pub const ID_HEADER: &str = "webhook-id";
 pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
@@ -188,11 +188,7 @@ fn verify_named(
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
     let message = MessageHeaders::named(names, headers)?;
-    if !within_tolerance(message.timestamp, now, tolerance) {
-        return Err(VerifyError::OutsideTolerance {
-            tolerance_seconds: tolerance.as_secs(),
-        });
-    }
+    check_tolerance(message.timestamp, now, tolerance)?;
     if secrets.is_empty() {
         return Err(VerifyError::NoSecrets);
     }

@@ -17,7 +17,7 @@ use crate::config::DEFAULT_TOLERANCE;
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
 use crate::secret::SecretSet;
-use crate::verify::{VerifyError, hmac_sha256, single_header, within_tolerance};
+use crate::verify::{VerifyError, check_tolerance, hmac_sha256, single_header};
 
 /// A Stripe source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,13 +132,7 @@ pub fn verify(
 ) -> Result<(), VerifyError> {
     let header = SignatureHeader::parse(single_header(headers, SIGNATURE_HEADER)?)?;
     verify_header(&header, body, secrets)?;
-    if within_tolerance(header.timestamp, now, tolerance) {
-        Ok(())
-    } else {
-        Err(VerifyError::OutsideTolerance {
-            tolerance_seconds: tolerance.as_secs(),
-        })
-    }
+    check_tolerance(header.timestamp, now, tolerance)
 }
 
 fn verify_header(
@@ -334,7 +328,8 @@ mod tests {
         assert_eq!(
             check_at(&header, SECRET, later, Duration::from_secs(10)),
             Err(VerifyError::OutsideTolerance {
-                tolerance_seconds: 10
+                tolerance_seconds: 10,
+                age_seconds: 15
             })
         );
         assert_eq!(

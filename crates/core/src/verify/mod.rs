@@ -29,8 +29,13 @@ pub enum VerifyError {
     NoExpectedScheme,
     #[error("no signature matches")]
     NoMatch,
+    /// `age_seconds` is how far the signed time lies before `now`
+    /// (negative: after it), for a reason a person can act on.
     #[error("timestamp is outside the {tolerance_seconds} s tolerance")]
-    OutsideTolerance { tolerance_seconds: u64 },
+    OutsideTolerance {
+        tolerance_seconds: u64,
+        age_seconds: i64,
+    },
     #[error("the shared secret in the body is missing")]
     MissingBodySecret,
     #[error("no secret is configured for this source")]
@@ -71,17 +76,51 @@ pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Whether a signed unix timestamp lies within `tolerance` of `now`, either
-/// way. Compared at full precision, so `now - tolerance - 1 ms` is too old.
-pub(crate) fn within_tolerance(signed_at: i64, now: SystemTime, tolerance: Duration) -> bool {
-    let Ok(signed_at) = u64::try_from(signed_at) else {
-        return false;
-    };
-    let signed_at = UNIX_EPOCH + Duration::from_secs(signed_at);
-    match now.duration_since(signed_at) {
-        Ok(age) => age <= tolerance,
-        Err(ahead) => ahead.duration() <= tolerance,
+/// Accepts a signed unix timestamp (seconds) within `tolerance` of `now`,
+/// either way. Compared at full precision, so `now - tolerance - 1 ms` is too
+/// old.
+pub(crate) fn check_tolerance(
+    signed_at: i64,
+    now: SystemTime,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    match u64::try_from(signed_at) {
+        Ok(seconds) => check_signed_time(UNIX_EPOCH + Duration::from_secs(seconds), now, tolerance),
+        // Before 1970: never within any tolerance.
+        Err(_) => Err(outside(
+            tolerance,
+            age_since_epoch(now).saturating_sub(signed_at),
+        )),
     }
+}
+
+/// Accepts a signed time within `tolerance` of `now`, either way.
+pub(crate) fn check_signed_time(
+    signed_at: SystemTime,
+    now: SystemTime,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    match now.duration_since(signed_at) {
+        Ok(age) if age <= tolerance => Ok(()),
+        Ok(age) => Err(outside(tolerance, whole_seconds(age))),
+        Err(ahead) if ahead.duration() <= tolerance => Ok(()),
+        Err(ahead) => Err(outside(tolerance, -whole_seconds(ahead.duration()))),
+    }
+}
+
+fn outside(tolerance: Duration, age_seconds: i64) -> VerifyError {
+    VerifyError::OutsideTolerance {
+        tolerance_seconds: tolerance.as_secs(),
+        age_seconds,
+    }
+}
+
+fn whole_seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn age_since_epoch(now: SystemTime) -> i64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, whole_seconds)
 }
 
 /// The single value of a header, treating an absent or blank header as
@@ -116,21 +155,34 @@ mod tests {
     fn tolerance_applies_in_both_directions() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
         let tolerance = Duration::from_secs(300);
-        assert!(within_tolerance(1_000_000 - 300, now, tolerance));
-        assert!(within_tolerance(1_000_000 + 300, now, tolerance));
-        assert!(!within_tolerance(1_000_000 - 301, now, tolerance));
-        assert!(!within_tolerance(1_000_000 + 301, now, tolerance));
+        assert_eq!(check_tolerance(1_000_000 - 300, now, tolerance), Ok(()));
+        assert_eq!(check_tolerance(1_000_000 + 300, now, tolerance), Ok(()));
+        assert_eq!(
+            check_tolerance(1_000_000 - 301, now, tolerance),
+            Err(outside(tolerance, 301))
+        );
+        assert_eq!(
+            check_tolerance(1_000_000 + 412, now, tolerance),
+            Err(outside(tolerance, -412)),
+            "a timestamp from the future has a negative age"
+        );
     }
 
     #[test]
     fn tolerance_is_checked_below_the_second() {
         let now = UNIX_EPOCH + Duration::from_millis(1_000_300_001);
-        assert!(!within_tolerance(1_000_000, now, Duration::from_secs(300)));
+        assert_eq!(
+            check_tolerance(1_000_000, now, Duration::from_secs(300)),
+            Err(outside(Duration::from_secs(300), 300))
+        );
     }
 
     #[test]
     fn negative_timestamps_are_never_within_tolerance() {
-        assert!(!within_tolerance(-1, UNIX_EPOCH, Duration::from_secs(300)));
+        assert_eq!(
+            check_tolerance(-1, UNIX_EPOCH, Duration::from_secs(300)),
+            Err(outside(Duration::from_secs(300), 1))
+        );
     }
 
     #[test]

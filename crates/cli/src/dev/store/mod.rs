@@ -10,13 +10,18 @@
 //! The statements are grouped by whom they serve: [`bus`] (ingest's
 //! publish), [`persist`] (the consumer's route), [`deliveries`] (the deliver
 //! routes, one per destination, and `hookbridge replay`), [`listing`]
-//! (`GET /events`) and [`records`] (`hookbridge status`).
+//! (`GET /events`), [`records`] (`hookbridge status`), and [`console`] and
+//! [`refusals`] (the console at `GET /` and its `/api/`), and [`retention`]
+//! (the sweep of expired events).
 
 pub mod bus;
+pub mod console;
 pub mod deliveries;
 pub mod listing;
 pub mod persist;
 pub mod records;
+pub mod refusals;
+pub mod retention;
 mod schema;
 pub mod states;
 
@@ -155,6 +160,21 @@ impl LocalStore {
             .unwrap_or_else(PoisonError::into_inner);
         work(&mut connection)
     }
+}
+
+/// Runs `work` with commits that skip their own fsync (`synchronous =
+/// NORMAL`), for writes not worth one: in WAL mode they become durable with
+/// the next ordinary (FULL) commit, and a crash before it loses only them,
+/// never an earlier commit. The caller holds the connection, so no other
+/// statement runs in between.
+fn without_own_fsync<R>(
+    connection: &mut Connection,
+    work: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    let result = work(connection);
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    result
 }
 
 /// Milliseconds since the Unix epoch: how times are stored.

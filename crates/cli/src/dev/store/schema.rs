@@ -7,8 +7,10 @@ use super::StoreError;
 
 /// The schema this build writes; stored as SQLite's `user_version`.
 /// 1: one delivery per event; 2: one per (event, destination); 3: each
-/// delivery knows how far into its two-tier schedule its next attempt is.
-pub const SCHEMA_VERSION: i64 = 3;
+/// delivery knows how far into its two-tier schedule its next attempt is;
+/// 4: the console's tables (an event's masked request headers, the refusal
+/// ring).
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The deliver routes' tables: one delivery per (event, destination) the
 /// event matched, due exactly while it is pending or retrying.
@@ -78,6 +80,24 @@ CREATE TABLE projections (
 ) WITHOUT ROWID;
 ";
 
+/// What the console adds: the masked request headers of an accepted event
+/// (JSON `[[name, value], …]`; NULL for events received before schema 4)
+/// and the refusal ring (`super::refusals`).
+const CONSOLE: &str = "
+ALTER TABLE bus_events ADD COLUMN request_headers TEXT;
+CREATE TABLE refusals (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms          INTEGER NOT NULL,
+    source         TEXT NOT NULL,
+    status         INTEGER NOT NULL,
+    code           TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    headers        TEXT NOT NULL,
+    body_excerpt   TEXT
+);
+";
+
 /// Schema 1 delivered every event to the one `--target`: its deliveries and
 /// attempts become those of the `default` destination, which `--target`
 /// still names, and a pending delivery that already failed is retrying.
@@ -108,9 +128,10 @@ ALTER TABLE deliveries ADD COLUMN schedule_elapsed_ms INTEGER;
 /// one transaction, accepts one of this schema, and refuses a newer one.
 pub fn create_or_migrate(connection: &Connection) -> Result<(), StoreError> {
     let steps = match schema_version(connection)? {
-        0 => format!("{SCHEMA}{DELIVERIES}"),
-        1 => FROM_VERSION_1.replace("{DELIVERIES}", DELIVERIES),
-        2 => FROM_VERSION_2.to_owned(),
+        0 => format!("{SCHEMA}{DELIVERIES}{CONSOLE}"),
+        1 => FROM_VERSION_1.replace("{DELIVERIES}", DELIVERIES) + CONSOLE,
+        2 => format!("{FROM_VERSION_2}{CONSOLE}"),
+        3 => CONSOLE.to_owned(),
         SCHEMA_VERSION => return Ok(()),
         found => return Err(StoreError::NewerSchema { found }),
     };
@@ -212,7 +233,9 @@ mod tests {
         // Back to what schema 2 was, as its build left it.
         connection
             .execute_batch(
-                "ALTER TABLE deliveries DROP COLUMN schedule_elapsed_ms; PRAGMA user_version = 2;",
+                "ALTER TABLE deliveries DROP COLUMN schedule_elapsed_ms;
+                 ALTER TABLE bus_events DROP COLUMN request_headers; DROP TABLE refusals;
+                 PRAGMA user_version = 2;",
             )
             .unwrap();
         create_or_migrate(&connection).unwrap();
@@ -235,6 +258,42 @@ mod tests {
     }
 
     #[test]
+    fn a_version_3_database_keeps_its_events_and_gains_the_console_tables() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(VERSION_1).unwrap();
+        create_or_migrate(&connection).unwrap();
+        // Back to what schema 3 was, as its build left it.
+        connection
+            .execute_batch(
+                "ALTER TABLE bus_events DROP COLUMN request_headers; DROP TABLE refusals;
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        create_or_migrate(&connection).unwrap();
+        check(&connection).unwrap();
+        let events: Vec<(String, Option<String>)> = connection
+            .prepare("SELECT event_id, request_headers FROM bus_events ORDER BY seq")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            events,
+            [
+                ("fresh".into(), None),
+                ("failing".into(), None),
+                ("done".into(), None)
+            ],
+            "older events have no recorded headers"
+        );
+        let refusals: i64 = connection
+            .query_row("SELECT COUNT(*) FROM refusals", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(refusals, 0);
+    }
+
+    #[test]
     fn a_reader_refuses_any_other_schema() {
         let connection = Connection::open_in_memory().unwrap();
         connection.execute_batch(VERSION_1).unwrap();
@@ -242,10 +301,10 @@ mod tests {
             check(&connection),
             Err(StoreError::OlderSchema { found: 1 })
         ));
-        connection.pragma_update(None, "user_version", 4).unwrap();
+        connection.pragma_update(None, "user_version", 5).unwrap();
         assert!(matches!(
             check(&connection),
-            Err(StoreError::NewerSchema { found: 4 })
+            Err(StoreError::NewerSchema { found: 5 })
         ));
     }
 
