@@ -48,22 +48,33 @@ ensure_python_env() {
 
 # Debian's headless Chromium and its WebDriver, for the console's browser
 # test; installed with apt-get on first use, as root. The pin names the
-# bookworm build; when Debian replaces it, the install says so.
+# bookworm build it was last checked with. Debian's security updates remove
+# a Chromium build from the mirror when they replace it, so a pin that is
+# gone gives way to the build Debian now ships (driver and browser always
+# of one version), with a note to update the pin, rather than failing CI.
 CHROMIUM_VERSION="156.0.8078.114-1~deb12u1"
 ensure_browser() {
-  local installed
-  installed="$(dpkg-query -W -f='${Version}' chromium-driver 2>/dev/null || true)"
-  if [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver && "$installed" == "$CHROMIUM_VERSION" ]]; then
+  local browser driver
+  browser="$(dpkg-query -W -f='${Version}' chromium 2>/dev/null || true)"
+  driver="$(dpkg-query -W -f='${Version}' chromium-driver 2>/dev/null || true)"
+  if [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver && -n "$browser" && "$browser" == "$driver" ]]; then
     return 0
   fi
-  command -v apt-get >/dev/null || die "step 'setup': chromium $CHROMIUM_VERSION is needed and apt-get is not available"
+  command -v apt-get >/dev/null || die "step 'setup': chromium is needed and apt-get is not available"
   local sudo=()
   ((EUID == 0)) || sudo=(sudo)
-  section "setup: installing chromium and chromium-driver $CHROMIUM_VERSION with apt-get (first run only)"
+  section "setup: installing chromium and chromium-driver with apt-get (first run only)"
   "${sudo[@]}" apt-get update -qq || die "step 'setup' (apt-get update)"
+  local version="$CHROMIUM_VERSION"
+  if ! apt-cache madison chromium | grep -qF "| $version |"; then
+    version="$(apt-cache policy chromium | sed -n 's/^ *Candidate: *//p')"
+    [[ -n "$version" && "$version" != "(none)" ]] || die "step 'setup': Debian has no chromium package"
+    printf 'note: Debian no longer has chromium %s; installing %s (update CHROMIUM_VERSION in scripts/lib.sh)\n' \
+      "$CHROMIUM_VERSION" "$version"
+  fi
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-    "chromium=$CHROMIUM_VERSION" "chromium-driver=$CHROMIUM_VERSION" \
-    || die "step 'setup' (apt-get install chromium=$CHROMIUM_VERSION): if Debian no longer has it, update CHROMIUM_VERSION in scripts/lib.sh"
+    "chromium=$version" "chromium-driver=$version" \
+    || die "step 'setup' (apt-get install chromium=$version chromium-driver=$version)"
 }
 
 free_port() {
