@@ -7,7 +7,7 @@
 //! policy's 120 s wait is 120 ms (1.2 s).
 
 use std::collections::HashSet;
-use std::io::{BufReader, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -549,15 +549,26 @@ fn sigterm_lets_an_in_flight_request_finish_and_refuses_new_connections() {
         http::read_response(&mut reader).expect("healthz").status,
         200
     );
-    let request = http::encode_request(
-        address,
-        "POST",
-        &webhook.path(),
-        &webhook.headers,
-        &webhook.body,
-    );
-    let (most, rest) = request.split_at(request.len() - 10);
-    stream.write_all(most).expect("send most of the request");
+    // `Expect: 100-continue`: the server's interim answer proves it is
+    // reading this request's body, so the request is in flight, not a
+    // keep-alive connection's unread bytes that a graceful shutdown may
+    // drop (which a loaded machine made this test see once).
+    let mut headers = webhook.headers.clone();
+    headers.push(("expect".into(), "100-continue".into()));
+    let request = http::encode_request(address, "POST", &webhook.path(), &headers, &webhook.body);
+    let (head, body) = request.split_at(request.len() - webhook.body.len());
+    stream.write_all(head).expect("send the request's head");
+    let mut interim = String::new();
+    reader.read_line(&mut interim).expect("the interim answer");
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim:?}");
+    while interim != "\r\n" {
+        interim.clear();
+        reader
+            .read_line(&mut interim)
+            .expect("the interim answer's end");
+    }
+    let (most, rest) = body.split_at(body.len() - 10);
+    stream.write_all(most).expect("send most of the body");
 
     dev.send_sigterm();
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -127,6 +127,7 @@ fn ingest_errors_map_to_the_reason_a_person_acts_on_and_503s_are_unavailable() {
         (
             IngestError::Unverified(VerifyError::OutsideTolerance {
                 tolerance_seconds: 300,
+                age_seconds: 412,
             }),
             IngestOutcome::Refused(Refusal::Stale),
         ),

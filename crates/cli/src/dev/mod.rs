@@ -36,6 +36,7 @@ use hookbridge_core::delivery_policy::DeliveryPolicy;
 use hookbridge_core::destinations::DestinationsError;
 use hookbridge_core::horizon::DeliverySchedule;
 use hookbridge_core::projection::ProjectionRule;
+use hookbridge_core::providers::Preset;
 use hookbridge_core::secret::{Secret, SecretSet};
 use ingest::Ingest;
 use tokio::net::TcpListener;
@@ -417,6 +418,15 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
             .sources
             .iter()
             .map(|(name, _)| name.to_owned())
+            .collect(),
+        signature_headers: config
+            .sources
+            .sources
+            .iter()
+            .filter_map(|(_, source)| match &source.preset {
+                Preset::Hmac(hmac) => Some(hmac.scheme.header.clone()),
+                _ => None,
+            })
             .collect(),
         listen_host: config.host.clone(),
     };

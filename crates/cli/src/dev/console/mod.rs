@@ -26,12 +26,14 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:;
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The console's state: the store it reads and writes, the configured
-/// sources (a refusal for an unknown source names them) and the host the
+/// sources (a refusal for an unknown source names them), the headers they
+/// sign in (masked like every secret-bearing header) and the host the
 /// server listens on.
 #[derive(Debug, Clone)]
 pub struct Console {
     pub store: LocalStore,
     pub sources: Vec<String>,
+    pub signature_headers: Vec<String>,
     pub listen_host: String,
 }
 
@@ -61,7 +63,7 @@ impl Console {
         let outcome = match &decided.decision {
             Ok(Answer::Accepted(accepted)) => {
                 let event_id = accepted.id.clone();
-                let headers = masked_headers(headers);
+                let headers = masked_headers(headers, &self.signature_headers);
                 self.store
                     .call(move |connection| {
                         record_request_headers(connection, &source, &event_id, &headers)
@@ -102,7 +104,7 @@ impl Console {
             code,
             reason,
             correlation_id: correlation_id.to_owned(),
-            headers: masked_headers(headers),
+            headers: masked_headers(headers, &self.signature_headers),
             body_excerpt: None,
         };
         if let Err(error) = self
@@ -129,7 +131,7 @@ impl Console {
             code: error.code(),
             reason: refusal_reason(error, &decided.source, &self.sources),
             correlation_id: decided.correlation_id.clone(),
-            headers: masked_headers(headers),
+            headers: masked_headers(headers, &self.signature_headers),
             // A request to an unknown source may be anyone's: keep none of it.
             body_excerpt: known.then(|| body_excerpt(body)).flatten(),
         }
@@ -181,6 +183,7 @@ mod tests {
         let console = Console {
             store: LocalStore::in_memory(),
             sources: Vec::new(),
+            signature_headers: Vec::new(),
             listen_host: "devbox.lan".to_owned(),
         };
         let allowed = |host: &str| {

@@ -34,13 +34,18 @@ fn masked(value: &str) -> String {
 }
 
 /// The headers in order, secret-bearing values masked, non-text values
-/// described.
-pub fn masked_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+/// described. `signature_headers` (lower case) are the headers configured
+/// sources sign in whatever their name, such as an `hmac` source's
+/// `X-Payload-Digest`.
+pub fn masked_headers(headers: &HeaderMap, signature_headers: &[String]) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(name, value)| {
             let text = String::from_utf8_lossy(value.as_bytes());
-            let shown = if is_secret_name(name.as_str()) {
+            let signed_in = signature_headers
+                .iter()
+                .any(|header| header == name.as_str());
+            let shown = if signed_in || is_secret_name(name.as_str()) {
                 masked(&text)
             } else {
                 text.into_owned()
@@ -130,10 +135,11 @@ mod tests {
             ("x-gitlab-token", "glpat-secret"),
             ("authorization", "Bearer abc"),
             ("webhook-id", "msg_1"),
+            ("x-payload-digest", "0a1b2c3d"),
         ] {
             headers.insert(name, value.parse().unwrap());
         }
-        let shown = masked_headers(&headers);
+        let shown = masked_headers(&headers, &["x-payload-digest".to_owned()]);
         let value = |name: &str| {
             shown
                 .iter()
@@ -144,7 +150,13 @@ mod tests {
         assert_eq!(value("content-type"), "application/json");
         assert_eq!(value("webhook-id"), "msg_1");
         assert_eq!(value("stripe-signature"), "[masked: 23 chars]");
-        for name in ["x-hub-signature-256", "x-gitlab-token", "authorization"] {
+        let signatures = [
+            "x-hub-signature-256",
+            "x-gitlab-token",
+            "authorization",
+            "x-payload-digest",
+        ];
+        for name in signatures {
             assert!(value(name).starts_with("[masked: "), "{name}");
         }
     }
