@@ -28,6 +28,11 @@ pub const TIER2_FIRST_DELAY: Duration = Duration::from_secs(15 * 60);
 /// wait always fits in one message delay and a day still holds 4 attempts.
 pub const TIER2_MAX_DELAY: Duration = Duration::from_secs(6 * 3_600);
 
+/// SQS's longest visibility timeout: the longest a tier-2 queue can hide a
+/// message in one go. A longer wait (a `Retry-After` beyond it) is served in
+/// steps of at most this.
+pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(12 * 3_600);
+
 const SECONDS_PER_HOUR: u64 = 3_600;
 
 /// How long after an event was received its delivery may still be
@@ -255,6 +260,74 @@ impl DeliverySchedule {
         match due {
             Some(due) if due <= deadline => NextStep::RetryAt(due),
             _ => NextStep::DeadLetter(DeadLetterReason::HorizonReached),
+        }
+    }
+}
+
+/// What one receive of a delivery from the tier-2 queue came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier2Receive {
+    /// The first receive: SNS has just given up and redriven the message.
+    /// No attempt is made; the first tier-2 attempt waits its delay.
+    Handover,
+    /// The attempt made on this receive succeeded.
+    Delivered,
+    /// The attempt made on this receive failed.
+    Failed(Failure),
+}
+
+/// What to do with the tier-2 queue's message after a receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier2Step {
+    /// Delivered: the message leaves the queue.
+    Done,
+    /// Hide the message this long (never more than [`MAX_QUEUE_WAIT`]); the
+    /// next receive makes the next attempt.
+    Wait(Duration),
+    /// Move the message to the final dead-letter queue, then let it go.
+    DeadLetter(DeadLetterReason),
+}
+
+impl DeliverySchedule {
+    /// The attempt (numbered as in [`Self::attempts`]) that receive
+    /// `receive_count` (the queue's `ApproximateReceiveCount`, 1-based) of
+    /// the tier-2 queue makes; `None` for the first, the handover.
+    pub fn tier2_attempt_number(&self, receive_count: u32) -> Option<u32> {
+        (receive_count > 1).then(|| self.tier1_attempts() + receive_count - 1)
+    }
+
+    /// The step after receive `receive_count` of the tier-2 queue came to
+    /// `receive` at `now`, for an event received at `received_at`.
+    pub fn tier2_step(
+        &self,
+        receive: &Tier2Receive,
+        received_at: SystemTime,
+        now: SystemTime,
+        receive_count: u32,
+    ) -> Tier2Step {
+        let next = match receive {
+            Tier2Receive::Delivered => return Tier2Step::Done,
+            // As if SNS's last attempt had just failed.
+            Tier2Receive::Handover => self.after_failure(
+                &Failure::unanswered(),
+                received_at,
+                now,
+                self.tier1_attempts(),
+            ),
+            Tier2Receive::Failed(failure) => {
+                let failed_attempt = self
+                    .tier2_attempt_number(receive_count)
+                    .unwrap_or_else(|| self.tier1_attempts() + 1);
+                self.after_failure(failure, received_at, now, failed_attempt)
+            }
+        };
+        match next {
+            NextStep::RetryAt(due) => Tier2Step::Wait(
+                due.duration_since(now)
+                    .unwrap_or_default()
+                    .min(MAX_QUEUE_WAIT),
+            ),
+            NextStep::DeadLetter(reason) => Tier2Step::DeadLetter(reason),
         }
     }
 }

@@ -336,3 +336,121 @@ proptest! {
         );
     }
 }
+
+mod tier2 {
+    use super::*;
+
+    /// When SNS gives up under the default policy.
+    fn handed_over() -> SystemTime {
+        received() + default_schedule().tier1_duration()
+    }
+
+    #[test]
+    fn the_handover_waits_the_first_tier2_delay_without_an_attempt() {
+        let schedule = default_schedule();
+        assert_eq!(schedule.tier2_attempt_number(1), None);
+        assert_eq!(
+            schedule.tier2_step(&Tier2Receive::Handover, received(), handed_over(), 1),
+            Tier2Step::Wait(TIER2_FIRST_DELAY)
+        );
+    }
+
+    #[test]
+    fn each_later_receive_is_the_next_attempt_across_both_tiers() {
+        let schedule = default_schedule();
+        assert_eq!(schedule.tier2_attempt_number(2), Some(13));
+        assert_eq!(schedule.tier2_attempt_number(5), Some(16));
+        let attempts = schedule.attempts();
+        // Receive 2 made attempt 13; attempt 14 follows its listed delay.
+        let now = received() + attempts[12].elapsed;
+        assert_eq!(
+            schedule.tier2_step(&Tier2Receive::Failed(server_error()), received(), now, 2),
+            Tier2Step::Wait(attempts[13].delay)
+        );
+    }
+
+    #[test]
+    fn a_delivery_is_done() {
+        assert_eq!(
+            default_schedule().tier2_step(&Tier2Receive::Delivered, received(), handed_over(), 3),
+            Tier2Step::Done
+        );
+    }
+
+    #[test]
+    fn gone_in_tier2_dead_letters_at_once() {
+        let gone = Failure::answered(410, None, handed_over());
+        assert_eq!(
+            default_schedule().tier2_step(
+                &Tier2Receive::Failed(gone),
+                received(),
+                handed_over(),
+                2
+            ),
+            Tier2Step::DeadLetter(DeadLetterReason::Gone)
+        );
+    }
+
+    #[test]
+    fn the_horizon_dead_letters_and_a_one_hour_horizon_at_the_handover() {
+        let late = received() + 70 * HOUR;
+        assert_eq!(
+            default_schedule().tier2_step(
+                &Tier2Receive::Failed(server_error()),
+                received(),
+                late,
+                20
+            ),
+            Tier2Step::DeadLetter(DeadLetterReason::HorizonReached)
+        );
+        assert_eq!(
+            schedule_with_hours(1).tier2_step(
+                &Tier2Receive::Handover,
+                received(),
+                handed_over(),
+                1
+            ),
+            Tier2Step::DeadLetter(DeadLetterReason::HorizonReached)
+        );
+    }
+
+    #[test]
+    fn a_retry_after_beyond_twelve_hours_is_waited_in_steps_of_twelve() {
+        let failure = Failure::answered(503, Some(&(30 * 3_600).to_string()), handed_over());
+        assert_eq!(
+            default_schedule().tier2_step(
+                &Tier2Receive::Failed(failure),
+                received(),
+                handed_over(),
+                2
+            ),
+            Tier2Step::Wait(MAX_QUEUE_WAIT)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_tier2_wait_fits_sqs_and_never_outlasts_the_horizon(
+            schedule in any_schedule(),
+            (status, retry_after) in any_failure(),
+            since_received in 0u64..200 * 3_600,
+            receive_count in 1u32..120,
+        ) {
+            let now = received() + Duration::from_secs(since_received);
+            let failure = Failure {
+                status,
+                retry_after: retry_after.map(|seconds| now + Duration::from_secs(seconds)),
+            };
+            let receive = if receive_count == 1 { Tier2Receive::Handover } else { Tier2Receive::Failed(failure) };
+            let deadline = received() + schedule.horizon().duration();
+            match schedule.tier2_step(&receive, received(), now, receive_count) {
+                Tier2Step::Wait(wait) => {
+                    prop_assert!(wait <= MAX_QUEUE_WAIT);
+                    prop_assert!(now + wait <= deadline);
+                }
+                Tier2Step::DeadLetter(_) => {}
+                Tier2Step::Done => prop_assert!(false, "a failure is never done"),
+            }
+        }
+    }
+}

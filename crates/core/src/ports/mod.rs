@@ -11,6 +11,7 @@ mod delivery_status;
 mod destination_resources;
 mod event_store;
 mod payload_store;
+mod retry_queue;
 mod secrets;
 mod sns;
 mod webhook_target;
@@ -24,6 +25,7 @@ pub use destination_resources::{
 };
 pub use event_store::{EventStore, EventStoreError};
 pub use payload_store::{PayloadStore, PayloadStoreError};
+pub use retry_queue::{RetryQueue, RetryQueueError};
 pub use secrets::{SecretStore, SecretStoreError};
 pub use sns::{
     Authenticator, CertificateError, CertificateSource, ConfirmError, SubscriptionConfirmer,
