@@ -12,6 +12,7 @@ pub mod http;
 pub mod iam;
 pub mod logging;
 pub mod replay;
+pub mod retry_queue;
 pub mod retry;
 pub mod s3;
 pub mod sdk_config;

@@ -21,7 +21,7 @@ pub use clock::Clock;
 pub use dead_letters::{DeadLetterError, FinalDeadLetters};
 pub use delivery_status::{DeliveryStatusError, DeliveryStatusStore};
 pub use destination_resources::{
-    DestinationResources, QueueAlarm, ResourceError, TopicSubscription,
+    DestinationResources, QueueAlarm, QueueMapping, ResourceError, TopicSubscription,
 };
 pub use event_store::{EventStore, EventStoreError};
 pub use payload_store::{PayloadStore, PayloadStoreError};

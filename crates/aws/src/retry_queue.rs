@@ -1,0 +1,97 @@
+//! [`RetryQueue`] on SQS: each destination's tier-2 queue,
+//! `<prefix><destination>-retry` ([`tier2_queue_name`]), made by the
+//! reconcile function. A postponement is one `ChangeMessageVisibility`; the
+//! queue's URL is looked up once per container and destination.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use hookbridge_core::destinations::DestinationName;
+use hookbridge_core::horizon::MAX_QUEUE_WAIT;
+use hookbridge_core::ports::{RetryQueue, RetryQueueError};
+
+use crate::dead_letters::tier2_queue_name;
+use crate::iam::IamActions;
+
+#[derive(Debug)]
+pub struct SqsRetryQueue {
+    sqs: Client,
+    prefix: String,
+    urls: Mutex<HashMap<DestinationName, String>>,
+}
+
+impl SqsRetryQueue {
+    pub fn new(sqs: Client, prefix: impl Into<String>) -> Self {
+        Self {
+            sqs,
+            prefix: prefix.into(),
+            urls: Mutex::default(),
+        }
+    }
+
+    async fn url(&self, destination: &DestinationName) -> Result<String, String> {
+        if let Some(url) = self
+            .urls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(destination)
+        {
+            return Ok(url.clone());
+        }
+        let queue = tier2_queue_name(&self.prefix, destination);
+        let url = self
+            .sqs
+            .get_queue_url()
+            .queue_name(&queue)
+            .send()
+            .await
+            .map_err(|error| format!("sqs:GetQueueUrl on {queue}: {}", DisplayErrorContext(&error)))?
+            .queue_url
+            .ok_or_else(|| format!("sqs:GetQueueUrl on {queue} returned no URL"))?;
+        self.urls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(destination.clone(), url.clone());
+        Ok(url)
+    }
+}
+
+impl RetryQueue for SqsRetryQueue {
+    async fn postpone(
+        &self,
+        destination: &DestinationName,
+        receipt: &str,
+        wait: Duration,
+    ) -> Result<(), RetryQueueError> {
+        let failed = |reason: String| RetryQueueError {
+            destination: destination.to_string(),
+            reason,
+        };
+        let url = self.url(destination).await.map_err(failed)?;
+        let seconds = wait.min(MAX_QUEUE_WAIT).as_secs() as i32;
+        self.sqs
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|error| {
+                failed(format!(
+                    "sqs:ChangeMessageVisibility on {}: {}",
+                    tier2_queue_name(&self.prefix, destination),
+                    DisplayErrorContext(&error)
+                ))
+            })?;
+        Ok(())
+    }
+}
+
+impl IamActions for SqsRetryQueue {
+    fn iam_actions() -> Vec<&'static str> {
+        vec!["sqs:GetQueueUrl", "sqs:ChangeMessageVisibility"]
+    }
+}
