@@ -12,6 +12,7 @@ mod event_store;
 mod headers;
 mod payloads;
 mod recorded;
+mod retry_queue;
 mod secrets;
 mod sns;
 
@@ -25,6 +26,7 @@ pub use envelope::EnvelopeBuilder;
 pub use event_store::{AcceptingStore, MemoryEventStore, StoredProjection, run_ready};
 pub use headers::header_map;
 pub use payloads::MemoryPayloads;
+pub use retry_queue::MemoryRetryQueue;
 pub use secrets::MemorySecrets;
 pub use sns::{
     FakeAuthenticator, FixtureCertificate, NoConfirmations, RecordingConfirmer, Verdict,

@@ -51,7 +51,7 @@ mod routing;
 pub use attempt::{Attempted, TargetOutcome, received_at, record_attempt, schedule_of};
 pub use lambda::{
     AwsDeliver, DESTINATIONS_VARIABLE, OUTBOUND_PREFIX_VARIABLE, Settings, TABLE_NAME_VARIABLE,
-    TARGET_URL_VARIABLE, TOPIC_ARN_VARIABLE,
+    TARGET_URL_VARIABLE, TOPIC_ARN_VARIABLE, read_destinations,
 };
 pub use routing::{DESTINATION_PARAMETER, requested_destination};
 
