@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+use aws_sdk_lambda::types::FunctionResponseType;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sqs::types::QueueAttributeName;
-use aws_sdk_lambda::types::FunctionResponseType;
 use hookbridge_core::ports::{
     DestinationResources, QueueAlarm, QueueMapping, ResourceError, TopicSubscription,
 };

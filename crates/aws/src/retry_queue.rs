@@ -48,7 +48,12 @@ impl SqsRetryQueue {
             .queue_name(&queue)
             .send()
             .await
-            .map_err(|error| format!("sqs:GetQueueUrl on {queue}: {}", DisplayErrorContext(&error)))?
+            .map_err(|error| {
+                format!(
+                    "sqs:GetQueueUrl on {queue}: {}",
+                    DisplayErrorContext(&error)
+                )
+            })?
             .queue_url
             .ok_or_else(|| format!("sqs:GetQueueUrl on {queue} returned no URL"))?;
         self.urls
@@ -71,7 +76,7 @@ impl RetryQueue for SqsRetryQueue {
             reason,
         };
         let url = self.url(destination).await.map_err(failed)?;
-        let seconds = wait.min(MAX_QUEUE_WAIT).as_secs() as i32;
+        let seconds = visibility_seconds(wait);
         self.sqs
             .change_message_visibility()
             .queue_url(&url)
@@ -90,8 +95,30 @@ impl RetryQueue for SqsRetryQueue {
     }
 }
 
+/// SQS counts visibility in whole seconds: rounded up, so an attempt never
+/// comes before it is due (nor before a `Retry-After`), and at most
+/// [`MAX_QUEUE_WAIT`].
+fn visibility_seconds(wait: Duration) -> i32 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.min(MAX_QUEUE_WAIT.as_secs()) as i32
+}
+
 impl IamActions for SqsRetryQueue {
     fn iam_actions() -> Vec<&'static str> {
         vec!["sqs:GetQueueUrl", "sqs:ChangeMessageVisibility"]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_is_rounded_up_to_whole_seconds_and_capped_at_twelve_hours() {
+        assert_eq!(visibility_seconds(Duration::ZERO), 0);
+        assert_eq!(visibility_seconds(Duration::from_millis(900)), 1);
+        assert_eq!(visibility_seconds(Duration::from_millis(60_001)), 61);
+        assert_eq!(visibility_seconds(Duration::from_secs(900)), 900);
+        assert_eq!(visibility_seconds(Duration::from_secs(13 * 3_600)), 43_200);
     }
 }
