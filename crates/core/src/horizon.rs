@@ -28,10 +28,11 @@ pub const TIER2_FIRST_DELAY: Duration = Duration::from_secs(15 * 60);
 /// wait always fits in one message delay and a day still holds 4 attempts.
 pub const TIER2_MAX_DELAY: Duration = Duration::from_secs(6 * 3_600);
 
-/// SQS's longest visibility timeout: the longest a tier-2 queue can hide a
-/// message in one go. A longer wait (a `Retry-After` beyond it) is served in
-/// steps of at most this.
-pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(12 * 3_600);
+/// The longest a tier-2 queue hides a message in one go: SQS allows 12 h
+/// counted from the receive, and the postponement follows the attempt (at
+/// most the function's 30 s), so 5 minutes are kept in hand. A longer wait
+/// (a `Retry-After` beyond it) is served in steps of at most this.
+pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(12 * 3_600 - 5 * 60);
 
 const SECONDS_PER_HOUR: u64 = 3_600;
 

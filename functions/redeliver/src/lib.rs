@@ -11,7 +11,7 @@
 //! | --- | --- |
 //! | the first (SNS's handover) | hidden for the first tier-2 delay; no attempt |
 //! | attempt delivered (or the destination's filter no longer takes it) | done: the mapping deletes it |
-//! | attempt failed, the next one fits the horizon | hidden until it is due (at most 12 h at a time) |
+//! | attempt failed, the next one fits the horizon | hidden until it is due (at most `MAX_QUEUE_WAIT`, just under 12 h, at a time) |
 //! | attempt failed past the horizon, or answered 410 Gone | sent to the final queue `<prefix><name>-dlq`, then done |
 //! | unreadable (no envelope, no receive count) | sent to the final queue, then done |
 //! | its destination is no longer configured, or the function is not | kept |

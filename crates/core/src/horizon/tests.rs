@@ -415,7 +415,7 @@ mod tier2 {
     }
 
     #[test]
-    fn a_retry_after_beyond_twelve_hours_is_waited_in_steps_of_twelve() {
+    fn a_retry_after_beyond_twelve_hours_is_waited_in_steps_just_under_twelve() {
         let failure = Failure::answered(503, Some(&(30 * 3_600).to_string()), handed_over());
         assert_eq!(
             default_schedule().tier2_step(
