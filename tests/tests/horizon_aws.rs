@@ -392,7 +392,11 @@ mod tier2 {
             .into_iter()
             .filter(|attempt| attempt.tier == Tier::Horizon)
             .collect();
-        assert_eq!(tier2.len(), 4, "a 5 h horizon: 15 min, 30 min, 1 h, 2 h");
+        assert_eq!(
+            tier2.len(),
+            5,
+            "a 5 h horizon: 15 min, 30 min, 1 h, 2 h, then the horizon itself"
+        );
 
         stage.hand_over().await;
         let (kept, mut receipt) = stage.poll().await.expect("the handover");

@@ -14,7 +14,9 @@
 //!   take the event in time, and an attempt it asked us not to make would
 //!   only add load.
 //! - Otherwise the next attempt of the schedule follows its delay after the
-//!   failure; when it would fall past the horizon, the delivery is
+//!   failure. When it would fall past the horizon, one last attempt is made
+//!   at the horizon itself, so the horizon is used to its end; unless that is
+//!   less than [`TIER2_FIRST_DELAY`] away, and then the delivery is
 //!   dead-lettered.
 
 use std::time::{Duration, SystemTime};
@@ -191,7 +193,9 @@ impl DeliverySchedule {
             .map_or(TIER2_MAX_DELAY, |delay| delay.min(TIER2_MAX_DELAY))
     }
 
-    /// Every attempt of both tiers if each one fails, up to the horizon.
+    /// Every attempt of both tiers if each one fails, up to the horizon: the
+    /// last lands on the horizon itself when the full delay would overshoot
+    /// it and it is at least [`TIER2_FIRST_DELAY`] away.
     pub fn attempts(&self) -> Vec<ScheduledAttempt> {
         let horizon = self.horizon.duration();
         let mut attempts: Vec<ScheduledAttempt> = self
@@ -209,15 +213,24 @@ impl DeliverySchedule {
         let mut elapsed = attempts.last().map_or(Duration::ZERO, |last| last.elapsed);
         for tier2_attempt in 1.. {
             let delay = self.tier2_delay(tier2_attempt);
-            elapsed += delay;
-            if elapsed > horizon {
+            if elapsed + delay > horizon {
                 break;
             }
+            elapsed += delay;
             attempts.push(ScheduledAttempt {
                 number: attempts.len() as u32 + 1,
                 tier: Tier::Horizon,
                 delay,
                 elapsed,
+            });
+        }
+        let left = horizon.saturating_sub(elapsed);
+        if left >= TIER2_FIRST_DELAY {
+            attempts.push(ScheduledAttempt {
+                number: attempts.len() as u32 + 1,
+                tier: Tier::Horizon,
+                delay: left,
+                elapsed: horizon,
             });
         }
         attempts
@@ -258,8 +271,15 @@ impl DeliverySchedule {
             (Some(scheduled), Some(asked)) => Some(scheduled.max(asked)),
             (scheduled, _) => scheduled,
         };
+        let asked_past_horizon = failure
+            .postponed_until()
+            .is_some_and(|asked| asked > deadline);
+        let left = deadline.duration_since(now).unwrap_or_default();
         match due {
             Some(due) if due <= deadline => NextStep::RetryAt(due),
+            // The last attempt lands on the horizon, unless the target asked
+            // for later or the horizon is too near for another attempt.
+            _ if !asked_past_horizon && left >= TIER2_FIRST_DELAY => NextStep::RetryAt(deadline),
             _ => NextStep::DeadLetter(DeadLetterReason::HorizonReached),
         }
     }

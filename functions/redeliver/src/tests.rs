@@ -228,9 +228,9 @@ async fn gone_goes_to_the_final_queue_byte_for_byte_at_once() {
 }
 
 #[tokio::test]
-async fn a_failure_past_the_horizon_goes_to_the_final_queue() {
+async fn a_failure_at_the_horizon_goes_to_the_final_queue() {
     let harness = Harness {
-        now: received() + 70 * HOUR,
+        now: received() + 72 * HOUR,
         ..Harness::new(503)
     };
 
