@@ -85,10 +85,15 @@ impl RetryQueue for SqsRetryQueue {
             .send()
             .await
             .map_err(|error| {
+                // SQS's message for a bad receipt handle quotes it: only the
+                // code of a service error is kept, the handle is a credential.
+                let reason = match error.as_service_error() {
+                    Some(service) => service.meta().code().unwrap_or("unknown").to_owned(),
+                    None => DisplayErrorContext(&error).to_string(),
+                };
                 failed(format!(
-                    "sqs:ChangeMessageVisibility on {}: {}",
+                    "sqs:ChangeMessageVisibility on {}: {reason}",
                     tier2_queue_name(&self.prefix, destination),
-                    DisplayErrorContext(&error)
                 ))
             })?;
         Ok(())
