@@ -405,3 +405,158 @@ async fn the_reconciler_creates_converges_and_removes_every_destination_in_aws()
         "deleting the stack leaves nothing the reconciler made"
     );
 }
+
+/// A redeliver function in moto for the mappings to name: moto maps a queue
+/// only to a function it has, and creates one only with an existing role.
+async fn create_redeliver_function(config: &SdkConfig) -> String {
+    let role_arn = aws_sdk_iam::Client::new(config)
+        .create_role()
+        .role_name(unique_name("hb-redeliver"))
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("create the role")
+        .role
+        .expect("a role")
+        .arn;
+    aws_sdk_lambda::Client::new(config)
+        .create_function()
+        .function_name(unique_name("hb-redeliver"))
+        .role(role_arn)
+        // moto does not look at an image's code.
+        .package_type(aws_sdk_lambda::types::PackageType::Image)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .image_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/redeliver:latest")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create the function")
+        .function_arn
+        .expect("a function ARN")
+}
+
+/// The queue ARN of every mapping of the function.
+async fn mapped_queues(config: &SdkConfig, function_arn: &str) -> BTreeSet<String> {
+    aws_sdk_lambda::Client::new(config)
+        .list_event_source_mappings()
+        .function_name(function_arn)
+        .send()
+        .await
+        .expect("list mappings")
+        .event_source_mappings
+        .unwrap_or_default()
+        .into_iter()
+        .inspect(|mapping| {
+            assert_eq!(
+                mapping.function_response_types(),
+                [aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures]
+            );
+            assert_eq!(mapping.batch_size(), Some(1));
+        })
+        .filter_map(|mapping| mapping.event_source_arn)
+        .map(|arn| arn.rsplit(':').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn with_tier_2_each_destination_s_redrive_queue_is_its_tier2_queue_mapped_to_redeliver() {
+    let config = aws_config().await;
+    let reconciler = AwsReconciler::on_aws(&config);
+    let topic_arn = create_topic(&config, "hb-dest-tier2").await;
+    let alarm_topic_arn = create_topic(&config, "hb-dest-t2-alarms").await;
+    let function_arn = create_redeliver_function(&config).await;
+    let prefix = format!("{}_", unique_name("hb"));
+    let mut two = properties(
+        &topic_arn,
+        &prefix,
+        &alarm_topic_arn,
+        r#"{"billing": {"url": "https://billing.example/hooks"}, "crm": {"url": "https://crm.example/hooks"}}"#,
+    );
+    two["RedeliverFunctionArn"] = json!(function_arn);
+
+    for (request_type, old) in [
+        (RequestType::Create, None),
+        (RequestType::Update, Some(two.clone())),
+    ] {
+        let response = reconciler
+            .handle(&request(request_type, two.clone(), old))
+            .await;
+        assert_eq!(response.status, ResponseStatus::Success, "{response:?}");
+    }
+
+    let observed = observe(&config, &topic_arn, &prefix).await;
+    let queues = |suffix: &str| -> BTreeSet<String> {
+        ["billing", "crm"]
+            .iter()
+            .map(|name| format!("{prefix}{name}{suffix}"))
+            .collect()
+    };
+    assert_eq!(
+        observed.queues,
+        queues("-dlq").union(&queues("-retry")).cloned().collect()
+    );
+    assert_eq!(
+        mapped_queues(&config, &function_arn).await,
+        queues("-retry"),
+        "one mapping per tier-2 queue, also after a second reconcile"
+    );
+    let redrive: Value = serde_json::from_str(
+        &observed.subscriptions["https://127.0.0.1:9/?destination=billing"]["RedrivePolicy"],
+    )
+    .expect("a JSON redrive policy");
+    assert!(
+        redrive["deadLetterTargetArn"]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(&format!(":{prefix}billing-retry"))),
+        "SNS hands over to tier 2: {redrive}"
+    );
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let tier2_url = sqs
+        .get_queue_url()
+        .queue_name(format!("{prefix}billing-retry"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&tier2_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    let attribute =
+        |name: &str| attributes[&aws_sdk_sqs::types::QueueAttributeName::from(name)].clone();
+    assert_eq!(attribute("MessageRetentionPeriod"), "1209600");
+    assert_eq!(attribute("VisibilityTimeout"), "180");
+    let backstop: Value = serde_json::from_str(&attribute("RedrivePolicy")).unwrap();
+    assert_eq!(
+        backstop["maxReceiveCount"].as_u64(),
+        Some(u64::from(reconcile::TIER2_MAX_RECEIVE_COUNT))
+    );
+    assert!(
+        backstop["deadLetterTargetArn"]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(&format!(":{prefix}billing-dlq")))
+    );
+
+    let deleted = reconciler
+        .handle(&request(RequestType::Delete, two, None))
+        .await;
+    assert_eq!(deleted.status, ResponseStatus::Success, "{deleted:?}");
+    assert!(mapped_queues(&config, &function_arn).await.is_empty());
+    assert!(
+        observe(&config, &topic_arn, &prefix)
+            .await
+            .queues
+            .is_empty()
+    );
+}

@@ -159,6 +159,10 @@ enum Grant {
     /// The final dead-letter queues (`<prefix><destination>-dlq`) of the
     /// stack, the variable being the stack's queue prefix.
     FinalDeadLetterQueues(&'static str),
+    /// The tier-2 queues (`<prefix><destination>-retry`), likewise.
+    Tier2Queues(&'static str),
+    /// Both, likewise.
+    DestinationQueues(&'static str),
 }
 
 /// The stack's queue prefix, as every function and the reconciler write it.
@@ -166,6 +170,9 @@ const QUEUE_PREFIX: &str = "!Sub ${AWS::StackName}_";
 /// Every destination's final dead-letter queue, and nothing else.
 const FINAL_DEAD_LETTER_QUEUES: &str =
     "!Sub arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}_*-dlq";
+/// Every destination's tier-2 queue, and nothing else.
+const TIER2_QUEUES: &str =
+    "!Sub arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}_*-retry";
 
 /// One permission a function needs, and the variable naming what it is for.
 struct Call {
@@ -260,6 +267,61 @@ const WIRING: &[Wiring] = &[
             },
         ],
     },
+    Wiring {
+        function: "RedeliverFunction",
+        iam_actions: redeliver::AwsRedeliver::iam_actions,
+        calls: &[
+            Call {
+                action: "ssm:GetParameter",
+                on: Grant::ParametersUnder("HOOKBRIDGE_OUTBOUND_PREFIX"),
+            },
+            Call {
+                action: "kms:Decrypt",
+                on: Grant::ParametersUnder("HOOKBRIDGE_OUTBOUND_PREFIX"),
+            },
+            Call {
+                action: "dynamodb:GetItem",
+                on: Grant::ResourceArn("TABLE_NAME"),
+            },
+            Call {
+                action: "dynamodb:UpdateItem",
+                on: Grant::ResourceArn("TABLE_NAME"),
+            },
+            Call {
+                action: "dynamodb:PutItem",
+                on: Grant::ResourceArn("TABLE_NAME"),
+            },
+            Call {
+                action: "s3:GetObject",
+                on: Grant::PayloadObjects("PAYLOAD_BUCKET"),
+            },
+            Call {
+                action: "sqs:GetQueueUrl",
+                on: Grant::DestinationQueues("HOOKBRIDGE_QUEUE_PREFIX"),
+            },
+            Call {
+                action: "sqs:SendMessage",
+                on: Grant::FinalDeadLetterQueues("HOOKBRIDGE_QUEUE_PREFIX"),
+            },
+            Call {
+                action: "sqs:ChangeMessageVisibility",
+                on: Grant::Tier2Queues("HOOKBRIDGE_QUEUE_PREFIX"),
+            },
+            // The event source mapping's poller, with the function's role.
+            Call {
+                action: "sqs:ReceiveMessage",
+                on: Grant::Tier2Queues("HOOKBRIDGE_QUEUE_PREFIX"),
+            },
+            Call {
+                action: "sqs:DeleteMessage",
+                on: Grant::Tier2Queues("HOOKBRIDGE_QUEUE_PREFIX"),
+            },
+            Call {
+                action: "sqs:GetQueueAttributes",
+                on: Grant::Tier2Queues("HOOKBRIDGE_QUEUE_PREFIX"),
+            },
+        ],
+    },
 ];
 
 #[test]
@@ -293,6 +355,17 @@ fn deliver_reads_only_variables_the_template_sets_and_accepts_their_values() {
         .expect("deliver's settings accept the template's values");
 
     environment.assert_matches_what_the_code_read("DeliverFunction");
+}
+
+#[test]
+fn redeliver_reads_only_variables_the_template_sets_and_accepts_their_values() {
+    let template = template();
+    let environment = DeployedEnvironment::of(&template, "RedeliverFunction");
+
+    redeliver::Settings::from_lookup(|name| environment.lookup(name))
+        .expect("redeliver's settings accept the template's values");
+
+    environment.assert_matches_what_the_code_read("RedeliverFunction");
 }
 
 #[test]
@@ -379,24 +452,28 @@ fn actions(statement: &Value) -> Vec<&str> {
     actions
 }
 
-/// A grant on the final dead-letter queues: the variable is the stack's
-/// queue prefix, and the statement names those queues and nothing else.
-fn assert_final_queues_grant(
+/// A grant on destination queues: the variable is the stack's queue
+/// prefix, and the statement names `queues` and nothing else.
+fn assert_queues_grant(
     function: &str,
     variables: &Value,
     variable: &str,
     call: &Call,
     statement: &Value,
+    queues: &[&str],
 ) {
     assert_eq!(
         tag_text(&variables[variable]).as_deref(),
         Some(QUEUE_PREFIX),
         "{function}: {variable} is the stack's queue prefix"
     );
+    let resources: Vec<String> = match statement["Resource"].as_sequence() {
+        Some(list) => list.iter().filter_map(tag_text).collect(),
+        None => tag_text(&statement["Resource"]).into_iter().collect(),
+    };
     assert_eq!(
-        tag_text(&statement["Resource"]).as_deref(),
-        Some(FINAL_DEAD_LETTER_QUEUES),
-        "{function}: {} only on the final dead-letter queues",
+        resources, queues,
+        "{function}: {} only on these destination queues",
         call.action
     );
 }
@@ -410,7 +487,16 @@ fn assert_grant(
 ) {
     let variable = match call.on {
         Grant::FinalDeadLetterQueues(variable) => {
-            return assert_final_queues_grant(function, variables, variable, call, statement);
+            let queues = [FINAL_DEAD_LETTER_QUEUES];
+            return assert_queues_grant(function, variables, variable, call, statement, &queues);
+        }
+        Grant::Tier2Queues(variable) => {
+            let queues = [TIER2_QUEUES];
+            return assert_queues_grant(function, variables, variable, call, statement, &queues);
+        }
+        Grant::DestinationQueues(variable) => {
+            let queues = [TIER2_QUEUES, FINAL_DEAD_LETTER_QUEUES];
+            return assert_queues_grant(function, variables, variable, call, statement, &queues);
         }
         Grant::ResourceArn(variable)
         | Grant::ParametersUnder(variable)
@@ -444,7 +530,9 @@ fn assert_grant(
             return;
         }
         Grant::ParametersUnder(_) => format!("{SSM_PARAMETER_ARN}${{{target}}}*"),
-        Grant::FinalDeadLetterQueues(_) => unreachable!("checked above"),
+        Grant::FinalDeadLetterQueues(_) | Grant::Tier2Queues(_) | Grant::DestinationQueues(_) => {
+            unreachable!("checked above")
+        }
     };
     assert!(
         template["Parameters"][target.as_str()].is_mapping(),
@@ -597,7 +685,7 @@ fn every_dead_letter_queue_function_and_the_api_raise_an_alarm_on_the_alarm_topi
         );
     }
     let functions = of_type("AWS::Serverless::Function");
-    assert_eq!(functions.len(), 4);
+    assert_eq!(functions.len(), 5);
     for function in functions {
         assert!(
             raised_on(
@@ -648,6 +736,10 @@ fn deployed_properties(template: &Value) -> serde_json::Value {
             "arn:aws:sns:eu-west-1:123456789012:shop-AlarmTopic-Y",
         ),
         ("!Sub ${AWS::StackName}_", "shop_"),
+        (
+            "!GetAtt RedeliverFunction.Arn",
+            "arn:aws:lambda:eu-west-1:123456789012:function:shop-Redeliver",
+        ),
     ];
     let mut deployed = serde_json::Map::new();
     for (name, value) in properties
@@ -701,6 +793,7 @@ fn the_destinations_resource_is_reconciled_from_the_parameters_and_the_stack_it_
         ("TargetUrl", "!Ref TargetUrl"),
         ("AlarmTopicArn", "!Ref AlarmTopic"),
         ("NamePrefix", "!Sub ${AWS::StackName}_"),
+        ("RedeliverFunctionArn", "!GetAtt RedeliverFunction.Arn"),
     ] {
         assert_eq!(
             tag_text(&properties[property]).as_deref(),
@@ -753,6 +846,10 @@ fn the_destinations_resource_is_reconciled_from_the_parameters_and_the_stack_it_
             "{member}"
         );
     }
+    assert!(
+        desired.redeliver_function_arn.is_some(),
+        "tier 2 in place: SNS redrives to the tier-2 queues"
+    );
 }
 
 #[test]
@@ -772,7 +869,8 @@ fn every_destination_is_retried_by_the_default_delivery_policy() {
 }
 
 #[test]
-fn reconcile_may_change_only_the_delivery_topic_and_the_queues_and_alarms_it_names() {
+fn reconcile_may_change_only_the_delivery_topic_the_queues_and_alarms_it_names_and_redeliver_s_mappings()
+ {
     let template = template();
     let statements = inline_statements(
         "ReconcileFunction",
@@ -791,6 +889,12 @@ fn reconcile_may_change_only_the_delivery_topic_and_the_queues_and_alarms_it_nam
         "!Sub arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}_*"
             .to_owned(),
     ];
+    // Lambda names no mapping before it exists, nor a list of them.
+    let anything = vec!["*".to_owned()];
+    let mappings = vec![
+        "!Sub arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:event-source-mapping:*"
+            .to_owned(),
+    ];
     let expected: BTreeMap<&str, &Vec<String>> = BTreeMap::from([
         ("sns:ListSubscriptionsByTopic", &topic),
         ("sns:Subscribe", &topic),
@@ -802,6 +906,9 @@ fn reconcile_may_change_only_the_delivery_topic_and_the_queues_and_alarms_it_nam
         ("sqs:DeleteQueue", &queues),
         ("cloudwatch:PutMetricAlarm", &alarms),
         ("cloudwatch:DeleteAlarms", &alarms),
+        ("lambda:ListEventSourceMappings", &anything),
+        ("lambda:CreateEventSourceMapping", &anything),
+        ("lambda:DeleteEventSourceMapping", &mappings),
     ]);
 
     let made: BTreeSet<&str> = reconcile::AwsReconciler::iam_actions()
@@ -816,13 +923,29 @@ fn reconcile_may_change_only_the_delivery_topic_and_the_queues_and_alarms_it_nam
     for statement in &statements {
         let actions = actions(statement);
         assert_eq!(actions.len(), 1, "one action per statement: {actions:?}");
-        assert!(
-            statement["Condition"].is_null(),
-            "no conditions to get wrong"
-        );
+        // Creating and deleting a mapping is scoped by its function alone.
+        if matches!(
+            actions[0],
+            "lambda:CreateEventSourceMapping" | "lambda:DeleteEventSourceMapping"
+        ) {
+            assert_eq!(
+                tag_text(&statement["Condition"]["ArnEquals"]["lambda:FunctionArn"]).as_deref(),
+                Some("!GetAtt RedeliverFunction.Arn"),
+                "{}: only of the redeliver function",
+                actions[0]
+            );
+        } else {
+            assert!(
+                statement["Condition"].is_null(),
+                "no conditions to get wrong"
+            );
+        }
         let resources: Vec<String> = match statement["Resource"].as_sequence() {
             Some(list) => list.iter().filter_map(tag_text).collect(),
-            None => tag_text(&statement["Resource"]).into_iter().collect(),
+            None => tag_text(&statement["Resource"])
+                .or_else(|| statement["Resource"].as_str().map(str::to_owned))
+                .into_iter()
+                .collect(),
         };
         granted.insert(actions[0], resources);
     }

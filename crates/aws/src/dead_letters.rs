@@ -26,10 +26,21 @@ pub fn final_queue_name(prefix: &str, destination: &DestinationName) -> String {
     format!("{prefix}{destination}-dlq")
 }
 
+const TIER2_QUEUE_SUFFIX: &str = "-retry";
+
 /// The destination's tier-2 queue: SNS's redrive target, where a delivery
 /// SNS gave up on waits for its next attempt.
 pub fn tier2_queue_name(prefix: &str, destination: &DestinationName) -> String {
-    format!("{prefix}{destination}-retry")
+    format!("{prefix}{destination}{TIER2_QUEUE_SUFFIX}")
+}
+
+/// The destination whose tier-2 queue the ARN (or name) is; `None` for any
+/// other queue.
+pub fn destination_of_tier2_queue<'a>(prefix: &str, queue_arn: &'a str) -> Option<&'a str> {
+    let name = queue_arn.rsplit(':').next()?;
+    name.strip_prefix(prefix)?
+        .strip_suffix(TIER2_QUEUE_SUFFIX)
+        .filter(|destination| !destination.is_empty())
 }
 
 #[derive(Debug, Clone)]
@@ -91,5 +102,27 @@ impl FinalDeadLetters for SqsFinalDeadLetters {
 impl IamActions for SqsFinalDeadLetters {
     fn iam_actions() -> Vec<&'static str> {
         vec!["sqs:GetQueueUrl", "sqs:SendMessage"]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tier2_queue_names_its_destination_and_no_other_queue_does() {
+        let billing = DestinationName::try_from("billing".to_owned()).unwrap();
+        let arn = format!(
+            "arn:aws:sqs:eu-west-1:123456789012:{}",
+            tier2_queue_name("shop_", &billing)
+        );
+        assert_eq!(destination_of_tier2_queue("shop_", &arn), Some("billing"));
+        for other in [
+            "arn:aws:sqs:eu-west-1:123456789012:shop_billing-dlq",
+            "arn:aws:sqs:eu-west-1:123456789012:other_billing-retry",
+            "arn:aws:sqs:eu-west-1:123456789012:shop_-retry",
+        ] {
+            assert_eq!(destination_of_tier2_queue("shop_", other), None, "{other}");
+        }
     }
 }

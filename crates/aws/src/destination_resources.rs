@@ -1,5 +1,6 @@
 //! The destinations' AWS resources: subscriptions of the delivery topic
-//! (SNS), dead-letter queues (SQS) and their alarms (CloudWatch).
+//! (SNS), tier-2 and dead-letter queues (SQS), alarms (CloudWatch) and the
+//! tier-2 queues' event source mappings (Lambda).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -7,11 +8,13 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic,
 };
+use aws_sdk_lambda::types::FunctionResponseType;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sqs::types::QueueAttributeName;
 use hookbridge_core::metrics::{self, NAMESPACE};
 use hookbridge_core::ports::{
-    DestinationResources, FailureRateAlarm, QueueAlarm, ResourceError, TopicSubscription,
+    DestinationResources, FailureRateAlarm, QueueAlarm, QueueMapping, ResourceError,
+    TopicSubscription,
 };
 
 /// SNS lists an unconfirmed subscription with this instead of an ARN.
@@ -22,12 +25,16 @@ const RECREATE_PAUSE: Duration = Duration::from_secs(10);
 const RECREATE_ATTEMPTS: u32 = 8;
 /// An alarm looks at the queue every five minutes.
 const ALARM_PERIOD_SECONDS: i32 = 300;
+/// One tier-2 message per invocation: each is one attempt, and a slow target
+/// never holds another destination's message back.
+const MAPPING_BATCH_SIZE: i32 = 1;
 
 #[derive(Debug, Clone)]
 pub struct AwsDestinationResources {
     sns: aws_sdk_sns::Client,
     sqs: aws_sdk_sqs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    lambda: aws_sdk_lambda::Client,
 }
 
 impl AwsDestinationResources {
@@ -35,11 +42,13 @@ impl AwsDestinationResources {
         sns: aws_sdk_sns::Client,
         sqs: aws_sdk_sqs::Client,
         cloudwatch: aws_sdk_cloudwatch::Client,
+        lambda: aws_sdk_lambda::Client,
     ) -> Self {
         Self {
             sns,
             sqs,
             cloudwatch,
+            lambda,
         }
     }
 
@@ -314,6 +323,70 @@ impl DestinationResources for AwsDestinationResources {
                 Ok(())
             }
             Err(error) => Err(failed("cloudwatch:DeleteAlarms", &names.join(", "), &error)),
+        }
+    }
+
+    async fn queue_mappings(&self, function_arn: &str) -> Result<Vec<QueueMapping>, ResourceError> {
+        let mut mappings = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .lambda
+                .list_event_source_mappings()
+                .function_name(function_arn)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|error| failed("lambda:ListEventSourceMappings", function_arn, &error))?;
+            mappings.extend(
+                page.event_source_mappings
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|mapping| {
+                        Some(QueueMapping {
+                            uuid: mapping.uuid?,
+                            queue_arn: mapping.event_source_arn?,
+                        })
+                    }),
+            );
+            marker = page.next_marker;
+            if marker.is_none() {
+                return Ok(mappings);
+            }
+        }
+    }
+
+    async fn map_queue(&self, function_arn: &str, queue_arn: &str) -> Result<(), ResourceError> {
+        self.lambda
+            .create_event_source_mapping()
+            .function_name(function_arn)
+            .event_source_arn(queue_arn)
+            .batch_size(MAPPING_BATCH_SIZE)
+            .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+            .enabled(true)
+            .send()
+            .await
+            .map_err(|error| failed("lambda:CreateEventSourceMapping", queue_arn, &error))?;
+        Ok(())
+    }
+
+    async fn unmap_queue(&self, uuid: &str) -> Result<(), ResourceError> {
+        match self
+            .lambda
+            .delete_event_source_mapping()
+            .uuid(uuid)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|error| error.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(failed("lambda:DeleteEventSourceMapping", uuid, &error)),
         }
     }
 }

@@ -89,6 +89,9 @@ impl IamActions for AwsDestinationResources {
             "sqs:DeleteQueue",
             "cloudwatch:PutMetricAlarm",
             "cloudwatch:DeleteAlarms",
+            "lambda:ListEventSourceMappings",
+            "lambda:CreateEventSourceMapping",
+            "lambda:DeleteEventSourceMapping",
         ]
     }
 }

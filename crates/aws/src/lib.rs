@@ -14,6 +14,7 @@ pub mod logging;
 pub mod metrics;
 pub mod replay;
 pub mod retry;
+pub mod retry_queue;
 pub mod s3;
 pub mod sdk_config;
 pub mod settings;

@@ -10,7 +10,8 @@ use std::time::Duration;
 use hookbridge_core::delivery_policy::{DeliveryPolicy, MAX_POLICY_SECONDS, Phase};
 use hookbridge_core::destinations::{DEFAULT_DESTINATION, MAX_HORIZON_HOURS};
 use hookbridge_core::horizon::{
-    DeliverySchedule, Horizon, HorizonOutOfRange, TIER2_FIRST_DELAY, TIER2_MAX_DELAY, Tier,
+    DeliverySchedule, Horizon, HorizonOutOfRange, ScheduledAttempt, TIER2_FIRST_DELAY,
+    TIER2_MAX_DELAY, Tier,
 };
 use serde::Serialize;
 
@@ -153,7 +154,8 @@ fn human(duration: Duration) -> String {
 }
 
 /// One listed attempt with the name of its phase: SNS's phases in tier 1;
-/// in tier 2 `growing` while the delay doubles, then `steady`.
+/// in tier 2 `growing` while the delay doubles, then `steady`, and `last`
+/// for the one that lands on the horizon after a shorter delay.
 struct Row {
     number: u32,
     tier: Tier,
@@ -172,6 +174,13 @@ fn rows(schedule: &DeliverySchedule) -> Vec<Row> {
                 Tier::Sns => sns_phases
                     .get(attempt.number as usize - 1)
                     .map_or("initial", |sns| phase_name(sns.phase)),
+                Tier::Horizon
+                    if attempt.elapsed == schedule.horizon().duration()
+                        && attempt.delay
+                            < schedule.tier2_delay(tier2_number(schedule, &attempt)) =>
+                {
+                    "last"
+                }
                 Tier::Horizon if attempt.delay < TIER2_MAX_DELAY => "growing",
                 Tier::Horizon => "steady",
             };
@@ -184,6 +193,11 @@ fn rows(schedule: &DeliverySchedule) -> Vec<Row> {
             }
         })
         .collect()
+}
+
+/// The attempt's place in tier 2 (1 for the first after SNS's).
+fn tier2_number(schedule: &DeliverySchedule, attempt: &ScheduledAttempt) -> u32 {
+    attempt.number.saturating_sub(schedule.tier1_attempts())
 }
 
 /// Both tiers as a table, then the policy JSON for SNS.
@@ -313,6 +327,7 @@ mod tests {
             "post-backoff",
             "growing",
             "steady",
+            "last",
         ] {
             assert!(table.contains(phase), "{phase} missing from\n{table}");
         }

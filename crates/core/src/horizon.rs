@@ -14,7 +14,9 @@
 //!   take the event in time, and an attempt it asked us not to make would
 //!   only add load.
 //! - Otherwise the next attempt of the schedule follows its delay after the
-//!   failure; when it would fall past the horizon, the delivery is
+//!   failure. When it would fall past the horizon, one last attempt is made
+//!   at the horizon itself, so the horizon is used to its end; unless that is
+//!   less than [`TIER2_FIRST_DELAY`] away, and then the delivery is
 //!   dead-lettered.
 
 use std::time::{Duration, SystemTime};
@@ -27,6 +29,12 @@ pub const TIER2_FIRST_DELAY: Duration = Duration::from_secs(15 * 60);
 /// Longest tier-2 delay: half SQS's 12 h maximum visibility timeout, so one
 /// wait always fits in one message delay and a day still holds 4 attempts.
 pub const TIER2_MAX_DELAY: Duration = Duration::from_secs(6 * 3_600);
+
+/// The longest a tier-2 queue hides a message in one go: SQS allows 12 h
+/// counted from the receive, and the postponement follows the attempt (at
+/// most the function's 30 s), so 5 minutes are kept in hand. A longer wait
+/// (a `Retry-After` beyond it) is served in steps of at most this.
+pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(12 * 3_600 - 5 * 60);
 
 const SECONDS_PER_HOUR: u64 = 3_600;
 
@@ -185,7 +193,9 @@ impl DeliverySchedule {
             .map_or(TIER2_MAX_DELAY, |delay| delay.min(TIER2_MAX_DELAY))
     }
 
-    /// Every attempt of both tiers if each one fails, up to the horizon.
+    /// Every attempt of both tiers if each one fails, up to the horizon: the
+    /// last lands on the horizon itself when the full delay would overshoot
+    /// it and it is at least [`TIER2_FIRST_DELAY`] away.
     pub fn attempts(&self) -> Vec<ScheduledAttempt> {
         let horizon = self.horizon.duration();
         let mut attempts: Vec<ScheduledAttempt> = self
@@ -203,15 +213,24 @@ impl DeliverySchedule {
         let mut elapsed = attempts.last().map_or(Duration::ZERO, |last| last.elapsed);
         for tier2_attempt in 1.. {
             let delay = self.tier2_delay(tier2_attempt);
-            elapsed += delay;
-            if elapsed > horizon {
+            if elapsed + delay > horizon {
                 break;
             }
+            elapsed += delay;
             attempts.push(ScheduledAttempt {
                 number: attempts.len() as u32 + 1,
                 tier: Tier::Horizon,
                 delay,
                 elapsed,
+            });
+        }
+        let left = horizon.saturating_sub(elapsed);
+        if left >= TIER2_FIRST_DELAY {
+            attempts.push(ScheduledAttempt {
+                number: attempts.len() as u32 + 1,
+                tier: Tier::Horizon,
+                delay: left,
+                elapsed: horizon,
             });
         }
         attempts
@@ -252,9 +271,84 @@ impl DeliverySchedule {
             (Some(scheduled), Some(asked)) => Some(scheduled.max(asked)),
             (scheduled, _) => scheduled,
         };
+        let asked_past_horizon = failure
+            .postponed_until()
+            .is_some_and(|asked| asked > deadline);
+        let left = deadline.duration_since(now).unwrap_or_default();
         match due {
             Some(due) if due <= deadline => NextStep::RetryAt(due),
+            // The last attempt lands on the horizon, unless the target asked
+            // for later or the horizon is too near for another attempt.
+            _ if !asked_past_horizon && left >= TIER2_FIRST_DELAY => NextStep::RetryAt(deadline),
             _ => NextStep::DeadLetter(DeadLetterReason::HorizonReached),
+        }
+    }
+}
+
+/// What one receive of a delivery from the tier-2 queue came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier2Receive {
+    /// The first receive: SNS has just given up and redriven the message.
+    /// No attempt is made; the first tier-2 attempt waits its delay.
+    Handover,
+    /// The attempt made on this receive succeeded.
+    Delivered,
+    /// The attempt made on this receive failed.
+    Failed(Failure),
+}
+
+/// What to do with the tier-2 queue's message after a receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier2Step {
+    /// Delivered: the message leaves the queue.
+    Done,
+    /// Hide the message this long (never more than [`MAX_QUEUE_WAIT`]); the
+    /// next receive makes the next attempt.
+    Wait(Duration),
+    /// Move the message to the final dead-letter queue, then let it go.
+    DeadLetter(DeadLetterReason),
+}
+
+impl DeliverySchedule {
+    /// The attempt (numbered as in [`Self::attempts`]) that receive
+    /// `receive_count` (the queue's `ApproximateReceiveCount`, 1-based) of
+    /// the tier-2 queue makes; `None` for the first, the handover.
+    pub fn tier2_attempt_number(&self, receive_count: u32) -> Option<u32> {
+        (receive_count > 1).then(|| self.tier1_attempts() + receive_count - 1)
+    }
+
+    /// The step after receive `receive_count` of the tier-2 queue came to
+    /// `receive` at `now`, for an event received at `received_at`.
+    pub fn tier2_step(
+        &self,
+        receive: &Tier2Receive,
+        received_at: SystemTime,
+        now: SystemTime,
+        receive_count: u32,
+    ) -> Tier2Step {
+        let next = match receive {
+            Tier2Receive::Delivered => return Tier2Step::Done,
+            // As if SNS's last attempt had just failed.
+            Tier2Receive::Handover => self.after_failure(
+                &Failure::unanswered(),
+                received_at,
+                now,
+                self.tier1_attempts(),
+            ),
+            Tier2Receive::Failed(failure) => {
+                let failed_attempt = self
+                    .tier2_attempt_number(receive_count)
+                    .unwrap_or_else(|| self.tier1_attempts() + 1);
+                self.after_failure(failure, received_at, now, failed_attempt)
+            }
+        };
+        match next {
+            NextStep::RetryAt(due) => Tier2Step::Wait(
+                due.duration_since(now)
+                    .unwrap_or_default()
+                    .min(MAX_QUEUE_WAIT),
+            ),
+            NextStep::DeadLetter(reason) => Tier2Step::DeadLetter(reason),
         }
     }
 }

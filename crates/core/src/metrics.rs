@@ -304,8 +304,9 @@ impl FailureClass {
 pub enum DeliveryOutcome {
     Delivered,
     Failed(FailureClass),
-    /// 410 Gone: failed and put in the final dead-letter queue.
-    DeadLettered,
+    /// Failed, and put in the final dead-letter queue: a 410 Gone, or the
+    /// last attempt before the horizon.
+    DeadLettered(FailureClass),
 }
 
 /// How consume ended for one event.
@@ -370,7 +371,7 @@ impl Measurement<'_> {
                 if outcome != DeliveryOutcome::Delivered {
                     values.push((Metric::DeliveryFailed, 1));
                 }
-                if outcome == DeliveryOutcome::DeadLettered {
+                if matches!(outcome, DeliveryOutcome::DeadLettered(_)) {
                     values.push((Metric::DeadLettered, 1));
                 }
                 values
@@ -403,8 +404,9 @@ impl Measurement<'_> {
             (Self::Delivery { destination, .. }, Destination) => Some(destination),
             (Self::Delivery { outcome, .. }, Class) => match outcome {
                 DeliveryOutcome::Delivered => None,
-                DeliveryOutcome::Failed(class) => Some(class.as_str()),
-                DeliveryOutcome::DeadLettered => Some(FailureClass::Status(4).as_str()),
+                DeliveryOutcome::Failed(class) | DeliveryOutcome::DeadLettered(class) => {
+                    Some(class.as_str())
+                }
             },
             _ => None,
         }

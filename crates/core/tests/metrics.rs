@@ -214,7 +214,7 @@ fn a_failed_attempt_counts_zero_delivered_and_one_failure_of_its_class() {
 fn a_gone_destination_counts_a_4xx_failure_and_a_dead_letter() {
     let datums = datums(Measurement::Delivery {
         destination: "crm",
-        outcome: DeliveryOutcome::DeadLettered,
+        outcome: DeliveryOutcome::DeadLettered(FailureClass::Status(4)),
         latency_ms: 3,
     });
     let summary = summary(&datums);

@@ -13,6 +13,7 @@ mod headers;
 mod metrics;
 mod payloads;
 mod recorded;
+mod retry_queue;
 mod secrets;
 mod sns;
 
@@ -27,6 +28,7 @@ pub use event_store::{AcceptingStore, MemoryEventStore, StoredProjection, run_re
 pub use headers::header_map;
 pub use metrics::{CapturedMetrics, EmfDatum, TEST_METRICS_TIME_MS, TEST_STACK, extract_emf};
 pub use payloads::MemoryPayloads;
+pub use retry_queue::MemoryRetryQueue;
 pub use secrets::MemorySecrets;
 pub use sns::{
     FakeAuthenticator, FixtureCertificate, NoConfirmations, RecordingConfirmer, Verdict,

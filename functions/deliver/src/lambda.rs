@@ -47,52 +47,12 @@ pub struct Settings {
 
 impl Settings {
     /// Reads the settings through `lookup` (the process environment in
-    /// production), naming every missing or invalid variable at once. The
-    /// destinations are `HOOKBRIDGE_DESTINATIONS`, or, when that is empty,
-    /// `TARGET_URL` as the one destination `default`; setting both is
-    /// refused rather than guessing which was meant.
+    /// production), naming every missing or invalid variable at once; the
+    /// destinations as [`read_destinations`] reads them.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let mut reader = SettingsReader::new(lookup);
         let topic_arn = reader.required(TOPIC_ARN_VARIABLE);
-        let declared = reader.optional_parsed(DESTINATIONS_VARIABLE, None, |json| {
-            if json.is_empty() {
-                return Ok(None);
-            }
-            let destinations = Destinations::from_json(json)?;
-            destinations.require_https()?;
-            Ok::<_, hookbridge_core::destinations::DestinationsError>(Some(destinations))
-        });
-        let target_url = reader.optional_parsed(TARGET_URL_VARIABLE, None, |url| {
-            if url.is_empty() {
-                return Ok(None);
-            }
-            let destinations = Destinations::single_default(url)?;
-            destinations.require_https()?;
-            Ok::<_, hookbridge_core::destinations::DestinationsError>(Some(destinations))
-        });
-        let destinations = match (declared, target_url) {
-            (Some(Some(_)), Some(Some(_))) => {
-                reader.invalid(
-                    TARGET_URL_VARIABLE,
-                    format!(
-                        "set either {DESTINATIONS_VARIABLE} or {TARGET_URL_VARIABLE}, not both"
-                    ),
-                );
-                None
-            }
-            (Some(Some(destinations)), Some(None)) | (Some(None), Some(Some(destinations))) => {
-                Some(destinations)
-            }
-            (Some(None), Some(None)) => {
-                reader.invalid(
-                    DESTINATIONS_VARIABLE,
-                    format!("no destination: set it, or {TARGET_URL_VARIABLE} for one"),
-                );
-                None
-            }
-            // A problem already recorded.
-            _ => None,
-        };
+        let destinations = read_destinations(&mut reader);
         let outbound_prefix = reader.required(OUTBOUND_PREFIX_VARIABLE);
         let secrets_ttl = ssm::read_ttl(&mut reader);
         let table_name = reader.required(TABLE_NAME_VARIABLE);
@@ -111,6 +71,52 @@ impl Settings {
                 queue_prefix: queue_prefix?,
             })
         })
+    }
+}
+
+/// Reads the destinations: `HOOKBRIDGE_DESTINATIONS`, or, when that is
+/// empty, `TARGET_URL` as the one destination `default`; setting both is
+/// refused rather than guessing which was meant. Every url must be https.
+/// Deliver and redeliver read them alike.
+pub fn read_destinations<L: Fn(&str) -> Option<String>>(
+    reader: &mut SettingsReader<L>,
+) -> Option<Destinations> {
+    let declared = reader.optional_parsed(DESTINATIONS_VARIABLE, None, |json| {
+        if json.is_empty() {
+            return Ok(None);
+        }
+        let destinations = Destinations::from_json(json)?;
+        destinations.require_https()?;
+        Ok::<_, hookbridge_core::destinations::DestinationsError>(Some(destinations))
+    });
+    let target_url = reader.optional_parsed(TARGET_URL_VARIABLE, None, |url| {
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let destinations = Destinations::single_default(url)?;
+        destinations.require_https()?;
+        Ok::<_, hookbridge_core::destinations::DestinationsError>(Some(destinations))
+    });
+    match (declared, target_url) {
+        (Some(Some(_)), Some(Some(_))) => {
+            reader.invalid(
+                TARGET_URL_VARIABLE,
+                format!("set either {DESTINATIONS_VARIABLE} or {TARGET_URL_VARIABLE}, not both"),
+            );
+            None
+        }
+        (Some(Some(destinations)), Some(None)) | (Some(None), Some(Some(destinations))) => {
+            Some(destinations)
+        }
+        (Some(None), Some(None)) => {
+            reader.invalid(
+                DESTINATIONS_VARIABLE,
+                format!("no destination: set it, or {TARGET_URL_VARIABLE} for one"),
+            );
+            None
+        }
+        // A problem already recorded.
+        _ => None,
     }
 }
 

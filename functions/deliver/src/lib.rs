@@ -29,12 +29,10 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hookbridge_aws::settings::SettingsError;
-use hookbridge_core::delivery_policy::DeliveryPolicy;
-use hookbridge_core::delivery_status::{Attempt, AttemptOutcome, DeliveryState};
+use hookbridge_core::delivery_status::DeliveryState;
 use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::{AmbiguousBody, Body as EnvelopeBody, Envelope, PayloadMismatch};
-use hookbridge_core::horizon::{DeadLetterReason, DeliverySchedule, Failure, NextStep};
-use hookbridge_core::metrics::{DeliveryOutcome, FailureClass, Measurement};
+use hookbridge_core::horizon::{DeadLetterReason, NextStep};
 use hookbridge_core::outbound::{OutboundWebhook, SignError};
 use hookbridge_core::ports::{
     Authenticator, CertificateError, CertificateSource, Clock, DeadLetterError,
@@ -47,12 +45,16 @@ use hookbridge_core::sns::{MessageType, SnsError, SnsMessage};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
+mod attempt;
 mod lambda;
 mod routing;
 
+pub use attempt::{
+    Attempted, TargetOutcome, measure_attempt, received_at, record_attempt, schedule_of,
+};
 pub use lambda::{
     AwsDeliver, DESTINATIONS_VARIABLE, OUTBOUND_PREFIX_VARIABLE, Settings, TABLE_NAME_VARIABLE,
-    TARGET_URL_VARIABLE, TOPIC_ARN_VARIABLE,
+    TARGET_URL_VARIABLE, TOPIC_ARN_VARIABLE, read_destinations,
 };
 pub use routing::{DESTINATION_PARAMETER, requested_destination};
 
@@ -435,7 +437,7 @@ where
             .map_err(|error| DeliverError::InvalidEnvelope(error.to_string()))?;
         let event_id = envelope.id.clone();
         let correlation_id = envelope.correlation_id.clone();
-        let received_at = humantime::parse_rfc3339_weak(&envelope.received_at).ok();
+        let received_at = received_at(&envelope);
         let sns_message_id = message.message_id();
         let name = &destination.name;
         // SNS filters by the destination's FilterPolicy where it can express
@@ -454,98 +456,8 @@ where
                 serde_json::json!({"status": "filtered", "id": event_id}),
             ));
         }
-        let started = self.outbound.clock.now();
-        let outcome = self.outbound.send(destination, envelope).await;
-        let latency_ms = elapsed_ms(started, self.outbound.clock.now());
-        let record = |attempt: Attempt, state: DeliveryState| {
-            self.record(&event_id, &correlation_id, destination, attempt, state)
-        };
-        let measure = |outcome: DeliveryOutcome| self.measure(destination, outcome, latency_ms);
-        let answered = |answer: &TargetAnswer| {
-            attempt(
-                started,
-                AttemptOutcome::Status(answer.status),
-                latency_ms,
-                answer.excerpt.clone(),
-            )
-        };
-        match outcome {
-            Ok(answer) => {
-                tracing::info!(
-                    event_id,
-                    correlation_id,
-                    sns_message_id,
-                    destination = %name,
-                    target_status = answer.status,
-                    latency_ms,
-                    "delivered"
-                );
-                measure(DeliveryOutcome::Delivered);
-                record(answered(&answer), DeliveryState::Delivered).await;
-                Ok(ok_response(
-                    serde_json::json!({"status": "delivered", "id": event_id}),
-                ))
-            }
-            Err(OutboundError::TargetStatus(answer))
-                if is_gone(destination, &answer, received_at, self.outbound.clock.now()) =>
-            {
-                // Sent before SNS is answered: if the queue does not take
-                // it, the 502 makes SNS try again, and nothing is lost.
-                if let Err(error) = self
-                    .dead_letters
-                    .dead_letter(name, &String::from_utf8_lossy(raw))
-                    .await
-                {
-                    tracing::error!(event_id, correlation_id, sns_message_id, destination = %name, target_status = answer.status, %error, "gone, but not dead-lettered; SNS retries");
-                    measure(DeliveryOutcome::Failed(FailureClass::of_status(
-                        answer.status,
-                    )));
-                    record(answered(&answer), DeliveryState::Retrying).await;
-                    return Err(DeliverError::DeadLetterFailed(error));
-                }
-                tracing::warn!(
-                    event_id,
-                    correlation_id,
-                    sns_message_id,
-                    destination = %name,
-                    target_status = answer.status,
-                    latency_ms,
-                    "target gone; dead-lettered at once, never retried"
-                );
-                measure(DeliveryOutcome::DeadLettered);
-                record(answered(&answer), DeliveryState::DeadLettered).await;
-                Ok(ok_response(
-                    serde_json::json!({"status": "dead_lettered", "id": event_id}),
-                ))
-            }
-            Err(OutboundError::TargetStatus(answer)) => {
-                tracing::warn!(
-                    event_id,
-                    correlation_id,
-                    sns_message_id,
-                    destination = %name,
-                    target_status = answer.status,
-                    latency_ms,
-                    "target refused; SNS retries"
-                );
-                measure(DeliveryOutcome::Failed(FailureClass::of_status(
-                    answer.status,
-                )));
-                record(answered(&answer), DeliveryState::Retrying).await;
-                Err(DeliverError::Outbound(OutboundError::TargetStatus(answer)))
-            }
-            Err(OutboundError::TargetFailed(error)) => {
-                tracing::warn!(event_id, correlation_id, sns_message_id, destination = %name, latency_ms, %error, "target failed; SNS retries");
-                measure(DeliveryOutcome::Failed(FailureClass::of_error(&error)));
-                let attempt = attempt(
-                    started,
-                    AttemptOutcome::Error(error.to_string()),
-                    latency_ms,
-                    None,
-                );
-                record(attempt, DeliveryState::Retrying).await;
-                Err(DeliverError::Outbound(OutboundError::TargetFailed(error)))
-            }
+        let attempted = match self.outbound.attempt(destination, envelope).await {
+            Ok(attempted) => attempted,
             Err(
                 error @ (OutboundError::PayloadUnavailable { .. }
                 | OutboundError::PayloadMismatch { .. }),
@@ -559,50 +471,94 @@ where
                     %error,
                     "referenced payload not delivered; SNS retries"
                 );
-                Err(DeliverError::Outbound(error))
+                return Err(DeliverError::Outbound(error));
             }
             // No request was made: nothing to record (the 503 is logged).
-            Err(error) => Err(DeliverError::Outbound(error)),
-        }
-    }
-
-    /// Counts a request made to the destination (payload and secret
-    /// problems make none, and are 503s in the log instead).
-    fn measure(&self, destination: &Destination, outcome: DeliveryOutcome, latency_ms: u64) {
-        if let Some(metrics) = &self.metrics {
-            metrics.record(&Measurement::Delivery {
-                destination: destination.name.as_str(),
-                outcome,
+            Err(error) => return Err(DeliverError::Outbound(error)),
+        };
+        let latency_ms = attempted.attempt.latency_ms;
+        let gone = is_gone(destination, &attempted, received_at, self.outbound.now());
+        let failure = attempted.failure_class();
+        let record = |state: DeliveryState| {
+            measure_attempt(
+                self.metrics.as_deref(),
+                destination,
+                failure,
                 latency_ms,
-            });
-        }
-    }
-
-    /// Records an attempt. A failure is logged and nothing else: the answer
-    /// to SNS must follow the target's, or a delivered event would be
-    /// retried (and delivered again) because its status could not be
-    /// written.
-    async fn record(
-        &self,
-        event_id: &str,
-        correlation_id: &str,
-        destination: &Destination,
-        attempt: Attempt,
-        state: DeliveryState,
-    ) {
-        if let Err(error) = self
-            .statuses
-            .record_attempt(event_id, &destination.name, attempt, state)
-            .await
-        {
-            tracing::error!(
-                event_id,
-                correlation_id,
-                destination = %destination.name,
-                state = state.as_str(),
-                %error,
-                "the delivery status could not be recorded"
+                state,
             );
+            record_attempt(
+                &self.statuses,
+                (&event_id, &correlation_id),
+                destination,
+                attempted.attempt.clone(),
+                state,
+            )
+        };
+        match &attempted.outcome {
+            TargetOutcome::Delivered(answer) => {
+                tracing::info!(
+                    event_id,
+                    correlation_id,
+                    sns_message_id,
+                    destination = %name,
+                    target_status = answer.status,
+                    latency_ms,
+                    "delivered"
+                );
+                record(DeliveryState::Delivered).await;
+                Ok(ok_response(
+                    serde_json::json!({"status": "delivered", "id": event_id}),
+                ))
+            }
+            TargetOutcome::Refused(answer) if gone => {
+                // Sent before SNS is answered: if the queue does not take
+                // it, the 502 makes SNS try again, and nothing is lost.
+                if let Err(error) = self
+                    .dead_letters
+                    .dead_letter(name, &String::from_utf8_lossy(raw))
+                    .await
+                {
+                    tracing::error!(event_id, correlation_id, sns_message_id, destination = %name, target_status = answer.status, %error, "gone, but not dead-lettered; SNS retries");
+                    record(DeliveryState::Retrying).await;
+                    return Err(DeliverError::DeadLetterFailed(error));
+                }
+                tracing::warn!(
+                    event_id,
+                    correlation_id,
+                    sns_message_id,
+                    destination = %name,
+                    target_status = answer.status,
+                    latency_ms,
+                    "target gone; dead-lettered at once, never retried"
+                );
+                record(DeliveryState::DeadLettered).await;
+                Ok(ok_response(
+                    serde_json::json!({"status": "dead_lettered", "id": event_id}),
+                ))
+            }
+            TargetOutcome::Refused(answer) => {
+                tracing::warn!(
+                    event_id,
+                    correlation_id,
+                    sns_message_id,
+                    destination = %name,
+                    target_status = answer.status,
+                    latency_ms,
+                    "target refused; SNS retries"
+                );
+                record(DeliveryState::Retrying).await;
+                Err(DeliverError::Outbound(OutboundError::TargetStatus(
+                    answer.clone(),
+                )))
+            }
+            TargetOutcome::Failed(error) => {
+                tracing::warn!(event_id, correlation_id, sns_message_id, destination = %name, latency_ms, %error, "target failed; SNS retries");
+                record(DeliveryState::Retrying).await;
+                Err(DeliverError::Outbound(OutboundError::TargetFailed(
+                    error.clone(),
+                )))
+            }
         }
     }
 }
@@ -613,35 +569,15 @@ where
 /// this is); the horizon is tier 2's to enforce.
 fn is_gone(
     destination: &Destination,
-    answer: &TargetAnswer,
+    attempted: &Attempted,
     received_at: Option<SystemTime>,
     now: SystemTime,
 ) -> bool {
-    let schedule = DeliverySchedule::new(DeliveryPolicy::default(), destination.horizon());
-    let failure = Failure::answered(answer.status, answer.retry_after.as_deref(), now);
-    matches!(
-        schedule.after_failure(&failure, received_at.unwrap_or(now), now, 1),
-        NextStep::DeadLetter(DeadLetterReason::Gone)
-    )
-}
-
-fn attempt(
-    at: SystemTime,
-    outcome: AttemptOutcome,
-    latency_ms: u64,
-    response_excerpt: Option<String>,
-) -> Attempt {
-    Attempt {
-        at: humantime::format_rfc3339_millis(at).to_string(),
-        outcome,
-        latency_ms,
-        response_excerpt,
-    }
-}
-
-fn elapsed_ms(started: SystemTime, finished: SystemTime) -> u64 {
-    finished.duration_since(started).map_or(0, |elapsed| {
-        elapsed.as_millis().try_into().unwrap_or(u64::MAX)
+    attempted.failure(now).is_some_and(|failure| {
+        matches!(
+            schedule_of(destination).after_failure(&failure, received_at.unwrap_or(now), now, 1),
+            NextStep::DeadLetter(DeadLetterReason::Gone)
+        )
     })
 }
 

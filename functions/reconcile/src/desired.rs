@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use hookbridge_aws::dead_letters::{final_queue_name, tier2_queue_name};
 use hookbridge_core::delivery_policy::{DeliveryPolicy, InvalidDeliveryPolicy, ThrottlePolicy};
 use hookbridge_core::destinations::{Destination, DestinationName, Destinations};
 use hookbridge_core::ports::{FailureRateAlarm, QueueAlarm};
@@ -13,8 +14,17 @@ use serde_json::json;
 
 /// SQS refuses longer queue names.
 pub const MAX_QUEUE_NAME_LENGTH: usize = 80;
-/// Dead letters wait this long for a replay: SQS's maximum, 14 days.
+/// Both queues keep a message SQS's maximum, 14 days: above the longest
+/// horizon (168 h), with a week left for a replay of a dead letter.
 pub const DEAD_LETTER_RETENTION_SECONDS: u32 = 1_209_600;
+/// Receives after which the tier-2 queue itself moves a message to the
+/// final queue: a backstop far above the attempts of the longest horizon
+/// (about 33 for 168 h), for a message whose every receive fails.
+pub const TIER2_MAX_RECEIVE_COUNT: u32 = 100;
+/// How long a received tier-2 message stays hidden unless redeliver changes
+/// it: above the function's 30 s timeout (Lambda requires it), and the
+/// wait before a message whose invocation crashed is received again.
+pub const TIER2_VISIBILITY_TIMEOUT_SECONDS: u32 = 180;
 /// The query parameter that tells deliver which destination a message is for.
 pub const DESTINATION_QUERY: &str = "destination";
 /// The filter policy of a destination that takes every event: the envelope
@@ -45,6 +55,11 @@ pub struct Properties {
     pub name_prefix: String,
     /// The retry phases of every subscription (JSON), without throttle.
     pub delivery_policy: String,
+    /// The redeliver function, mapped to every tier-2 queue. Empty in the
+    /// properties of a stack from before tier 2 (a rollback to them): then
+    /// SNS redrives to the final queue, as it did.
+    #[serde(default)]
+    pub redeliver_function_arn: String,
     /// What each destination's failure-rate alarm fires on. Optional only
     /// so that the properties of a deploy made before it still parse.
     #[serde(default)]
@@ -126,7 +141,7 @@ pub enum PropertiesError {
     #[error("Endpoint `{0}` must be an http(s) URL without a query")]
     Endpoint(String),
     #[error(
-        "destination `{destination}`: its dead-letter queue name `{queue}` is longer than SQS's {MAX_QUEUE_NAME_LENGTH} characters; shorten the destination or the stack name"
+        "destination `{destination}`: its queue name `{queue}` is longer than SQS's {MAX_QUEUE_NAME_LENGTH} characters; shorten the destination or the stack name"
     )]
     QueueNameTooLong { destination: String, queue: String },
 }
@@ -141,6 +156,8 @@ pub struct Desired {
     pub delivery_policy: DeliveryPolicy,
     pub destinations: Destinations,
     pub failure_alarm: FailureAlarm,
+    /// `None`: no tier 2 (see [`Properties::redeliver_function_arn`]).
+    pub redeliver_function_arn: Option<String>,
 }
 
 impl Properties {
@@ -182,7 +199,8 @@ impl Properties {
             return Err(PropertiesError::Endpoint(self.endpoint.clone()));
         }
         for destination in destinations.iter() {
-            let queue = queue_name(&self.name_prefix, &destination.name);
+            // The longer of its two queue names.
+            let queue = tier2_queue_name(&self.name_prefix, &destination.name);
             if queue.len() > MAX_QUEUE_NAME_LENGTH {
                 return Err(PropertiesError::QueueNameTooLong {
                     destination: destination.name.to_string(),
@@ -198,6 +216,9 @@ impl Properties {
             delivery_policy,
             destinations,
             failure_alarm,
+            redeliver_function_arn: Some(self.redeliver_function_arn.trim())
+                .filter(|arn| !arn.is_empty())
+                .map(str::to_owned),
         })
     }
 }
@@ -208,12 +229,17 @@ impl Desired {
         format!("{}?{DESTINATION_QUERY}={name}", self.endpoint)
     }
 
+    /// The final dead-letter queue: the one with the alarm, which replay reads.
     pub fn queue_name(&self, name: &DestinationName) -> String {
         queue_name(&self.name_prefix, name)
     }
 
+    pub fn tier2_queue_name(&self, name: &DestinationName) -> String {
+        tier2_queue_name(&self.name_prefix, name)
+    }
+
     /// The queue's ARN: it lives in the topic's partition, region and account.
-    pub fn queue_arn(&self, name: &DestinationName) -> String {
+    pub fn queue_arn(&self, queue_name: &str) -> String {
         let mut parts = self.topic_arn.splitn(6, ':');
         let (_, partition, _, region, account) = (
             parts.next(),
@@ -222,23 +248,53 @@ impl Desired {
             parts.next().unwrap_or_default(),
             parts.next().unwrap_or_default(),
         );
-        format!(
-            "arn:{partition}:sqs:{region}:{account}:{}",
-            self.queue_name(name)
-        )
+        format!("arn:{partition}:sqs:{region}:{account}:{queue_name}")
     }
 
-    /// Queue attributes: 14 days of retention, SSE, and a policy that lets
-    /// only the delivery topic send to it.
+    /// The queue SNS redrives to when it gives up: the tier-2 queue, or the
+    /// final one when there is no tier 2.
+    pub fn redrive_queue_name(&self, name: &DestinationName) -> String {
+        match self.redeliver_function_arn {
+            Some(_) => self.tier2_queue_name(name),
+            None => self.queue_name(name),
+        }
+    }
+
+    /// The final queue's attributes: 14 days of retention, SSE, and a policy
+    /// that lets only the delivery topic send to it (SNS's redrive when
+    /// there is no tier 2; deliver and redeliver send with their roles).
     pub fn queue_attributes(&self, name: &DestinationName) -> BTreeMap<String, String> {
+        self.topic_queue_attributes(&self.queue_name(name))
+    }
+
+    /// The tier-2 queue's attributes: the final queue's, its visibility
+    /// timeout, and a redrive to the final queue as a backstop.
+    pub fn tier2_queue_attributes(&self, name: &DestinationName) -> BTreeMap<String, String> {
+        let mut attributes = self.topic_queue_attributes(&self.tier2_queue_name(name));
+        attributes.insert(
+            "VisibilityTimeout".to_owned(),
+            TIER2_VISIBILITY_TIMEOUT_SECONDS.to_string(),
+        );
+        attributes.insert(
+            "RedrivePolicy".to_owned(),
+            json!({
+                "deadLetterTargetArn": self.queue_arn(&self.queue_name(name)),
+                "maxReceiveCount": TIER2_MAX_RECEIVE_COUNT,
+            })
+            .to_string(),
+        );
+        attributes
+    }
+
+    fn topic_queue_attributes(&self, queue_name: &str) -> BTreeMap<String, String> {
         let policy = json!({
             "Version": "2012-10-17",
             "Statement": [{
-                "Sid": "DeadLettersFromTheDeliveryTopic",
+                "Sid": "RedriveFromTheDeliveryTopic",
                 "Effect": "Allow",
                 "Principal": {"Service": "sns.amazonaws.com"},
                 "Action": "sqs:SendMessage",
-                "Resource": self.queue_arn(name),
+                "Resource": self.queue_arn(queue_name),
                 "Condition": {"ArnEquals": {"aws:SourceArn": self.topic_arn}},
             }],
         });
@@ -257,7 +313,7 @@ impl Desired {
             name: alarm_name(&self.name_prefix, name),
             queue_name: self.queue_name(name),
             description: format!(
-                "Deliveries to destination {name} that SNS gave up on are waiting in its dead-letter queue."
+                "Deliveries to destination {name} that are over (horizon reached, 410 Gone) are waiting in its final dead-letter queue."
             ),
             notify_topic_arn: self.alarm_topic_arn.clone(),
         }
@@ -304,14 +360,15 @@ impl Desired {
             ("DeliveryPolicy".to_owned(), delivery_policy.to_json()),
             (
                 "RedrivePolicy".to_owned(),
-                json!({ "deadLetterTargetArn": self.queue_arn(&destination.name) }).to_string(),
+                json!({ "deadLetterTargetArn": self.queue_arn(&self.redrive_queue_name(&destination.name)) })
+                    .to_string(),
             ),
         ])
     }
 }
 
 pub fn queue_name(prefix: &str, name: &DestinationName) -> String {
-    format!("{prefix}{name}-dlq")
+    final_queue_name(prefix, name)
 }
 
 pub fn alarm_name(prefix: &str, name: &DestinationName) -> String {

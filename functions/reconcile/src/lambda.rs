@@ -14,7 +14,7 @@ use crate::{CustomResourceRequest, CustomResourceResponse, Reconciler, ResponseS
 /// Time kept back to upload the answer when the work runs long.
 const RESPONSE_MARGIN: Duration = Duration::from_secs(5);
 
-/// The reconciler on SNS, SQS and CloudWatch, as the Lambda runs it.
+/// The reconciler on SNS, SQS, CloudWatch and Lambda, as the Lambda runs it.
 pub type AwsReconciler = Reconciler<AwsDestinationResources>;
 
 impl AwsReconciler {
@@ -23,6 +23,7 @@ impl AwsReconciler {
             aws_sdk_sns::Client::new(aws),
             aws_sdk_sqs::Client::new(aws),
             aws_sdk_cloudwatch::Client::new(aws),
+            aws_sdk_lambda::Client::new(aws),
         ))
     }
 }

@@ -1,7 +1,8 @@
 //! The reconcile function: a CloudFormation custom resource that gives every
 //! declared destination its own SNS subscription of the delivery topic (its
-//! filter, delivery policy and throttle), dead-letter queue and alarm, and
-//! removes those of destinations no longer declared.
+//! filter, delivery policy and throttle), tier-2 queue mapped to the
+//! redeliver function, final dead-letter queue and alarm, and removes those
+//! of destinations no longer declared.
 //!
 //! CloudFormation cannot loop over the `Destinations` JSON parameter, so
 //! this function does, on every deploy that changes it
@@ -21,12 +22,15 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use hookbridge_aws::dead_letters::tier2_queue_name;
 use hookbridge_core::destinations::DestinationName;
-use hookbridge_core::ports::{DestinationResources, ResourceError, TopicSubscription};
+use hookbridge_core::ports::{
+    DestinationResources, QueueMapping, ResourceError, TopicSubscription,
+};
 
 pub use desired::{
-    DESTINATION_QUERY, Desired, MAX_QUEUE_NAME_LENGTH, Properties, PropertiesError, alarm_name,
-    destination_of, failure_alarm_name, queue_name,
+    DESTINATION_QUERY, Desired, MAX_QUEUE_NAME_LENGTH, Properties, PropertiesError,
+    TIER2_MAX_RECEIVE_COUNT, alarm_name, destination_of, failure_alarm_name, queue_name,
 };
 pub use lambda::{AwsReconciler, respond_before};
 pub use request::{CustomResourceRequest, CustomResourceResponse, RequestType, ResponseStatus};
@@ -83,14 +87,20 @@ impl<R: DestinationResources> Reconciler<R> {
         }
     }
 
-    /// Create or Update: every declared destination gets its queue, alarm and
-    /// subscription; then what the previous properties (or the topic) have
-    /// beyond them goes. Additions come first, so a failure half-way leaves
-    /// extra resources, never missing ones.
+    /// Create or Update: every declared destination gets its queues, alarm,
+    /// mapping and subscription; then what the previous properties (or the
+    /// topic, or the function's mappings) have beyond them goes. Additions
+    /// come first, so a failure half-way leaves extra resources, never
+    /// missing ones; each queue exists before anything redrives to it.
     async fn apply(&self, request: &CustomResourceRequest) -> Result<(), ReconcileError> {
         let desired = Properties::parse(request.resource_properties.clone())?.desired()?;
         let subscriptions = self.resources.subscriptions(&desired.topic_arn).await?;
+        let mappings = match &desired.redeliver_function_arn {
+            Some(function_arn) => self.resources.queue_mappings(function_arn).await?,
+            None => Vec::new(),
+        };
         let mut endpoints = BTreeSet::new();
+        let mut mapped_queues = BTreeSet::new();
         for destination in desired.destinations.iter() {
             let name = &destination.name;
             self.resources
@@ -100,6 +110,23 @@ impl<R: DestinationResources> Reconciler<R> {
             self.resources
                 .put_failure_rate_alarm(&desired.failure_rate_alarm(name))
                 .await?;
+            if let Some(function_arn) = &desired.redeliver_function_arn {
+                self.resources
+                    .put_queue(
+                        &desired.tier2_queue_name(name),
+                        &desired.tier2_queue_attributes(name),
+                    )
+                    .await?;
+                let queue_arn = desired.queue_arn(&desired.tier2_queue_name(name));
+                if !mappings
+                    .iter()
+                    .any(|mapping| mapping.queue_arn == queue_arn)
+                {
+                    self.resources.map_queue(function_arn, &queue_arn).await?;
+                    tracing::info!(request_id = %request.request_id, destination = %name, queue_arn, "tier-2 queue mapped to redeliver");
+                }
+                mapped_queues.insert(queue_arn);
+            }
             let attributes = desired
                 .subscription_attributes(destination)
                 .map_err(|error| ReconcileError::Destination {
@@ -118,6 +145,8 @@ impl<R: DestinationResources> Reconciler<R> {
             endpoints.insert(endpoint);
         }
         self.unsubscribe_all_but(request, &desired.topic_arn, &subscriptions, &endpoints)
+            .await?;
+        self.unmap_all_but(request, &mappings, &mapped_queues)
             .await?;
 
         // Queues and alarms of destinations the previous deploy declared.
@@ -159,6 +188,12 @@ impl<R: DestinationResources> Reconciler<R> {
             &BTreeSet::new(),
         )
         .await?;
+        let function_arn = properties.redeliver_function_arn.trim();
+        if !function_arn.is_empty() {
+            let mappings = self.resources.queue_mappings(function_arn).await?;
+            self.unmap_all_but(request, &mappings, &BTreeSet::new())
+                .await?;
+        }
         for name in declared_names(&properties) {
             self.delete_queue_and_alarm(request, &properties.name_prefix, &name)
                 .await?;
@@ -223,6 +258,22 @@ impl<R: DestinationResources> Reconciler<R> {
         Ok(())
     }
 
+    /// Deletes every mapping of the redeliver function whose queue is not in
+    /// `keep` (removed destinations, or queues of a previous name prefix).
+    /// Before the queues go: a mapping never outlives its queue.
+    async fn unmap_all_but(
+        &self,
+        request: &CustomResourceRequest,
+        mappings: &[QueueMapping],
+        keep: &BTreeSet<String>,
+    ) -> Result<(), ResourceError> {
+        for mapping in mappings.iter().filter(|m| !keep.contains(&m.queue_arn)) {
+            self.resources.unmap_queue(&mapping.uuid).await?;
+            tracing::info!(request_id = %request.request_id, queue_arn = mapping.queue_arn, "tier-2 queue unmapped");
+        }
+        Ok(())
+    }
+
     /// A listed subscription's ARN; SNS lists an unconfirmed one without
     /// it, and subscribing its endpoint again (no attributes) returns it.
     async fn arn_of(
@@ -240,7 +291,8 @@ impl<R: DestinationResources> Reconciler<R> {
         }
     }
 
-    /// The alarms first, so no alarm is left watching a missing queue.
+    /// The alarms first, so no alarm is left watching a missing queue; the
+    /// tier-2 queue before the final one it redrives to.
     async fn delete_queue_and_alarm(
         &self,
         request: &CustomResourceRequest,
@@ -254,13 +306,16 @@ impl<R: DestinationResources> Reconciler<R> {
             ])
             .await?;
         self.resources
+            .delete_queue(&tier2_queue_name(name_prefix, name))
+            .await?;
+        self.resources
             .delete_queue(&queue_name(name_prefix, name))
             .await?;
         tracing::info!(
             request_id = %request.request_id,
             destination = %name,
             queue = queue_name(name_prefix, name),
-            "destination removed with its dead-letter queue"
+            "destination removed with its tier-2 and dead-letter queues"
         );
         Ok(())
     }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use hookbridge_core::delivery_policy::DeliveryPolicy;
 use hookbridge_core::ports::{
-    DestinationResources, FailureRateAlarm, QueueAlarm, ResourceError, TopicSubscription,
+    DestinationResources, FailureRateAlarm, QueueAlarm, QueueMapping, ResourceError,
+    TopicSubscription,
 };
 use serde_json::{Value, json};
 
@@ -18,6 +19,7 @@ use super::*;
 const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:hookbridge-DeliveryTopic-X";
 const FUNCTION_URL: &str = "https://abc.lambda-url.eu-west-1.on.aws/";
 const ALARM_TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:hookbridge-AlarmTopic-Y";
+const REDELIVER: &str = "arn:aws:lambda:eu-west-1:123456789012:function:shop-RedeliverFunction";
 const STACK_ID: &str = "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop/6a1b-22";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +36,8 @@ struct State {
     queues: BTreeMap<String, BTreeMap<String, String>>,
     alarms: BTreeMap<String, QueueAlarm>,
     failure_alarms: BTreeMap<String, FailureRateAlarm>,
+    /// Event source mappings by UUID: function ARN and queue ARN.
+    mappings: BTreeMap<String, (String, String)>,
     topic_arn: Option<String>,
     next_id: u32,
 }
@@ -60,8 +64,34 @@ impl InMemoryAws {
         state.subscriptions[&format!("{FUNCTION_URL}?destination={name}")].clone()
     }
 
+    /// The final dead-letter queues.
     fn queue_names(&self) -> Vec<String> {
-        self.state.lock().unwrap().queues.keys().cloned().collect()
+        self.queues_ending_with("-dlq")
+    }
+
+    fn tier2_queue_names(&self) -> Vec<String> {
+        self.queues_ending_with("-retry")
+    }
+
+    fn queues_ending_with(&self, suffix: &str) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        let names = state.queues.keys().filter(|name| name.ends_with(suffix));
+        names.cloned().collect()
+    }
+
+    /// The queue ARNs mapped to the redeliver function.
+    fn mapped_queues(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        let mut queues: Vec<String> = state
+            .mappings
+            .values()
+            .map(|(function, queue)| {
+                assert_eq!(function, REDELIVER, "only redeliver is mapped");
+                queue.clone()
+            })
+            .collect();
+        queues.sort();
+        queues
     }
 
     fn alarm_names(&self) -> Vec<String> {
@@ -213,6 +243,42 @@ impl DestinationResources for InMemoryAws {
         }
         Ok(())
     }
+
+    async fn queue_mappings(&self, function_arn: &str) -> Result<Vec<QueueMapping>, ResourceError> {
+        self.check("lambda:ListEventSourceMappings")?;
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .mappings
+            .iter()
+            .filter(|(_, (function, _))| function == function_arn)
+            .map(|(uuid, (_, queue_arn))| QueueMapping {
+                uuid: uuid.clone(),
+                queue_arn: queue_arn.clone(),
+            })
+            .collect())
+    }
+
+    async fn map_queue(&self, function_arn: &str, queue_arn: &str) -> Result<(), ResourceError> {
+        self.check("lambda:CreateEventSourceMapping")?;
+        let mut state = self.state.lock().unwrap();
+        let queue_name = queue_arn.rsplit(':').next().unwrap_or_default();
+        assert!(
+            state.queues.contains_key(queue_name),
+            "the queue exists before its mapping"
+        );
+        state.next_id += 1;
+        let uuid = format!("mapping-{}", state.next_id);
+        state
+            .mappings
+            .insert(uuid, (function_arn.to_owned(), queue_arn.to_owned()));
+        Ok(())
+    }
+
+    async fn unmap_queue(&self, uuid: &str) -> Result<(), ResourceError> {
+        self.check("lambda:DeleteEventSourceMapping")?;
+        self.state.lock().unwrap().mappings.remove(uuid);
+        Ok(())
+    }
 }
 
 fn properties(destinations: &str) -> Value {
@@ -226,6 +292,7 @@ fn properties(destinations: &str) -> Value {
         "NamePrefix": "shop_",
         "DeliveryPolicy": DeliveryPolicy::default().to_json(),
         "DeliveryFailureAlarm": failure_alarm_properties(),
+        "RedeliverFunctionArn": REDELIVER,
     })
 }
 
@@ -309,7 +376,8 @@ async fn create_gives_every_destination_its_subscription_queue_and_alarm() {
     );
     assert_eq!(
         json_of(&billing["RedrivePolicy"]),
-        json!({"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:123456789012:shop_billing-dlq"})
+        json!({"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:123456789012:shop_billing-retry"}),
+        "SNS hands over to tier 2"
     );
 
     let crm = aws.subscription("crm").attributes;
@@ -767,6 +835,22 @@ impl DestinationResources for Hanging {
     ) -> impl Future<Output = Result<(), ResourceError>> + Send {
         hang()
     }
+    fn queue_mappings(
+        &self,
+        _: &str,
+    ) -> impl Future<Output = Result<Vec<QueueMapping>, ResourceError>> + Send {
+        hang()
+    }
+    fn map_queue(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send {
+        hang()
+    }
+    fn unmap_queue(&self, _: &str) -> impl Future<Output = Result<(), ResourceError>> + Send {
+        hang()
+    }
 }
 
 #[tokio::test]
@@ -945,4 +1029,110 @@ async fn the_properties_of_a_deploy_before_the_alarm_still_remove_its_destinatio
     let response = run(&aws, request(RequestType::Update, fewer, Some(before))).await;
     assert_eq!(response.status, ResponseStatus::Success, "{response:?}");
     assert_eq!(aws.queue_names(), ["shop_crm-dlq"]);
+}
+
+#[tokio::test]
+async fn every_tier2_queue_redrives_to_the_final_queue_and_is_mapped_to_redeliver_once() {
+    let aws = InMemoryAws::default();
+    run(&aws, request(RequestType::Create, properties(THREE), None)).await;
+    run(
+        &aws,
+        request(
+            RequestType::Update,
+            properties(THREE),
+            Some(properties(THREE)),
+        ),
+    )
+    .await;
+
+    assert_eq!(
+        aws.tier2_queue_names(),
+        ["shop_audit-retry", "shop_billing-retry", "shop_crm-retry"]
+    );
+    assert_eq!(
+        aws.mapped_queues(),
+        [
+            "arn:aws:sqs:eu-west-1:123456789012:shop_audit-retry",
+            "arn:aws:sqs:eu-west-1:123456789012:shop_billing-retry",
+            "arn:aws:sqs:eu-west-1:123456789012:shop_crm-retry"
+        ],
+        "one mapping per queue, also after a second reconcile"
+    );
+    let state = aws.state.lock().unwrap();
+    let queue = &state.queues["shop_crm-retry"];
+    assert_eq!(queue["MessageRetentionPeriod"], "1209600");
+    assert_eq!(queue["SqsManagedSseEnabled"], "true");
+    assert_eq!(queue["VisibilityTimeout"], "180");
+    assert_eq!(
+        json_of(&queue["RedrivePolicy"]),
+        json!({
+            "deadLetterTargetArn": "arn:aws:sqs:eu-west-1:123456789012:shop_crm-dlq",
+            "maxReceiveCount": TIER2_MAX_RECEIVE_COUNT,
+        })
+    );
+    let statement = &json_of(&queue["Policy"])["Statement"][0];
+    assert_eq!(
+        statement["Resource"],
+        "arn:aws:sqs:eu-west-1:123456789012:shop_crm-retry"
+    );
+    assert_eq!(
+        statement["Condition"],
+        json!({"ArnEquals": {"aws:SourceArn": TOPIC}})
+    );
+}
+
+#[tokio::test]
+async fn a_removed_destination_loses_its_mapping_and_both_queues_and_delete_unmaps_all() {
+    let aws = InMemoryAws::default();
+    run(&aws, request(RequestType::Create, properties(THREE), None)).await;
+    let two = r#"{"billing": {"url": "https://billing.example/hooks"}, "audit": {"url": "https://audit.example/hooks"}}"#;
+
+    let updated = run(
+        &aws,
+        request(
+            RequestType::Update,
+            properties(two),
+            Some(properties(THREE)),
+        ),
+    )
+    .await;
+
+    assert_eq!(updated.status, ResponseStatus::Success, "{updated:?}");
+    assert_eq!(
+        aws.tier2_queue_names(),
+        ["shop_audit-retry", "shop_billing-retry"]
+    );
+    assert_eq!(aws.queue_names(), ["shop_audit-dlq", "shop_billing-dlq"]);
+    assert_eq!(aws.mapped_queues().len(), 2);
+    assert!(
+        !aws.mapped_queues()
+            .iter()
+            .any(|queue| queue.ends_with("crm-retry"))
+    );
+
+    let deleted = run(&aws, request(RequestType::Delete, properties(two), None)).await;
+    assert_eq!(deleted.status, ResponseStatus::Success, "{deleted:?}");
+    assert!(aws.mapped_queues().is_empty());
+    assert!(aws.state.lock().unwrap().queues.is_empty());
+}
+
+#[tokio::test]
+async fn properties_from_before_tier_2_redrive_to_the_final_queue_and_map_nothing() {
+    let aws = InMemoryAws::default();
+    let mut before_tier2 = properties(THREE);
+    before_tier2
+        .as_object_mut()
+        .unwrap()
+        .remove("RedeliverFunctionArn");
+
+    let response = run(&aws, request(RequestType::Create, before_tier2, None)).await;
+
+    assert_eq!(response.status, ResponseStatus::Success, "{response:?}");
+    assert!(aws.tier2_queue_names().is_empty());
+    assert!(aws.mapped_queues().is_empty());
+    assert_eq!(
+        json_of(&aws.subscription("crm").attributes["RedrivePolicy"]),
+        json!({"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:123456789012:shop_crm-dlq"}),
+        "nothing waits in a queue no function reads"
+    );
 }

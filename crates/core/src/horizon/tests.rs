@@ -62,11 +62,15 @@ fn the_default_schedule_is_sns_then_tier2_for_three_days() {
     assert_eq!(attempts[11].elapsed, tier1_end);
     assert_eq!(attempts[12].tier, Tier::Horizon);
     assert_eq!(attempts[12].elapsed, tier1_end + TIER2_FIRST_DELAY);
-    let last = attempts.last().unwrap();
-    assert!(last.elapsed <= 72 * HOUR, "{last:?}");
-    assert!(last.elapsed + TIER2_MAX_DELAY > 72 * HOUR, "{last:?}");
-    // 5 growing steps reach 8 h 45 min after SNS's hour; then every 6 h.
-    assert_eq!(attempts.len(), 12 + 5 + 10);
+    // 5 growing steps reach 8 h 45 min after SNS's hour; then every 6 h;
+    // the last on the horizon itself, 3 h 25 min after the one before.
+    assert_eq!(attempts.len(), 12 + 5 + 10 + 1);
+    let [.., before_last, last] = attempts.as_slice() else {
+        unreachable!()
+    };
+    assert_eq!(last.elapsed, 72 * HOUR, "the horizon is used to its end");
+    assert_eq!(before_last.delay, TIER2_MAX_DELAY);
+    assert!(last.delay < TIER2_MAX_DELAY, "{last:?}");
     for (index, attempt) in attempts.iter().enumerate() {
         assert_eq!(attempt.number as usize, index + 1);
     }
@@ -130,10 +134,16 @@ fn the_last_attempt_before_the_horizon_dead_letters() {
 }
 
 #[test]
-fn a_late_attempt_never_schedules_past_the_horizon() {
-    let late = received() + 71 * HOUR + Duration::from_secs(59 * 60);
+fn a_late_attempt_is_retried_on_the_horizon_unless_it_is_too_near() {
+    let deadline = received() + 72 * HOUR;
+    let late = deadline - TIER2_FIRST_DELAY;
     assert_eq!(
-        default_schedule().after_failure(&server_error(), received(), late, 2),
+        default_schedule().after_failure(&server_error(), received(), late, 20),
+        NextStep::RetryAt(deadline)
+    );
+    let too_late = deadline - Duration::from_secs(60);
+    assert_eq!(
+        default_schedule().after_failure(&server_error(), received(), too_late, 20),
         NextStep::DeadLetter(DeadLetterReason::HorizonReached)
     );
 }
@@ -245,11 +255,12 @@ fn any_failure() -> impl Strategy<Value = (Option<u16>, Option<u64>)> {
 
 proptest! {
     #[test]
-    fn tier2_delays_never_shrink(schedule in any_schedule()) {
+    fn tier2_delays_never_shrink_but_on_the_horizon(schedule in any_schedule()) {
+        let horizon = schedule.horizon().duration();
         let delays: Vec<Duration> = schedule
             .attempts()
             .iter()
-            .filter(|a| a.tier == Tier::Horizon)
+            .filter(|a| a.tier == Tier::Horizon && a.elapsed < horizon)
             .map(|a| a.delay)
             .collect();
         prop_assert!(delays.windows(2).all(|pair| pair[0] <= pair[1]), "{:?}", delays);
@@ -267,10 +278,10 @@ proptest! {
             prop_assert_eq!(attempt.elapsed, elapsed);
             prop_assert_eq!(attempt.number as usize, index + 1);
         }
-        // The schedule stops only where the next tier-2 attempt would miss.
+        // The schedule stops on the horizon, or too near it for another
+        // attempt.
         let last = attempts.last().unwrap();
-        let next_tier2 = last.number - schedule.tier1_attempts() + 1;
-        prop_assert!(last.elapsed + schedule.tier2_delay(next_tier2) > horizon);
+        prop_assert!(horizon - last.elapsed < TIER2_FIRST_DELAY, "{:?}", last);
     }
 
     #[test]
@@ -334,5 +345,123 @@ proptest! {
             schedule.after_failure(&Failure::unanswered(), received(), received() + last.elapsed, last.number),
             NextStep::DeadLetter(DeadLetterReason::HorizonReached)
         );
+    }
+}
+
+mod tier2 {
+    use super::*;
+
+    /// When SNS gives up under the default policy.
+    fn handed_over() -> SystemTime {
+        received() + default_schedule().tier1_duration()
+    }
+
+    #[test]
+    fn the_handover_waits_the_first_tier2_delay_without_an_attempt() {
+        let schedule = default_schedule();
+        assert_eq!(schedule.tier2_attempt_number(1), None);
+        assert_eq!(
+            schedule.tier2_step(&Tier2Receive::Handover, received(), handed_over(), 1),
+            Tier2Step::Wait(TIER2_FIRST_DELAY)
+        );
+    }
+
+    #[test]
+    fn each_later_receive_is_the_next_attempt_across_both_tiers() {
+        let schedule = default_schedule();
+        assert_eq!(schedule.tier2_attempt_number(2), Some(13));
+        assert_eq!(schedule.tier2_attempt_number(5), Some(16));
+        let attempts = schedule.attempts();
+        // Receive 2 made attempt 13; attempt 14 follows its listed delay.
+        let now = received() + attempts[12].elapsed;
+        assert_eq!(
+            schedule.tier2_step(&Tier2Receive::Failed(server_error()), received(), now, 2),
+            Tier2Step::Wait(attempts[13].delay)
+        );
+    }
+
+    #[test]
+    fn a_delivery_is_done() {
+        assert_eq!(
+            default_schedule().tier2_step(&Tier2Receive::Delivered, received(), handed_over(), 3),
+            Tier2Step::Done
+        );
+    }
+
+    #[test]
+    fn gone_in_tier2_dead_letters_at_once() {
+        let gone = Failure::answered(410, None, handed_over());
+        assert_eq!(
+            default_schedule().tier2_step(
+                &Tier2Receive::Failed(gone),
+                received(),
+                handed_over(),
+                2
+            ),
+            Tier2Step::DeadLetter(DeadLetterReason::Gone)
+        );
+    }
+
+    #[test]
+    fn the_horizon_dead_letters_and_a_one_hour_horizon_at_the_handover() {
+        let late = received() + 72 * HOUR;
+        assert_eq!(
+            default_schedule().tier2_step(
+                &Tier2Receive::Failed(server_error()),
+                received(),
+                late,
+                20
+            ),
+            Tier2Step::DeadLetter(DeadLetterReason::HorizonReached)
+        );
+        assert_eq!(
+            schedule_with_hours(1).tier2_step(
+                &Tier2Receive::Handover,
+                received(),
+                handed_over(),
+                1
+            ),
+            Tier2Step::DeadLetter(DeadLetterReason::HorizonReached)
+        );
+    }
+
+    #[test]
+    fn a_retry_after_beyond_twelve_hours_is_waited_in_steps_just_under_twelve() {
+        let failure = Failure::answered(503, Some(&(30 * 3_600).to_string()), handed_over());
+        assert_eq!(
+            default_schedule().tier2_step(
+                &Tier2Receive::Failed(failure),
+                received(),
+                handed_over(),
+                2
+            ),
+            Tier2Step::Wait(MAX_QUEUE_WAIT)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_tier2_wait_fits_sqs_and_never_outlasts_the_horizon(
+            schedule in any_schedule(),
+            (status, retry_after) in any_failure(),
+            since_received in 0u64..200 * 3_600,
+            receive_count in 1u32..120,
+        ) {
+            let now = received() + Duration::from_secs(since_received);
+            let failure = Failure {
+                status,
+                retry_after: retry_after.map(|seconds| now + Duration::from_secs(seconds)),
+            };
+            let receive = if receive_count == 1 { Tier2Receive::Handover } else { Tier2Receive::Failed(failure) };
+            let deadline = received() + schedule.horizon().duration();
+            match schedule.tier2_step(&receive, received(), now, receive_count) {
+                Tier2Step::Wait(wait) => {
+                    prop_assert!(wait <= MAX_QUEUE_WAIT);
+                    prop_assert!(now + wait <= deadline);
+                }
+                Tier2Step::DeadLetter(_) => {}
+                Tier2Step::Done => prop_assert!(false, "a failure is never done"),
+            }
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! What giving each destination its own delivery in AWS needs: the delivery
-//! topic's subscriptions, a dead-letter queue per destination and an alarm
-//! on it. The reconcile function converges them on every deploy.
+//! topic's subscriptions, a tier-2 queue and a final dead-letter queue per
+//! destination, an alarm on the final one, and the mapping of each tier-2
+//! queue to the redeliver function. The reconcile function converges them
+//! on every deploy.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -45,12 +47,20 @@ pub struct QueueAlarm {
     pub notify_topic_arn: String,
 }
 
+/// One SQS event source mapping of a function: the function is invoked with
+/// the queue's messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMapping {
+    pub uuid: String,
+    pub queue_arn: String,
+}
+
 /// An AWS call failed; the message names the call and the resource.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ResourceError(pub String);
 
-/// The AWS resources of the destinations (SNS, SQS, CloudWatch).
+/// The AWS resources of the destinations (SNS, SQS, CloudWatch, Lambda).
 /// Subscription, queue and alarm attributes are SNS's, SQS's own names.
 pub trait DestinationResources: Send + Sync {
     /// Every subscription of the topic.
@@ -110,4 +120,22 @@ pub trait DestinationResources: Send + Sync {
         &self,
         names: &[String],
     ) -> impl Future<Output = Result<(), ResourceError>> + Send;
+
+    /// Every SQS event source mapping of the function.
+    fn queue_mappings(
+        &self,
+        function_arn: &str,
+    ) -> impl Future<Output = Result<Vec<QueueMapping>, ResourceError>> + Send;
+
+    /// Maps the queue to the function: one message per invocation, each
+    /// failure reported by the function for its message alone
+    /// (`ReportBatchItemFailures`).
+    fn map_queue(
+        &self,
+        function_arn: &str,
+        queue_arn: &str,
+    ) -> impl Future<Output = Result<(), ResourceError>> + Send;
+
+    /// Deletes the mapping; one that does not exist is not an error.
+    fn unmap_queue(&self, uuid: &str) -> impl Future<Output = Result<(), ResourceError>> + Send;
 }

@@ -12,6 +12,7 @@ mod destination_resources;
 mod event_store;
 mod metrics;
 mod payload_store;
+mod retry_queue;
 mod secrets;
 mod sns;
 mod webhook_target;
@@ -21,11 +22,13 @@ pub use clock::Clock;
 pub use dead_letters::{DeadLetterError, FinalDeadLetters};
 pub use delivery_status::{DeliveryStatusError, DeliveryStatusStore};
 pub use destination_resources::{
-    DestinationResources, FailureRateAlarm, QueueAlarm, ResourceError, TopicSubscription,
+    DestinationResources, FailureRateAlarm, QueueAlarm, QueueMapping, ResourceError,
+    TopicSubscription,
 };
 pub use event_store::{EventStore, EventStoreError};
 pub use metrics::MetricsRecorder;
 pub use payload_store::{PayloadStore, PayloadStoreError};
+pub use retry_queue::{RetryQueue, RetryQueueError};
 pub use secrets::{SecretStore, SecretStoreError};
 pub use sns::{
     Authenticator, CertificateError, CertificateSource, ConfirmError, SubscriptionConfirmer,
