@@ -307,8 +307,13 @@ fn without_verbose_stderr_has_a_summary_line_and_one_line_per_failure() {
     dev.post_accepted(&Webhook::new(Kind::Stripe, &unique_id("evt_summary")));
     let forged = Webhook::signed_with(Kind::Stripe, &unique_id("evt_forged"), WRONG_SECRET);
     assert_eq!(dev.post(&forged).status, 401);
-    let summary = "1 accepted since start; deliveries: 0 delivered, 0 pending, 0 retrying, \
-                   1 dead-lettered";
+    // The metrics as CloudWatch names them: the 410 was one attempt,
+    // failed (4xx) and dead-lettered; the Stripe event moved its object's
+    // projection.
+    let summary = "Accepted 1, Refused 1, Unavailable 0; DeliveryAttempts 1, Delivered 0, \
+                   DeliveryFailed 1, DeadLettered 1; Recorded 1, Duplicate 0, ProjectionUpdated \
+                   1, ProjectionSuperseded 0, ConsumeFailed 0; deliveries now: 0 pending, 0 \
+                   retrying, 1 dead-lettered";
     // The line comes every 5 s at most, once something changed.
     let deadline = Instant::now() + WAIT;
     while !dev.console_tail().contains(summary) {

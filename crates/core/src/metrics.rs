@@ -97,7 +97,7 @@ pub enum Metric {
     /// Deliver: milliseconds the destination took to answer (or fail).
     DeliveryLatency,
     /// Deliver: a delivery put in the destination's final dead-letter queue
-    /// (the destination answered 410 Gone).
+    /// after this attempt (a 410 Gone, or the horizon reached).
     DeadLettered,
     /// Consume: an event recorded for the first time.
     Recorded,

@@ -14,13 +14,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use deliver::{Outbound, OutboundError};
+use deliver::{Outbound, OutboundError, measure_attempt};
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
+use hookbridge_core::delivery_status::DeliveryState;
 use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::Envelope;
 use hookbridge_core::horizon::{DeadLetterReason, DeliverySchedule};
-use hookbridge_core::ports::TargetAnswer;
+use hookbridge_core::metrics::FailureClass;
+use hookbridge_core::ports::{MetricsRecorder, TargetAnswer};
 
 use super::payload_files::PayloadFiles;
 use tokio::sync::{Notify, watch};
@@ -47,6 +49,8 @@ pub struct DeliverRoute {
     pub schedule: DeliverySchedule,
     pub time_scale: TimeScale,
     pub wake: Arc<Notify>,
+    /// Counts each request made, as the deliver function does in AWS.
+    pub metrics: Arc<dyn MetricsRecorder>,
 }
 
 impl DeliverRoute {
@@ -156,10 +160,17 @@ impl DeliverRoute {
                     code: "invalid_envelope",
                     answer: None,
                     message: error.to_string(),
+                    class: None,
                 }),
             ),
         };
         let latency = clock.elapsed();
+        // `Some` when a request was made (the metrics count only those),
+        // holding how it failed.
+        let requested = match &result {
+            Ok(_) => Some(None),
+            Err(failure) => failure.class.map(Some),
+        };
         let (attempt, next) = match result {
             Ok(answer) => {
                 tracing::info!(
@@ -188,6 +199,7 @@ impl DeliverRoute {
                 code,
                 answer,
                 message: error,
+                ..
             }) => {
                 let position = match due.schedule_elapsed {
                     Some(elapsed) => Position {
@@ -267,6 +279,15 @@ impl DeliverRoute {
                 )
             }
         };
+        if let Some(failure) = requested {
+            measure_attempt(
+                Some(self.metrics.as_ref()),
+                &self.destination,
+                failure,
+                attempt.latency.as_millis().try_into().unwrap_or(u64::MAX),
+                state_after(&next),
+            );
+        }
         let seq = due.seq;
         let name = destination.to_owned();
         if let Err(error) = self
@@ -288,26 +309,42 @@ impl DeliverRoute {
 }
 
 /// Why an attempt failed, as recorded: the log code, the target's answer
-/// if it gave one, and the reason in words.
+/// if it gave one, the reason in words, and how the request failed as the
+/// metrics class it (`None`: no request was made).
 struct Failure {
     code: &'static str,
     answer: Option<TargetAnswer>,
     message: String,
+    class: Option<FailureClass>,
 }
 
 impl From<OutboundError> for Failure {
     fn from(error: OutboundError) -> Self {
         let code = error.code();
         let message = error.to_string();
-        let answer = match error {
-            OutboundError::TargetStatus(answer) => Some(answer),
-            _ => None,
+        let (answer, class) = match error {
+            OutboundError::TargetStatus(answer) => {
+                let class = FailureClass::of_status(answer.status);
+                (Some(answer), Some(class))
+            }
+            OutboundError::TargetFailed(error) => (None, Some(FailureClass::of_error(&error))),
+            _ => (None, None),
         };
         Self {
             code,
             answer,
             message,
+            class,
         }
+    }
+}
+
+/// The delivery's state as the status record (and the metrics) name it.
+fn state_after(next: &AfterAttempt) -> DeliveryState {
+    match next {
+        AfterAttempt::Delivered => DeliveryState::Delivered,
+        AfterAttempt::Retry { .. } => DeliveryState::Retrying,
+        AfterAttempt::DeadLettered => DeliveryState::DeadLettered,
     }
 }
 

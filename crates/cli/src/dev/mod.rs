@@ -9,6 +9,7 @@ mod bus;
 pub mod config;
 mod console;
 mod consumer_store;
+mod counters;
 pub(crate) mod data_dir_lock;
 mod delivery;
 pub(crate) mod event_list;
@@ -342,6 +343,8 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
     let routes = Routes::for_destinations(destinations);
     let (shutdown_tx, shutdown) = watch::channel(false);
     let mut workers = tokio::task::JoinSet::new();
+    // The Lambda functions' metrics, for the summary line.
+    let counters = Arc::new(counters::Counters::default());
 
     let rules: HashMap<String, ProjectionRule> = config
         .sources
@@ -362,6 +365,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
         workers.spawn(
             summary::SummaryLine {
                 store: store.clone(),
+                counters: Arc::clone(&counters),
                 every: summary::SUMMARY_EVERY,
             }
             .run(shutdown.clone()),
@@ -376,7 +380,8 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
             retention: RETENTION,
             payload_bucket: LOCAL_BUCKET.to_owned(),
         },
-    );
+    )
+    .with_metrics(counters.clone());
     workers.spawn(
         PersistRoute {
             store: store.clone(),
@@ -405,6 +410,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
             schedule: DeliverySchedule::new(DeliveryPolicy::default(), destination.horizon()),
             time_scale: config.time_scale,
             wake: Arc::clone(&routes.deliver[destination.name.as_str()]),
+            metrics: counters.clone(),
         });
         workers.spawn(route.run(shutdown.clone()));
     }
@@ -437,7 +443,8 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
             bus,
             SystemClock,
             payloads,
-        ),
+        )
+        .with_metrics(counters),
         console: Some(console),
         limits: config.limits,
     });

@@ -307,29 +307,6 @@ pub fn counts(connection: &Connection) -> Result<Counts, StoreError> {
     Ok(counts)
 }
 
-/// What the stderr summary says: events accepted after `seq` and the
-/// delivery counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Summary {
-    pub accepted: u64,
-    pub counts: Counts,
-    /// The newest event's `seq` (0: none).
-    pub last_seq: i64,
-}
-
-pub fn summary(connection: &Connection, after_seq: i64) -> Result<Summary, StoreError> {
-    let (accepted, last_seq) = connection.query_row(
-        "SELECT COUNT(*) FILTER (WHERE seq > ?1), COALESCE(MAX(seq), 0) FROM bus_events",
-        [after_seq],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
-    Ok(Summary {
-        accepted,
-        counts: counts(connection)?,
-        last_seq,
-    })
-}
-
 /// Keeps the masked request headers of the event `event_id` of `source`,
 /// unless it already has some: a duplicate does not replace the headers of
 /// the event that was put on the bus. Shown, never relied on: not worth an
@@ -560,8 +537,6 @@ mod tests {
                 ..Counts::default()
             }
         );
-        let since_first = store.with(|c| summary(c, 1)).unwrap();
-        assert_eq!((since_first.accepted, since_first.last_seq), (1, 2));
         let detail = store.with(|c| event_detail(c, 1)).unwrap().unwrap();
         assert_eq!(
             detail.deliveries[0].next_attempt,
