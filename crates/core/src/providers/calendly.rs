@@ -11,7 +11,9 @@
 use std::time::{Duration, SystemTime};
 
 use super::composed::check_timestamp;
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
 use crate::secret::SecretSet;
@@ -36,7 +38,11 @@ pub(super) fn timed_signatures<'a>(
 ) -> Option<(&'a str, Vec<&'a str>)> {
     let mut timestamp = None;
     let mut signatures = Vec::new();
-    for item in value.split(separator).map(str::trim).filter(|item| !item.is_empty()) {
+    for item in value
+        .split(separator)
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
         let (key, text) = item.split_once('=')?;
         if key == timestamp_key {
             if timestamp.replace(text).is_some() {
@@ -99,8 +105,14 @@ impl Provider for Calendly {
 
     fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
         let timestamp = outgoing.timestamp.to_string();
-        let mac = Algorithm::Sha256.mac(secret.as_bytes(), &[timestamp.as_bytes(), b".", outgoing.body]);
-        Ok(Signed::default().header("Calendly-Webhook-Signature", format!("t={timestamp},v1={}", hex::encode(mac))))
+        let mac = Algorithm::Sha256.mac(
+            secret.as_bytes(),
+            &[timestamp.as_bytes(), b".", outgoing.body],
+        );
+        Ok(Signed::default().header(
+            "Calendly-Webhook-Signature",
+            format!("t={timestamp},v1={}", hex::encode(mac)),
+        ))
     }
 }
 
@@ -114,19 +126,39 @@ mod tests {
 
     fn header(secret: &str, at: u64) -> String {
         let calendly = source(r#"{"kind":"calendly"}"#);
-        let outgoing = Outgoing { id: "", event_type: None, timestamp: at as i64, url: "", body: BODY.as_bytes() };
-        calendly.provider().sign(secret, &outgoing).unwrap().headers[0].1.clone()
+        let outgoing = Outgoing {
+            id: "",
+            event_type: None,
+            timestamp: at as i64,
+            url: "",
+            body: BODY.as_bytes(),
+        };
+        calendly.provider().sign(secret, &outgoing).unwrap().headers[0]
+            .1
+            .clone()
     }
 
     #[test]
     fn a_signed_invitee_event_is_read() {
         let calendly = source(r#"{"kind":"calendly"}"#);
         let sent = header("key", NOW);
-        let prepared = event(run(&calendly, &[(SIGNATURE_HEADER, &sent)], BODY.as_bytes(), "key", NOW));
+        let prepared = event(run(
+            &calendly,
+            &[(SIGNATURE_HEADER, &sent)],
+            BODY.as_bytes(),
+            "key",
+            NOW,
+        ));
         assert_eq!(prepared.event_type, "invitee.created");
         let envelope = envelope(&prepared);
-        assert_eq!(envelope.occurred_at.as_deref(), Some("2023-11-14T22:13:19Z"));
-        let view = EventView { event_type: "", payload: envelope.inline_payload().unwrap() };
+        assert_eq!(
+            envelope.occurred_at.as_deref(),
+            Some("2023-11-14T22:13:19Z")
+        );
+        let view = EventView {
+            event_type: "",
+            payload: envelope.inline_payload().unwrap(),
+        };
         assert!(Calendly::object(&view).unwrap().id.ends_with("/invitees/I"));
     }
 
@@ -134,11 +166,48 @@ mod tests {
     fn stale_forged_and_malformed_are_refused() {
         let calendly = source(r#"{"kind":"calendly"}"#);
         let sent = header("key", NOW);
-        assert_eq!(refused(run(&calendly, &[(SIGNATURE_HEADER, &sent)], BODY.as_bytes(), "key", NOW + 181)), "timestamp_out_of_tolerance");
-        assert_eq!(refused(run(&calendly, &[(SIGNATURE_HEADER, &header("forged", NOW))], BODY.as_bytes(), "key", NOW)), "signature_mismatch");
+        assert_eq!(
+            refused(run(
+                &calendly,
+                &[(SIGNATURE_HEADER, &sent)],
+                BODY.as_bytes(),
+                "key",
+                NOW + 181
+            )),
+            "timestamp_out_of_tolerance"
+        );
+        assert_eq!(
+            refused(run(
+                &calendly,
+                &[(SIGNATURE_HEADER, &header("forged", NOW))],
+                BODY.as_bytes(),
+                "key",
+                NOW
+            )),
+            "signature_mismatch"
+        );
         for bad in ["v1=00", "t=1,t=2,v1=00", "garbage"] {
-            assert_eq!(refused(run(&calendly, &[(SIGNATURE_HEADER, bad)], BODY.as_bytes(), "key", NOW)), "signature_malformed", "{bad}");
+            assert_eq!(
+                refused(run(
+                    &calendly,
+                    &[(SIGNATURE_HEADER, bad)],
+                    BODY.as_bytes(),
+                    "key",
+                    NOW
+                )),
+                "signature_malformed",
+                "{bad}"
+            );
         }
-        assert_eq!(refused(run(&calendly, &[(SIGNATURE_HEADER, "t=1700000000")], BODY.as_bytes(), "key", NOW)), "signature_mismatch");
+        assert_eq!(
+            refused(run(
+                &calendly,
+                &[(SIGNATURE_HEADER, "t=1700000000")],
+                BODY.as_bytes(),
+                "key",
+                NOW
+            )),
+            "signature_mismatch"
+        );
     }
 }

@@ -33,9 +33,13 @@ pub struct Discord {
 }
 
 fn public_key(secret: &Secret) -> Result<ParsedPublicKey, String> {
-    let bytes = hex::decode(secret.expose()).map_err(|_| "not a hex Ed25519 public key".to_owned())?;
+    let bytes =
+        hex::decode(secret.expose()).map_err(|_| "not a hex Ed25519 public key".to_owned())?;
     if bytes.len() != 32 {
-        return Err(format!("an Ed25519 public key is 32 bytes (64 hex digits), not {}", bytes.len()));
+        return Err(format!(
+            "an Ed25519 public key is 32 bytes (64 hex digits), not {}",
+            bytes.len()
+        ));
     }
     ParsedPublicKey::new(&ED25519, bytes).map_err(|_| "not a valid Ed25519 public key".into())
 }
@@ -72,16 +76,27 @@ impl Provider for Discord {
             .map(|secret| public_key(secret).map_err(|_| VerifyError::InvalidSecret))
             .collect::<Result<Vec<_>, _>>()?;
         let message = [timestamp.as_bytes(), request.body].concat();
-        if !keys.iter().any(|key| key.verify_sig(&message, &signature).is_ok()) {
+        if !keys
+            .iter()
+            .any(|key| key.verify_sig(&message, &signature).is_ok())
+        {
             return Err(VerifyError::NoMatch);
         }
         check_timestamp(TIMESTAMP_HEADER, timestamp, now, self.tolerance)
     }
 
-    fn handshake(&self, _: &Request<'_>, document: &JsonObject<'_>, _: &SecretSet) -> Option<Handshake> {
+    fn handshake(
+        &self,
+        _: &Request<'_>,
+        document: &JsonObject<'_>,
+        _: &SecretSet,
+    ) -> Option<Handshake> {
         let is_webhook_event = document.at("/event").ok()?.is_some();
         match document.at("/type").ok()??.as_u64()? {
-            1 if !is_webhook_event => Some(Handshake::json("discord interactions ping", serde_json::json!({"type": 1}))),
+            1 if !is_webhook_event => Some(Handshake::json(
+                "discord interactions ping",
+                serde_json::json!({"type": 1}),
+            )),
             0 => Some(Handshake::no_content("discord webhook events ping")),
             _ => None,
         }
@@ -104,7 +119,8 @@ impl Provider for Discord {
 
     /// `secret` is the application's private key: its 32-byte seed in hex.
     fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
-        let seed = hex::decode(secret).map_err(|_| SignError::InvalidSecret("a hex Ed25519 seed".into()))?;
+        let seed = hex::decode(secret)
+            .map_err(|_| SignError::InvalidSecret("a hex Ed25519 seed".into()))?;
         let key = Ed25519KeyPair::from_seed_unchecked(&seed)
             .map_err(|_| SignError::InvalidSecret("a 32-byte Ed25519 seed".into()))?;
         let timestamp = outgoing.timestamp.to_string();
@@ -129,12 +145,25 @@ mod tests {
     const NOW: u64 = 1_700_000_000;
 
     fn signed(body: &[u8]) -> Vec<(String, String)> {
-        let outgoing = Outgoing { id: "", event_type: None, timestamp: NOW as i64, url: "", body };
-        source(r#"{"kind":"discord"}"#).provider().sign(SEED, &outgoing).unwrap().headers
+        let outgoing = Outgoing {
+            id: "",
+            event_type: None,
+            timestamp: NOW as i64,
+            url: "",
+            body,
+        };
+        source(r#"{"kind":"discord"}"#)
+            .provider()
+            .sign(SEED, &outgoing)
+            .unwrap()
+            .headers
     }
 
     fn pairs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
-        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+        headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
     }
 
     #[test]
@@ -148,14 +177,23 @@ mod tests {
         let discord = source(r#"{"kind":"discord"}"#);
         let body = br#"{"id":"1180","type":2,"data":{"name":"hello"}}"#;
         let prepared = event(run(&discord, &pairs(&signed(body)), body, PUBLIC, NOW));
-        assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("1180", "interaction.2"));
+        assert_eq!(
+            (prepared.event_id.as_str(), prepared.event_type.as_str()),
+            ("1180", "interaction.2")
+        );
         let ping = br#"{"id":"1","type":1}"#;
         match run(&discord, &pairs(&signed(ping)), ping, PUBLIC, NOW) {
             Ok(Ingested::Handshake(handshake)) => assert_eq!(handshake.body, r#"{"type":1}"#),
             other => panic!("{other:?}"),
         }
         let events_ping = br#"{"version":1,"application_id":"1","type":0}"#;
-        match run(&discord, &pairs(&signed(events_ping)), events_ping, PUBLIC, NOW) {
+        match run(
+            &discord,
+            &pairs(&signed(events_ping)),
+            events_ping,
+            PUBLIC,
+            NOW,
+        ) {
             Ok(Ingested::Handshake(handshake)) => assert_eq!(handshake.status, 204),
             other => panic!("{other:?}"),
         }
@@ -174,18 +212,38 @@ mod tests {
         let discord = source(r#"{"kind":"discord"}"#);
         let body = br#"{"id":"1","type":2}"#;
         let headers = signed(body);
-        assert_eq!(refused(run(&discord, &pairs(&headers), br#"{"id":"2","type":2}"#, PUBLIC, NOW)), "signature_mismatch");
-        assert_eq!(refused(run(&discord, &pairs(&headers), body, PUBLIC, NOW + 301)), "timestamp_out_of_tolerance");
+        assert_eq!(
+            refused(run(
+                &discord,
+                &pairs(&headers),
+                br#"{"id":"2","type":2}"#,
+                PUBLIC,
+                NOW
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(&discord, &pairs(&headers), body, PUBLIC, NOW + 301)),
+            "timestamp_out_of_tolerance"
+        );
         let other = Ed25519KeyPair::generate().unwrap();
         let other_public = hex::encode(other.public_key().as_ref());
-        assert_eq!(refused(run(&discord, &pairs(&headers), body, &other_public, NOW)), "signature_mismatch");
+        assert_eq!(
+            refused(run(&discord, &pairs(&headers), body, &other_public, NOW)),
+            "signature_mismatch"
+        );
         let short = [(SIGNATURE_HEADER, "abcd"), (TIMESTAMP_HEADER, "1700000000")];
-        assert_eq!(refused(run(&discord, &short, body, PUBLIC, NOW)), "signature_malformed");
+        assert_eq!(
+            refused(run(&discord, &short, body, PUBLIC, NOW)),
+            "signature_malformed"
+        );
     }
 
     #[test]
     fn keys_are_checked_when_configured() {
-        let discord = Discord { tolerance: DEFAULT_TOLERANCE };
+        let discord = Discord {
+            tolerance: DEFAULT_TOLERANCE,
+        };
         assert_eq!(discord.check_secret(&Secret::new(PUBLIC)), Ok(()));
         for bad in ["zz", &PUBLIC[..62], "00"] {
             assert!(discord.check_secret(&Secret::new(bad)).is_err(), "{bad}");

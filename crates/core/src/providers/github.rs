@@ -10,8 +10,10 @@ use std::time::SystemTime;
 
 use subtle::ConstantTimeEq;
 
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
 use super::describe::header;
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
 use crate::secret::SecretSet;
@@ -45,7 +47,10 @@ impl Provider for Github {
         document: &JsonObject<'_>,
         described: &mut Described,
     ) -> Result<(), PayloadError> {
-        described.id("X-GitHub-Delivery", header(request.headers, DELIVERY_HEADER));
+        described.id(
+            "X-GitHub-Delivery",
+            header(request.headers, DELIVERY_HEADER),
+        );
         let event = header(request.headers, EVENT_HEADER);
         let action = document.at("/action");
         let refined = match (&event, &action) {
@@ -62,7 +67,11 @@ impl Provider for Github {
     }
 
     fn object(event: &EventView<'_>) -> Option<ObjectRef> {
-        let repository = event.json()?.pointer("/repository/full_name")?.as_str()?.to_owned();
+        let repository = event
+            .json()?
+            .pointer("/repository/full_name")?
+            .as_str()?
+            .to_owned();
         let kind = event
             .event_type
             .split_once('.')

@@ -41,9 +41,11 @@ impl Provider for Gitlab {
         if secrets.is_empty() {
             return Err(VerifyError::NoSecrets);
         }
-        let matched = secrets.iter().fold(subtle::Choice::from(0), |matched, secret| {
-            matched | secret.expose().as_bytes().ct_eq(token.as_bytes())
-        });
+        let matched = secrets
+            .iter()
+            .fold(subtle::Choice::from(0), |matched, secret| {
+                matched | secret.expose().as_bytes().ct_eq(token.as_bytes())
+            });
         if bool::from(matched) {
             Ok(())
         } else {
@@ -57,16 +59,27 @@ impl Provider for Gitlab {
         document: &JsonObject<'_>,
         described: &mut Described,
     ) -> Result<(), PayloadError> {
-        described.id("Idempotency-Key", header(request.headers, "idempotency-key"));
-        described.id("X-Gitlab-Event-UUID", header(request.headers, "x-gitlab-event-uuid"));
+        described.id(
+            "Idempotency-Key",
+            header(request.headers, "idempotency-key"),
+        );
+        described.id(
+            "X-Gitlab-Event-UUID",
+            header(request.headers, "x-gitlab-event-uuid"),
+        );
         let kind = document.at("/object_kind").ok().flatten();
         let action = document.at("/object_attributes/action").ok().flatten();
-        if let (Some(serde_json::Value::String(kind)), Some(serde_json::Value::String(action))) = (&kind, &action) {
+        if let (Some(serde_json::Value::String(kind)), Some(serde_json::Value::String(action))) =
+            (&kind, &action)
+        {
             described.event_type("object_kind", Ok(Some(format!("{kind}.{action}").into())));
         }
         described.event_type("object_kind", Ok(kind));
         described.event_type("X-Gitlab-Event", header(request.headers, "x-gitlab-event"));
-        described.occurred_at("object_attributes.updated_at", document.at("/object_attributes/updated_at"));
+        described.occurred_at(
+            "object_attributes.updated_at",
+            document.at("/object_attributes/updated_at"),
+        );
         Ok(())
     }
 
@@ -86,9 +99,16 @@ mod tests {
     #[test]
     fn the_token_verifies_and_the_kind_and_action_are_the_type() {
         let gitlab = source(r#"{"kind":"gitlab"}"#);
-        let headers = [("x-gitlab-token", "tok-1"), ("x-gitlab-event-uuid", "u-1"), ("x-gitlab-event", "Merge Request Hook")];
+        let headers = [
+            ("x-gitlab-token", "tok-1"),
+            ("x-gitlab-event-uuid", "u-1"),
+            ("x-gitlab-event", "Merge Request Hook"),
+        ];
         let prepared = event(run(&gitlab, &headers, BODY.as_bytes(), "old,tok-1", 0));
-        assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("u-1", "merge_request.open"));
+        assert_eq!(
+            (prepared.event_id.as_str(), prepared.event_type.as_str()),
+            ("u-1", "merge_request.open")
+        );
         assert_eq!(envelope(&prepared).occurred_at, None);
         assert_eq!(prepared.fallbacks.len(), 1, "{:?}", prepared.fallbacks);
     }
@@ -96,8 +116,29 @@ mod tests {
     #[test]
     fn a_wrong_or_missing_token_is_refused() {
         let gitlab = source(r#"{"kind":"gitlab"}"#);
-        assert_eq!(refused(run(&gitlab, &[("x-gitlab-token", "tok-2")], BODY.as_bytes(), "tok-1", 0)), "signature_mismatch");
-        assert_eq!(refused(run(&gitlab, &[("x-gitlab-token", "tok-1 ")], BODY.as_bytes(), "tok-1x", 0)), "signature_mismatch");
-        assert_eq!(refused(run(&gitlab, &[], BODY.as_bytes(), "tok-1", 0)), "signature_missing");
+        assert_eq!(
+            refused(run(
+                &gitlab,
+                &[("x-gitlab-token", "tok-2")],
+                BODY.as_bytes(),
+                "tok-1",
+                0
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(
+                &gitlab,
+                &[("x-gitlab-token", "tok-1 ")],
+                BODY.as_bytes(),
+                "tok-1x",
+                0
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(&gitlab, &[], BODY.as_bytes(), "tok-1", 0)),
+            "signature_missing"
+        );
     }
 }

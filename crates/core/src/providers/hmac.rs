@@ -19,8 +19,8 @@ use super::composed::{ComposedMac, Template, Timestamp};
 use super::describe::header;
 use super::{Described, Options, Outgoing, Provider, Request, SignError, Signed};
 use crate::config::DEFAULT_TOLERANCE;
-use crate::ingest::{PayloadError, form};
 use crate::ingest::payload::JsonObject;
+use crate::ingest::{PayloadError, form};
 use crate::secret::SecretSet;
 use crate::verify::VerifyError;
 use crate::verify::mac::{Algorithm, MacEncoding};
@@ -37,9 +37,7 @@ pub struct Hmac {
 
 impl Provider for Hmac {
     fn from_options(options: &mut Options) -> Result<Self, String> {
-        let header = options
-            .header("header")?
-            .ok_or("missing field `header`")?;
+        let header = options.header("header")?.ok_or("missing field `header`")?;
         let prefix = signature_prefix(options.take("prefix")?.unwrap_or_default())?;
         let encoding: MacEncoding = options.take("encoding")?.unwrap_or_default();
         let algorithm: Algorithm = options.take("algorithm")?.unwrap_or_default();
@@ -62,7 +60,9 @@ impl Provider for Hmac {
             return Err("message uses {id}: set id_header".into());
         }
         let type_header = options.header("type_header")?;
-        let type_pointer = options.pointer("type_pointer")?.unwrap_or_else(|| "/type".into());
+        let type_pointer = options
+            .pointer("type_pointer")?
+            .unwrap_or_else(|| "/type".into());
         Ok(Self {
             scheme: ComposedMac {
                 algorithm,
@@ -152,14 +152,21 @@ mod tests {
     use crate::providers::Preset;
 
     fn hmac(options: &str) -> Hmac {
-        let sources = Sources::from_json(&format!(r#"{{"s":{{"kind":"hmac",{options}}}}}"#)).unwrap();
+        let sources =
+            Sources::from_json(&format!(r#"{{"s":{{"kind":"hmac",{options}}}}}"#)).unwrap();
         match &sources.get("s").unwrap().preset {
             Preset::Hmac(hmac) => hmac.clone(),
             other => panic!("{other:?}"),
         }
     }
 
-    fn check(hmac: &Hmac, headers: &[(&str, &str)], body: &str, secret: &str, now: u64) -> Result<(), VerifyError> {
+    fn check(
+        hmac: &Hmac,
+        headers: &[(&str, &str)],
+        body: &str,
+        secret: &str,
+        now: u64,
+    ) -> Result<(), VerifyError> {
         let headers = hookbridge_testkit::header_map(headers);
         let request = Request {
             method: &http::Method::POST,
@@ -168,7 +175,12 @@ mod tests {
             body: body.as_bytes(),
             form: None,
         };
-        hmac.verify(&request, None, &SecretSet::parse(secret), UNIX_EPOCH + Duration::from_secs(now))
+        hmac.verify(
+            &request,
+            None,
+            &SecretSet::parse(secret),
+            UNIX_EPOCH + Duration::from_secs(now),
+        )
     }
 
     #[test]
@@ -198,13 +210,23 @@ mod tests {
         let message = "POST https://hooks.example.com/webhooks/s?x=1 evt_1 1700000000 {}";
         let mac = Algorithm::Sha512.mac(b"k", &[message.as_bytes()]);
         let signature = format!("v1={}", MacEncoding::Base64.encode(&mac));
-        let headers = [("x-sig", signature.as_str()), ("x-ts", "1700000000"), ("x-id", "evt_1")];
+        let headers = [
+            ("x-sig", signature.as_str()),
+            ("x-ts", "1700000000"),
+            ("x-id", "evt_1"),
+        ];
         assert_eq!(check(&scheme, &headers, "{}", "k", 1_700_000_030), Ok(()));
         assert!(matches!(
             check(&scheme, &headers, "{}", "k", 1_700_000_061),
-            Err(VerifyError::OutsideTolerance { tolerance_seconds: 60, age_seconds: 61 })
+            Err(VerifyError::OutsideTolerance {
+                tolerance_seconds: 60,
+                age_seconds: 61
+            })
         ));
-        assert_eq!(check(&scheme, &headers, "{}", "other", 1_700_000_000), Err(VerifyError::NoMatch));
+        assert_eq!(
+            check(&scheme, &headers, "{}", "other", 1_700_000_000),
+            Err(VerifyError::NoMatch)
+        );
         assert_eq!(
             check(&scheme, &headers[..2], "{}", "k", 1_700_000_000),
             Err(VerifyError::MissingHeader("x-id".into()))
@@ -215,7 +237,10 @@ mod tests {
     fn sha1_hex_of_the_body_verifies() {
         let scheme = hmac(r#""header":"X-Hub-Signature","prefix":"sha1=","algorithm":"sha1""#);
         let signature = format!("sha1={}", hex::encode(Algorithm::Sha1.mac(b"k", &[b"{}"])));
-        assert_eq!(check(&scheme, &[("x-hub-signature", &signature)], "{}", "k", 0), Ok(()));
+        assert_eq!(
+            check(&scheme, &[("x-hub-signature", &signature)], "{}", "k", 0),
+            Ok(())
+        );
         let truncated = &signature[..signature.len() - 2];
         assert_eq!(
             check(&scheme, &[("x-hub-signature", truncated)], "{}", "k", 0),
@@ -226,13 +251,27 @@ mod tests {
     #[test]
     fn templates_need_the_headers_they_use() {
         for (options, says) in [
-            (r#"{"kind":"hmac","header":"h","message":"{timestamp}.{body}"}"#, "timestamp_header"),
-            (r#"{"kind":"hmac","header":"h","message":"{id}.{body}"}"#, "id_header"),
-            (r#"{"kind":"hmac","header":"h","message":"{when}"}"#, "{when}"),
+            (
+                r#"{"kind":"hmac","header":"h","message":"{timestamp}.{body}"}"#,
+                "timestamp_header",
+            ),
+            (
+                r#"{"kind":"hmac","header":"h","message":"{id}.{body}"}"#,
+                "id_header",
+            ),
+            (
+                r#"{"kind":"hmac","header":"h","message":"{when}"}"#,
+                "{when}",
+            ),
             (r#"{"kind":"hmac","header":"h","algorithm":"md5"}"#, "md5"),
-            (r#"{"kind":"hmac","header":"h","message":"v1:{url}"}"#, "{body}"),
+            (
+                r#"{"kind":"hmac","header":"h","message":"v1:{url}"}"#,
+                "{body}",
+            ),
         ] {
-            let error = Sources::from_json(&format!(r#"{{"a":{options}}}"#)).unwrap_err().to_string();
+            let error = Sources::from_json(&format!(r#"{{"a":{options}}}"#))
+                .unwrap_err()
+                .to_string();
             assert!(error.contains(says), "{options}: {error}");
         }
     }

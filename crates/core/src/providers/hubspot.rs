@@ -17,7 +17,10 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::composed::ComposedMac;
-use super::{BodyShape, Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    BodyShape, Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError,
+    Signed,
+};
 use crate::config::DEFAULT_TOLERANCE;
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
@@ -60,7 +63,10 @@ pub fn signed_uri(uri: &str) -> Cow<'_, str> {
     while let Some(at) = rest.find('%') {
         out.push_str(&rest[..at]);
         let escape = rest.get(at..at + 3);
-        match SIGNED_ESCAPES.iter().find(|(text, _)| Some(*text) == escape) {
+        match SIGNED_ESCAPES
+            .iter()
+            .find(|(text, _)| Some(*text) == escape)
+        {
             Some((_, decoded)) => {
                 out.push(*decoded);
                 rest = &rest[at + 3..];
@@ -124,7 +130,14 @@ impl Provider for Hubspot {
         now: SystemTime,
     ) -> Result<(), VerifyError> {
         let url = signed_uri(request.url);
-        self.scheme.verify(&Request { url: &url, ..*request }, secrets, now)
+        self.scheme.verify(
+            &Request {
+                url: &url,
+                ..*request
+            },
+            secrets,
+            now,
+        )
     }
 
     fn describe(
@@ -165,7 +178,7 @@ impl Provider for Hubspot {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{envelope, event, refused, run, source, URL};
+    use super::super::testing::{URL, envelope, event, refused, run, source};
     use super::*;
 
     const SECRET: &str = "hubspot-client-secret";
@@ -181,16 +194,61 @@ mod tests {
     fn the_documented_v3_message_verifies() {
         let hubspot = source(r#"{"kind":"hubspot"}"#);
         let sent = signature(BODY, "1700000000000", SECRET);
-        let headers = [("x-hubspot-signature-v3", sent.as_str()), ("x-hubspot-request-timestamp", "1700000000000")];
-        let prepared = event(run(&hubspot, &headers, BODY.as_bytes(), SECRET, NOW_MS / 1000));
-        assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("1", "contact.creation"));
+        let headers = [
+            ("x-hubspot-signature-v3", sent.as_str()),
+            ("x-hubspot-request-timestamp", "1700000000000"),
+        ];
+        let prepared = event(run(
+            &hubspot,
+            &headers,
+            BODY.as_bytes(),
+            SECRET,
+            NOW_MS / 1000,
+        ));
+        assert_eq!(
+            (prepared.event_id.as_str(), prepared.event_type.as_str()),
+            ("1", "contact.creation")
+        );
         let envelope = envelope(&prepared);
-        assert_eq!(envelope.occurred_at.as_deref(), Some("2023-11-14T22:13:19Z"));
-        let view = EventView { event_type: "contact.creation", payload: envelope.inline_payload().unwrap() };
+        assert_eq!(
+            envelope.occurred_at.as_deref(),
+            Some("2023-11-14T22:13:19Z")
+        );
+        let view = EventView {
+            event_type: "contact.creation",
+            payload: envelope.inline_payload().unwrap(),
+        };
         assert_eq!(Hubspot::object(&view).map(|o| o.id), Some("123".into()));
-        assert_eq!(refused(run(&hubspot, &headers, BODY.as_bytes(), SECRET, NOW_MS / 1000 + 301)), "timestamp_out_of_tolerance");
-        assert_eq!(refused(run(&hubspot, &headers, BODY.as_bytes(), "other", NOW_MS / 1000)), "signature_mismatch");
-        assert_eq!(refused(run(&hubspot, &headers[..1], BODY.as_bytes(), SECRET, NOW_MS / 1000)), "signature_missing");
+        assert_eq!(
+            refused(run(
+                &hubspot,
+                &headers,
+                BODY.as_bytes(),
+                SECRET,
+                NOW_MS / 1000 + 301
+            )),
+            "timestamp_out_of_tolerance"
+        );
+        assert_eq!(
+            refused(run(
+                &hubspot,
+                &headers,
+                BODY.as_bytes(),
+                "other",
+                NOW_MS / 1000
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(
+                &hubspot,
+                &headers[..1],
+                BODY.as_bytes(),
+                SECRET,
+                NOW_MS / 1000
+            )),
+            "signature_missing"
+        );
     }
 
     #[test]
@@ -198,8 +256,17 @@ mod tests {
         let hubspot = source(r#"{"kind":"hubspot","default_type":"hubspot.batch"}"#);
         let body = r#"[{"eventId":1,"subscriptionType":"contact.creation"},{"eventId":2,"subscriptionType":"deal.deletion"}]"#;
         let sent = signature(body, "1700000000000", SECRET);
-        let headers = [("x-hubspot-signature-v3", sent.as_str()), ("x-hubspot-request-timestamp", "1700000000000")];
-        let prepared = event(run(&hubspot, &headers, body.as_bytes(), SECRET, NOW_MS / 1000));
+        let headers = [
+            ("x-hubspot-signature-v3", sent.as_str()),
+            ("x-hubspot-request-timestamp", "1700000000000"),
+        ];
+        let prepared = event(run(
+            &hubspot,
+            &headers,
+            body.as_bytes(),
+            SECRET,
+            NOW_MS / 1000,
+        ));
         assert_eq!(prepared.event_type, "hubspot.batch");
         assert_eq!(prepared.event_id.len(), 64);
     }
@@ -221,16 +288,27 @@ mod tests {
         let hubspot = source(r#"{"kind":"hubspot"}"#);
         let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
         let headers = hookbridge_testkit::header_map(&pairs);
-        let request = Request { method: &http::Method::POST, url, headers: &headers, body: BODY.as_bytes(), form: None };
+        let request = Request {
+            method: &http::Method::POST,
+            url,
+            headers: &headers,
+            body: BODY.as_bytes(),
+            form: None,
+        };
         let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(NOW_MS);
-        hubspot.provider().verify(&request, None, &SecretSet::parse(SECRET), now)
+        hubspot
+            .provider()
+            .verify(&request, None, &SecretSet::parse(SECRET), now)
     }
 
     #[test]
     fn every_documented_escape_is_decoded_before_signing() {
         assert_eq!(signed_uri(ENCODED), DECODED);
         for (escape, decoded) in SIGNED_ESCAPES {
-            assert_eq!(signed_uri(&format!("https://h/p?a={escape}b")), format!("https://h/p?a={decoded}b"));
+            assert_eq!(
+                signed_uri(&format!("https://h/p?a={escape}b")),
+                format!("https://h/p?a={decoded}b")
+            );
         }
     }
 
@@ -242,7 +320,10 @@ mod tests {
 
     #[test]
     fn a_signature_over_the_undecoded_uri_does_not_verify() {
-        assert_eq!(verify_at(ENCODED, &headers_for(ENCODED, BODY)), Err(VerifyError::NoMatch));
+        assert_eq!(
+            verify_at(ENCODED, &headers_for(ENCODED, BODY)),
+            Err(VerifyError::NoMatch)
+        );
     }
 
     #[test]
@@ -252,7 +333,10 @@ mod tests {
         assert_eq!(signed_uri(encoded), encoded);
         assert_eq!(verify_at(encoded, &headers_for(encoded, BODY)), Ok(()));
         let decoded = "https://hubspot.com/p?q=a b&c=d#e+f%g~";
-        assert_eq!(verify_at(encoded, &headers_for(decoded, BODY)), Err(VerifyError::NoMatch));
+        assert_eq!(
+            verify_at(encoded, &headers_for(decoded, BODY)),
+            Err(VerifyError::NoMatch)
+        );
     }
 
     #[test]
@@ -269,15 +353,27 @@ mod tests {
         }
         // `%25` is not in the list: a double escape is never decoded, not even once.
         let double = "https://hubspot.com/p?a=%253A";
-        assert_eq!(verify_at(double, &headers_for("https://hubspot.com/p?a=%3A", BODY)), Err(VerifyError::NoMatch));
-        assert_eq!(verify_at(double, &headers_for("https://hubspot.com/p?a=:", BODY)), Err(VerifyError::NoMatch));
+        assert_eq!(
+            verify_at(double, &headers_for("https://hubspot.com/p?a=%3A", BODY)),
+            Err(VerifyError::NoMatch)
+        );
+        assert_eq!(
+            verify_at(double, &headers_for("https://hubspot.com/p?a=:", BODY)),
+            Err(VerifyError::NoMatch)
+        );
         assert_eq!(verify_at(double, &headers_for(double, BODY)), Ok(()));
     }
 
     #[test]
     fn sign_signs_the_decoded_uri() {
         let hubspot = source(r#"{"kind":"hubspot"}"#);
-        let outgoing = Outgoing { id: "", event_type: None, timestamp: 1_700_000_000, url: ENCODED, body: BODY.as_bytes() };
+        let outgoing = Outgoing {
+            id: "",
+            event_type: None,
+            timestamp: 1_700_000_000,
+            url: ENCODED,
+            body: BODY.as_bytes(),
+        };
         let signed = hubspot.provider().sign(SECRET, &outgoing).unwrap().headers;
         let signed: [(&'static str, String); 2] = [
             ("x-hubspot-signature-v3", signed[0].1.clone()),

@@ -9,7 +9,9 @@
 use std::time::SystemTime;
 
 use super::composed::ComposedMac;
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
 use crate::secret::SecretSet;
@@ -25,7 +27,12 @@ pub struct Intercom {
 impl Provider for Intercom {
     fn from_options(_: &mut Options) -> Result<Self, String> {
         Ok(Self {
-            scheme: ComposedMac::of_body(Algorithm::Sha1, "x-hub-signature", "sha1=", MacEncoding::Hex),
+            scheme: ComposedMac::of_body(
+                Algorithm::Sha1,
+                "x-hub-signature",
+                "sha1=",
+                MacEncoding::Hex,
+            ),
         })
     }
 
@@ -73,13 +80,46 @@ mod tests {
     #[test]
     fn a_sha1_signed_notification_is_read() {
         let intercom = source(r#"{"kind":"intercom"}"#);
-        let sent = format!("sha1={}", hex::encode(Algorithm::Sha1.mac(b"client-secret", &[BODY.as_bytes()])));
-        let prepared = event(run(&intercom, &[("x-hub-signature", &sent)], BODY.as_bytes(), "client-secret", 0));
-        assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("notif_ccd8a4d2", "conversation.user.created"));
+        let sent = format!(
+            "sha1={}",
+            hex::encode(Algorithm::Sha1.mac(b"client-secret", &[BODY.as_bytes()]))
+        );
+        let prepared = event(run(
+            &intercom,
+            &[("x-hub-signature", &sent)],
+            BODY.as_bytes(),
+            "client-secret",
+            0,
+        ));
+        assert_eq!(
+            (prepared.event_id.as_str(), prepared.event_type.as_str()),
+            ("notif_ccd8a4d2", "conversation.user.created")
+        );
         let envelope = envelope(&prepared);
-        let view = EventView { event_type: "", payload: envelope.inline_payload().unwrap() };
+        let view = EventView {
+            event_type: "",
+            payload: envelope.inline_payload().unwrap(),
+        };
         assert_eq!(Intercom::object(&view).map(|o| o.id), Some("147".into()));
-        assert_eq!(refused(run(&intercom, &[("x-hub-signature", &sent)], b"{}", "client-secret", 0)), "signature_mismatch");
-        assert_eq!(refused(run(&intercom, &[("x-hub-signature", &sent[5..])], BODY.as_bytes(), "client-secret", 0)), "signature_malformed");
+        assert_eq!(
+            refused(run(
+                &intercom,
+                &[("x-hub-signature", &sent)],
+                b"{}",
+                "client-secret",
+                0
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(
+                &intercom,
+                &[("x-hub-signature", &sent[5..])],
+                BODY.as_bytes(),
+                "client-secret",
+                0
+            )),
+            "signature_malformed"
+        );
     }
 }

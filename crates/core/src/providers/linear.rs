@@ -13,7 +13,9 @@ use serde::Deserialize;
 
 use super::composed::{ComposedMac, check_timestamp};
 use super::describe::header;
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
 use crate::secret::SecretSet;
@@ -32,7 +34,12 @@ pub struct Linear {
 impl Provider for Linear {
     fn from_options(options: &mut Options) -> Result<Self, String> {
         Ok(Self {
-            scheme: ComposedMac::of_body(Algorithm::Sha256, "linear-signature", "", MacEncoding::Hex),
+            scheme: ComposedMac::of_body(
+                Algorithm::Sha256,
+                "linear-signature",
+                "",
+                MacEncoding::Hex,
+            ),
             tolerance: options.tolerance(Duration::from_secs(60))?,
         })
     }
@@ -68,10 +75,18 @@ impl Provider for Linear {
         document: &JsonObject<'_>,
         described: &mut Described,
     ) -> Result<(), PayloadError> {
-        described.id("Linear-Delivery", header(request.headers, "linear-delivery"));
-        let event = header(request.headers, "linear-event").ok().flatten().or_else(|| document.at("/type").ok().flatten());
+        described.id(
+            "Linear-Delivery",
+            header(request.headers, "linear-delivery"),
+        );
+        let event = header(request.headers, "linear-event")
+            .ok()
+            .flatten()
+            .or_else(|| document.at("/type").ok().flatten());
         let action = document.at("/action").ok().flatten();
-        if let (Some(serde_json::Value::String(event)), Some(serde_json::Value::String(action))) = (&event, &action) {
+        if let (Some(serde_json::Value::String(event)), Some(serde_json::Value::String(action))) =
+            (&event, &action)
+        {
             described.event_type("Linear-Event", Ok(Some(format!("{event}.{action}").into())));
         }
         described.event_type("Linear-Event", Ok(event));
@@ -111,10 +126,20 @@ mod tests {
     fn a_signed_recent_webhook_is_accepted() {
         let linear = source(r#"{"kind":"linear"}"#);
         let sent = signature(BODY, SECRET);
-        let headers = [("linear-signature", sent.as_str()), ("linear-delivery", "d-1"), ("linear-event", "Issue")];
+        let headers = [
+            ("linear-signature", sent.as_str()),
+            ("linear-delivery", "d-1"),
+            ("linear-event", "Issue"),
+        ];
         let prepared = event(run(&linear, &headers, BODY.as_bytes(), SECRET, NOW));
-        assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("d-1", "Issue.create"));
-        assert_eq!(envelope(&prepared).occurred_at.as_deref(), Some("2023-11-14T22:13:19Z"));
+        assert_eq!(
+            (prepared.event_id.as_str(), prepared.event_type.as_str()),
+            ("d-1", "Issue.create")
+        );
+        assert_eq!(
+            envelope(&prepared).occurred_at.as_deref(),
+            Some("2023-11-14T22:13:19Z")
+        );
     }
 
     #[test]
@@ -122,10 +147,25 @@ mod tests {
         let linear = source(r#"{"kind":"linear"}"#);
         let sent = signature(BODY, SECRET);
         let headers = [("linear-signature", sent.as_str())];
-        assert_eq!(refused(run(&linear, &headers, BODY.as_bytes(), SECRET, NOW + 61)), "timestamp_out_of_tolerance");
-        assert_eq!(refused(run(&linear, &headers, BODY.as_bytes(), "other", NOW)), "signature_mismatch");
+        assert_eq!(
+            refused(run(&linear, &headers, BODY.as_bytes(), SECRET, NOW + 61)),
+            "timestamp_out_of_tolerance"
+        );
+        assert_eq!(
+            refused(run(&linear, &headers, BODY.as_bytes(), "other", NOW)),
+            "signature_mismatch"
+        );
         let untimed = r#"{"action":"create"}"#;
         let untimed_sig = signature(untimed, SECRET);
-        assert_eq!(refused(run(&linear, &[("linear-signature", &untimed_sig)], untimed.as_bytes(), SECRET, NOW)), "signature_missing");
+        assert_eq!(
+            refused(run(
+                &linear,
+                &[("linear-signature", &untimed_sig)],
+                untimed.as_bytes(),
+                SECRET,
+                NOW
+            )),
+            "signature_missing"
+        );
     }
 }

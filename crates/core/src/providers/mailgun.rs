@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use super::composed::check_timestamp;
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::config::DEFAULT_TOLERANCE;
 use crate::ingest::PayloadError;
 use crate::ingest::payload::{JsonObject, parse_raw};
@@ -65,7 +67,8 @@ impl Provider for Mailgun {
                 let raw = document
                     .and_then(|document| document.member("signature").ok().flatten())
                     .ok_or(VerifyError::MissingSignedField("signature"))?;
-                parse_raw("signature", raw).map_err(|_| VerifyError::MalformedSignedField("signature"))?
+                parse_raw("signature", raw)
+                    .map_err(|_| VerifyError::MalformedSignedField("signature"))?
             }
         };
         let candidate = MacEncoding::Hex
@@ -73,7 +76,12 @@ impl Provider for Mailgun {
             .ok_or(VerifyError::MalformedSignedField("signature.signature"))?;
         let message = [signed.timestamp.as_bytes(), signed.token.as_bytes()];
         any_matches(Algorithm::Sha256, secrets, &message, [candidate.as_slice()])?;
-        check_timestamp("signature.timestamp", &signed.timestamp, now, self.tolerance)
+        check_timestamp(
+            "signature.timestamp",
+            &signed.timestamp,
+            now,
+            self.tolerance,
+        )
     }
 
     fn describe(
@@ -97,14 +105,18 @@ impl Provider for Mailgun {
     }
 
     fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
-        let text = std::str::from_utf8(outgoing.body).map_err(|e| SignError::NotJson(e.to_string()))?;
+        let text =
+            std::str::from_utf8(outgoing.body).map_err(|e| SignError::NotJson(e.to_string()))?;
         let mut payload: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(text).map_err(|e| SignError::NotJson(e.to_string()))?;
         if payload.contains_key("signature") {
             return Err(SignError::FieldAlreadyInPayload("signature"));
         }
         let timestamp = outgoing.timestamp.to_string();
-        let mac = Algorithm::Sha256.mac(secret.as_bytes(), &[timestamp.as_bytes(), outgoing.id.as_bytes()]);
+        let mac = Algorithm::Sha256.mac(
+            secret.as_bytes(),
+            &[timestamp.as_bytes(), outgoing.id.as_bytes()],
+        );
         payload.insert(
             "signature".into(),
             serde_json::json!({"timestamp": timestamp, "token": outgoing.id, "signature": hex::encode(mac)}),
@@ -117,7 +129,10 @@ impl Provider for Mailgun {
 }
 
 /// The value of a form field the signature needs, given exactly once.
-fn single_field<'f>(fields: &'f [(String, String)], name: &'static str) -> Result<&'f str, VerifyError> {
+fn single_field<'f>(
+    fields: &'f [(String, String)],
+    name: &'static str,
+) -> Result<&'f str, VerifyError> {
     let mut values = fields.iter().filter(|(key, _)| key == name);
     match (values.next(), values.next()) {
         (Some((_, value)), None) => Ok(value),
@@ -138,7 +153,9 @@ mod tests {
 
     fn body(key: &str, timestamp: &str) -> String {
         let token = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0";
-        let mac = hex::encode(Algorithm::Sha256.mac(key.as_bytes(), &[timestamp.as_bytes(), token.as_bytes()]));
+        let mac = hex::encode(
+            Algorithm::Sha256.mac(key.as_bytes(), &[timestamp.as_bytes(), token.as_bytes()]),
+        );
         format!(
             r#"{{"signature":{{"timestamp":"{timestamp}","token":"{token}","signature":"{mac}"}},"event-data":{{"id":"CPgfbmQMTCKtHW6uIWtuVe","event":"delivered","timestamp":1699999999.92,"message":{{"headers":{{"message-id":"m1@example.com"}}}}}}}}"#
         )
@@ -147,27 +164,72 @@ mod tests {
     #[test]
     fn a_signed_event_is_read() {
         let mailgun = source(r#"{"kind":"mailgun"}"#);
-        let prepared = event(run(&mailgun, &[], body(KEY, "1700000000").as_bytes(), KEY, NOW));
-        assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("CPgfbmQMTCKtHW6uIWtuVe", "delivered"));
-        assert_eq!(envelope(&prepared).occurred_at.as_deref(), Some("2023-11-14T22:13:19.920Z"));
+        let prepared = event(run(
+            &mailgun,
+            &[],
+            body(KEY, "1700000000").as_bytes(),
+            KEY,
+            NOW,
+        ));
+        assert_eq!(
+            (prepared.event_id.as_str(), prepared.event_type.as_str()),
+            ("CPgfbmQMTCKtHW6uIWtuVe", "delivered")
+        );
+        assert_eq!(
+            envelope(&prepared).occurred_at.as_deref(),
+            Some("2023-11-14T22:13:19.920Z")
+        );
     }
 
     #[test]
     fn forged_stale_and_unsigned_are_refused() {
         let mailgun = source(r#"{"kind":"mailgun"}"#);
-        assert_eq!(refused(run(&mailgun, &[], body("other", "1700000000").as_bytes(), KEY, NOW)), "signature_mismatch");
-        assert_eq!(refused(run(&mailgun, &[], body(KEY, "1700000000").as_bytes(), KEY, NOW + 301)), "timestamp_out_of_tolerance");
-        assert_eq!(refused(run(&mailgun, &[], br#"{"event-data":{}}"#, KEY, NOW)), "signature_missing");
-        assert_eq!(refused(run(&mailgun, &[], br#"{"signature":"abc"}"#, KEY, NOW)), "signature_malformed");
+        assert_eq!(
+            refused(run(
+                &mailgun,
+                &[],
+                body("other", "1700000000").as_bytes(),
+                KEY,
+                NOW
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(
+                &mailgun,
+                &[],
+                body(KEY, "1700000000").as_bytes(),
+                KEY,
+                NOW + 301
+            )),
+            "timestamp_out_of_tolerance"
+        );
+        assert_eq!(
+            refused(run(&mailgun, &[], br#"{"event-data":{}}"#, KEY, NOW)),
+            "signature_missing"
+        );
+        assert_eq!(
+            refused(run(&mailgun, &[], br#"{"signature":"abc"}"#, KEY, NOW)),
+            "signature_malformed"
+        );
     }
 
     #[test]
     fn sign_puts_a_verifiable_signature_in_the_body() {
         let mailgun = source(r#"{"kind":"mailgun"}"#);
-        let outgoing = Outgoing { id: "token-1", event_type: None, timestamp: NOW as i64, url: "", body: br#"{"event-data":{"event":"opened"}}"# };
+        let outgoing = Outgoing {
+            id: "token-1",
+            event_type: None,
+            timestamp: NOW as i64,
+            url: "",
+            body: br#"{"event-data":{"event":"opened"}}"#,
+        };
         let signed = mailgun.provider().sign(KEY, &outgoing).unwrap();
         let body = signed.rewritten_body.unwrap();
-        assert_eq!(event(run(&mailgun, &[], body.as_bytes(), KEY, NOW)).event_type, "opened");
+        assert_eq!(
+            event(run(&mailgun, &[], body.as_bytes(), KEY, NOW)).event_type,
+            "opened"
+        );
     }
 
     const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
@@ -176,7 +238,9 @@ mod tests {
     /// A legacy form post as Mailgun sends it: the event's fields, then the
     /// signature's three.
     fn legacy_form(key: &str, timestamp: &str, extra: &str) -> String {
-        let mac = hex::encode(Algorithm::Sha256.mac(key.as_bytes(), &[timestamp.as_bytes(), TOKEN.as_bytes()]));
+        let mac = hex::encode(
+            Algorithm::Sha256.mac(key.as_bytes(), &[timestamp.as_bytes(), TOKEN.as_bytes()]),
+        );
         format!(
             "event=delivered&recipient=alice%40example.com&domain=example.com&Message-Id=%3Cm1%40example.com%3E\
              &timestamp={timestamp}&token={TOKEN}&signature={mac}{extra}"
@@ -189,21 +253,39 @@ mod tests {
         let body = legacy_form(KEY, "1700000000", "");
         let prepared = event(run(&mailgun, &[FORM], body.as_bytes(), KEY, NOW));
         assert_eq!(prepared.event_type, "delivered");
-        assert_eq!(prepared.event_id, hex::encode(sha2::Sha256::digest(body.as_bytes())));
+        assert_eq!(
+            prepared.event_id,
+            hex::encode(sha2::Sha256::digest(body.as_bytes()))
+        );
         let envelope = envelope(&prepared);
-        let view = EventView { event_type: "delivered", payload: envelope.inline_payload().unwrap() };
-        assert_eq!(Mailgun::object(&view).map(|o| o.id), Some("<m1@example.com>".into()));
+        let view = EventView {
+            event_type: "delivered",
+            payload: envelope.inline_payload().unwrap(),
+        };
+        assert_eq!(
+            Mailgun::object(&view).map(|o| o.id),
+            Some("<m1@example.com>".into())
+        );
     }
 
     #[test]
     fn a_legacy_form_post_signed_with_another_key_or_stale_is_refused() {
         let mailgun = source(r#"{"kind":"mailgun"}"#);
         let forged = legacy_form("other", "1700000000", "");
-        assert_eq!(refused(run(&mailgun, &[FORM], forged.as_bytes(), KEY, NOW)), "signature_mismatch");
+        assert_eq!(
+            refused(run(&mailgun, &[FORM], forged.as_bytes(), KEY, NOW)),
+            "signature_mismatch"
+        );
         let body = legacy_form(KEY, "1700000000", "");
-        assert_eq!(refused(run(&mailgun, &[FORM], body.as_bytes(), KEY, NOW + 301)), "timestamp_out_of_tolerance");
+        assert_eq!(
+            refused(run(&mailgun, &[FORM], body.as_bytes(), KEY, NOW + 301)),
+            "timestamp_out_of_tolerance"
+        );
         let tampered = body.replace("1700000000", "1700000001");
-        assert_eq!(refused(run(&mailgun, &[FORM], tampered.as_bytes(), KEY, NOW)), "signature_mismatch");
+        assert_eq!(
+            refused(run(&mailgun, &[FORM], tampered.as_bytes(), KEY, NOW)),
+            "signature_mismatch"
+        );
     }
 
     #[test]
@@ -211,23 +293,48 @@ mod tests {
         let mailgun = source(r#"{"kind":"mailgun"}"#);
         let body = legacy_form(KEY, "1700000000", "");
         for field in ["timestamp", "token", "signature"] {
-            let without: Vec<&str> = body.split('&').filter(|pair| !pair.starts_with(&format!("{field}="))).collect();
+            let without: Vec<&str> = body
+                .split('&')
+                .filter(|pair| !pair.starts_with(&format!("{field}=")))
+                .collect();
             let without = without.join("&");
-            assert_eq!(refused(run(&mailgun, &[FORM], without.as_bytes(), KEY, NOW)), "signature_missing", "{field}");
+            assert_eq!(
+                refused(run(&mailgun, &[FORM], without.as_bytes(), KEY, NOW)),
+                "signature_missing",
+                "{field}"
+            );
         }
         let repeated = legacy_form(KEY, "1700000000", "&signature=00");
-        assert_eq!(refused(run(&mailgun, &[FORM], repeated.as_bytes(), KEY, NOW)), "signature_malformed");
+        assert_eq!(
+            refused(run(&mailgun, &[FORM], repeated.as_bytes(), KEY, NOW)),
+            "signature_malformed"
+        );
         let not_hex = body.replace("&signature=", "&signature=zz");
-        assert_eq!(refused(run(&mailgun, &[FORM], not_hex.as_bytes(), KEY, NOW)), "signature_malformed");
+        assert_eq!(
+            refused(run(&mailgun, &[FORM], not_hex.as_bytes(), KEY, NOW)),
+            "signature_malformed"
+        );
         let bad_time = legacy_form(KEY, "soon", "");
-        assert_eq!(refused(run(&mailgun, &[FORM], bad_time.as_bytes(), KEY, NOW)), "signature_malformed");
+        assert_eq!(
+            refused(run(&mailgun, &[FORM], bad_time.as_bytes(), KEY, NOW)),
+            "signature_malformed"
+        );
     }
 
     #[test]
     fn a_json_signature_object_sent_as_a_form_field_is_not_the_legacy_shape() {
         let mailgun = source(r#"{"kind":"mailgun"}"#);
         // The JSON shape's body, posted as a form: its fields carry no signature.
-        let body = format!("payload={}", body(KEY, "1700000000").replace('"', "%22").replace('{', "%7B").replace('}', "%7D"));
-        assert_eq!(refused(run(&mailgun, &[FORM], body.as_bytes(), KEY, NOW)), "signature_missing");
+        let body = format!(
+            "payload={}",
+            body(KEY, "1700000000")
+                .replace('"', "%22")
+                .replace('{', "%7B")
+                .replace('}', "%7D")
+        );
+        assert_eq!(
+            refused(run(&mailgun, &[FORM], body.as_bytes(), KEY, NOW)),
+            "signature_missing"
+        );
     }
 }

@@ -13,7 +13,9 @@ use std::time::SystemTime;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::ingest::PayloadError;
 use crate::ingest::payload::{JsonObject, Text, parse_raw};
 use crate::secret::SecretSet;
@@ -55,7 +57,12 @@ impl Payment {
     /// The status's place in a payment's life. FAILED and DOUBLE_SPENT are
     /// terminal, so they rank above every live state.
     pub fn rank(&self) -> u8 {
-        match self.status.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        match self
+            .status
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
             Some("PENDING") => 1,
             Some("RECEIVED") => 2,
             Some("COMPLETED") => 3,
@@ -125,8 +132,14 @@ impl Provider for MoneyButton {
             });
         }
         let status = status.to_ascii_lowercase();
-        described.promised_id("payment.id", Ok(Some(format!("{payment_id}:{status}").into())))?;
-        described.event_type("payment.status", Ok(Some(format!("payment.{status}").into())));
+        described.promised_id(
+            "payment.id",
+            Ok(Some(format!("{payment_id}:{status}").into())),
+        )?;
+        described.event_type(
+            "payment.status",
+            Ok(Some(format!("payment.{status}").into())),
+        );
         described.occurred_at("payment.updatedAt", Ok(payment.updated_at));
         described.occurred_at("payment.createdAt", Ok(payment.created_at));
         described.rewritten_payload = Some(without_secret(document));
@@ -146,7 +159,8 @@ impl Provider for MoneyButton {
     }
 
     fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
-        let text = std::str::from_utf8(outgoing.body).map_err(|e| SignError::NotJson(e.to_string()))?;
+        let text =
+            std::str::from_utf8(outgoing.body).map_err(|e| SignError::NotJson(e.to_string()))?;
         let payload: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(text).map_err(|e| SignError::NotJson(e.to_string()))?;
         if payload.contains_key("secret") {

@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use super::calendly::timed_signatures;
 use super::composed::check_timestamp;
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
 use crate::secret::SecretSet;
@@ -53,7 +55,12 @@ impl Provider for Paddle {
             .filter_map(|text| MacEncoding::Hex.decode(text, 32))
             .collect();
         let message = [timestamp.as_bytes(), b":", request.body];
-        match any_matches(Algorithm::Sha256, secrets, &message, decoded.iter().map(Vec::as_slice)) {
+        match any_matches(
+            Algorithm::Sha256,
+            secrets,
+            &message,
+            decoded.iter().map(Vec::as_slice),
+        ) {
             Err(VerifyError::NoExpectedScheme) => Err(VerifyError::NoMatch),
             other => other,
         }?;
@@ -78,8 +85,14 @@ impl Provider for Paddle {
 
     fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
         let timestamp = outgoing.timestamp.to_string();
-        let mac = Algorithm::Sha256.mac(secret.as_bytes(), &[timestamp.as_bytes(), b":", outgoing.body]);
-        Ok(Signed::default().header("Paddle-Signature", format!("ts={timestamp};h1={}", hex::encode(mac))))
+        let mac = Algorithm::Sha256.mac(
+            secret.as_bytes(),
+            &[timestamp.as_bytes(), b":", outgoing.body],
+        );
+        Ok(Signed::default().header(
+            "Paddle-Signature",
+            format!("ts={timestamp};h1={}", hex::encode(mac)),
+        ))
     }
 }
 
@@ -93,25 +106,76 @@ mod tests {
     const BODY: &str = r#"{"event_id":"evt_01h","event_type":"transaction.completed","occurred_at":"2023-11-14T22:13:19.512345Z","notification_id":"ntf_01h","data":{"id":"txn_01h"}}"#;
 
     fn header(secret: &str) -> String {
-        let outgoing = Outgoing { id: "", event_type: None, timestamp: NOW as i64, url: "", body: BODY.as_bytes() };
-        source(r#"{"kind":"paddle"}"#).provider().sign(secret, &outgoing).unwrap().headers[0].1.clone()
+        let outgoing = Outgoing {
+            id: "",
+            event_type: None,
+            timestamp: NOW as i64,
+            url: "",
+            body: BODY.as_bytes(),
+        };
+        source(r#"{"kind":"paddle"}"#)
+            .provider()
+            .sign(secret, &outgoing)
+            .unwrap()
+            .headers[0]
+            .1
+            .clone()
     }
 
     #[test]
     fn a_signed_event_is_read_and_any_h1_may_match() {
         let paddle = source(r#"{"kind":"paddle"}"#);
         let rotated = format!("{};h1={}", header(SECRET), "00".repeat(32));
-        let prepared = event(run(&paddle, &[(SIGNATURE_HEADER, &rotated)], BODY.as_bytes(), SECRET, NOW + 5));
-        assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("evt_01h", "transaction.completed"));
-        assert_eq!(envelope(&prepared).occurred_at.as_deref(), Some("2023-11-14T22:13:19.512Z"));
+        let prepared = event(run(
+            &paddle,
+            &[(SIGNATURE_HEADER, &rotated)],
+            BODY.as_bytes(),
+            SECRET,
+            NOW + 5,
+        ));
+        assert_eq!(
+            (prepared.event_id.as_str(), prepared.event_type.as_str()),
+            ("evt_01h", "transaction.completed")
+        );
+        assert_eq!(
+            envelope(&prepared).occurred_at.as_deref(),
+            Some("2023-11-14T22:13:19.512Z")
+        );
     }
 
     #[test]
     fn stale_forged_and_malformed_are_refused() {
         let paddle = source(r#"{"kind":"paddle"}"#);
         let sent = header(SECRET);
-        assert_eq!(refused(run(&paddle, &[(SIGNATURE_HEADER, &sent)], BODY.as_bytes(), SECRET, NOW + 6)), "timestamp_out_of_tolerance");
-        assert_eq!(refused(run(&paddle, &[(SIGNATURE_HEADER, &header("other"))], BODY.as_bytes(), SECRET, NOW)), "signature_mismatch");
-        assert_eq!(refused(run(&paddle, &[(SIGNATURE_HEADER, "h1=00")], BODY.as_bytes(), SECRET, NOW)), "signature_malformed");
+        assert_eq!(
+            refused(run(
+                &paddle,
+                &[(SIGNATURE_HEADER, &sent)],
+                BODY.as_bytes(),
+                SECRET,
+                NOW + 6
+            )),
+            "timestamp_out_of_tolerance"
+        );
+        assert_eq!(
+            refused(run(
+                &paddle,
+                &[(SIGNATURE_HEADER, &header("other"))],
+                BODY.as_bytes(),
+                SECRET,
+                NOW
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(
+                &paddle,
+                &[(SIGNATURE_HEADER, "h1=00")],
+                BODY.as_bytes(),
+                SECRET,
+                NOW
+            )),
+            "signature_malformed"
+        );
     }
 }

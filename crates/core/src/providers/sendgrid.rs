@@ -81,7 +81,10 @@ impl Provider for Sendgrid {
             .map(|secret| public_key(secret).map_err(|_| VerifyError::InvalidSecret))
             .collect::<Result<Vec<_>, _>>()?;
         let message = [timestamp.as_bytes(), request.body].concat();
-        if !keys.iter().any(|key| key.verify_sig(&message, &signature).is_ok()) {
+        if !keys
+            .iter()
+            .any(|key| key.verify_sig(&message, &signature).is_ok())
+        {
             return Err(VerifyError::NoMatch);
         }
         check_timestamp(TIMESTAMP_HEADER, timestamp, now, self.tolerance)
@@ -111,8 +114,8 @@ impl Provider for Sendgrid {
 
 #[cfg(test)]
 mod tests {
-    use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 
     use super::super::testing::{envelope, event, refused, run, source};
@@ -150,9 +153,21 @@ mod tests {
         let sendgrid = source(r#"{"kind":"sendgrid"}"#);
         let keys = keys();
         let sent = headers(&keys, BODY, "1700000000");
-        let prepared = event(run(&sendgrid, &pairs(&sent), BODY.as_bytes(), &keys.public, NOW));
-        assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("sg-1", "delivered"));
-        assert_eq!(envelope(&prepared).occurred_at.as_deref(), Some("2023-11-14T22:13:19Z"));
+        let prepared = event(run(
+            &sendgrid,
+            &pairs(&sent),
+            BODY.as_bytes(),
+            &keys.public,
+            NOW,
+        ));
+        assert_eq!(
+            (prepared.event_id.as_str(), prepared.event_type.as_str()),
+            ("sg-1", "delivered")
+        );
+        assert_eq!(
+            envelope(&prepared).occurred_at.as_deref(),
+            Some("2023-11-14T22:13:19Z")
+        );
     }
 
     #[test]
@@ -160,16 +175,42 @@ mod tests {
         let sendgrid = source(r#"{"kind":"sendgrid"}"#);
         let keys = keys();
         let sent = headers(&keys, BODY, "1700000000");
-        assert_eq!(refused(run(&sendgrid, &pairs(&sent), b"[]", &keys.public, NOW)), "signature_mismatch");
-        assert_eq!(refused(run(&sendgrid, &pairs(&sent), BODY.as_bytes(), &keys.public, NOW + 301)), "timestamp_out_of_tolerance");
-        assert_eq!(refused(run(&sendgrid, &pairs(&sent), BODY.as_bytes(), &self::keys().public, NOW)), "signature_mismatch");
+        assert_eq!(
+            refused(run(&sendgrid, &pairs(&sent), b"[]", &keys.public, NOW)),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(
+                &sendgrid,
+                &pairs(&sent),
+                BODY.as_bytes(),
+                &keys.public,
+                NOW + 301
+            )),
+            "timestamp_out_of_tolerance"
+        );
+        assert_eq!(
+            refused(run(
+                &sendgrid,
+                &pairs(&sent),
+                BODY.as_bytes(),
+                &self::keys().public,
+                NOW
+            )),
+            "signature_mismatch"
+        );
         let garbage = [(SIGNATURE_HEADER, "!!"), (TIMESTAMP_HEADER, "1700000000")];
-        assert_eq!(refused(run(&sendgrid, &garbage, BODY.as_bytes(), &keys.public, NOW)), "signature_malformed");
+        assert_eq!(
+            refused(run(&sendgrid, &garbage, BODY.as_bytes(), &keys.public, NOW)),
+            "signature_malformed"
+        );
     }
 
     #[test]
     fn keys_are_checked_when_configured() {
-        let sendgrid = Sendgrid { tolerance: DEFAULT_TOLERANCE };
+        let sendgrid = Sendgrid {
+            tolerance: DEFAULT_TOLERANCE,
+        };
         assert_eq!(sendgrid.check_secret(&Secret::new(keys().public)), Ok(()));
         let ed25519_hex = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
         for bad in ["not base64!", "AAAA", ed25519_hex] {

@@ -11,7 +11,9 @@ use std::time::SystemTime;
 
 use super::composed::ComposedMac;
 use super::describe::header;
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
 use crate::secret::SecretSet;
@@ -27,7 +29,12 @@ pub struct Shopify {
 impl Provider for Shopify {
     fn from_options(_: &mut Options) -> Result<Self, String> {
         Ok(Self {
-            scheme: ComposedMac::of_body(Algorithm::Sha256, "x-shopify-hmac-sha256", "", MacEncoding::Base64),
+            scheme: ComposedMac::of_body(
+                Algorithm::Sha256,
+                "x-shopify-hmac-sha256",
+                "",
+                MacEncoding::Base64,
+            ),
         })
     }
 
@@ -47,20 +54,37 @@ impl Provider for Shopify {
         _: &JsonObject<'_>,
         described: &mut Described,
     ) -> Result<(), PayloadError> {
-        described.id("X-Shopify-Webhook-Id", header(request.headers, "x-shopify-webhook-id"));
-        described.id("X-Shopify-Event-Id", header(request.headers, "x-shopify-event-id"));
-        described.event_type("X-Shopify-Topic", header(request.headers, "x-shopify-topic"));
-        described.occurred_at("X-Shopify-Triggered-At", header(request.headers, "x-shopify-triggered-at"));
+        described.id(
+            "X-Shopify-Webhook-Id",
+            header(request.headers, "x-shopify-webhook-id"),
+        );
+        described.id(
+            "X-Shopify-Event-Id",
+            header(request.headers, "x-shopify-event-id"),
+        );
+        described.event_type(
+            "X-Shopify-Topic",
+            header(request.headers, "x-shopify-topic"),
+        );
+        described.occurred_at(
+            "X-Shopify-Triggered-At",
+            header(request.headers, "x-shopify-triggered-at"),
+        );
         Ok(())
     }
 
     fn object(event: &EventView<'_>) -> Option<ObjectRef> {
-        event.id_at("/admin_graphql_api_id").or_else(|| event.id_at("/id"))
+        event
+            .id_at("/admin_graphql_api_id")
+            .or_else(|| event.id_at("/id"))
     }
 
     fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
         let mut signed = Signed::default()
-            .header("X-Shopify-Hmac-Sha256", self.scheme.signature(secret, outgoing)?)
+            .header(
+                "X-Shopify-Hmac-Sha256",
+                self.scheme.signature(secret, outgoing)?,
+            )
             .header("X-Shopify-Webhook-Id", outgoing.id);
         if let Some(topic) = outgoing.event_type {
             signed = signed.header("X-Shopify-Topic", topic);
@@ -83,15 +107,24 @@ mod tests {
             let secret = vector["secret"].as_str().unwrap();
             let headers = [
                 ("x-shopify-hmac-sha256", value),
-                ("x-shopify-webhook-id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"),
+                (
+                    "x-shopify-webhook-id",
+                    "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+                ),
                 ("x-shopify-topic", "orders/create"),
                 ("x-shopify-triggered-at", "2023-11-14T22:13:20.123456Z"),
             ];
             let prepared = event(run(&shopify, &headers, body.as_bytes(), secret, 0));
             assert_eq!(prepared.event_id, "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043");
             assert_eq!(prepared.event_type, "orders/create");
-            assert_eq!(envelope(&prepared).occurred_at.as_deref(), Some("2023-11-14T22:13:20.123Z"));
-            assert_eq!(refused(run(&shopify, &headers, b"{}", secret, 0)), "signature_mismatch");
+            assert_eq!(
+                envelope(&prepared).occurred_at.as_deref(),
+                Some("2023-11-14T22:13:20.123Z")
+            );
+            assert_eq!(
+                refused(run(&shopify, &headers, b"{}", secret, 0)),
+                "signature_mismatch"
+            );
         }
     }
 }

@@ -52,7 +52,12 @@ impl Provider for Slack {
         self.scheme.verify(request, secrets, now)
     }
 
-    fn handshake(&self, _: &Request<'_>, document: &JsonObject<'_>, _: &SecretSet) -> Option<Handshake> {
+    fn handshake(
+        &self,
+        _: &Request<'_>,
+        document: &JsonObject<'_>,
+        _: &SecretSet,
+    ) -> Option<Handshake> {
         if document.at("/type").ok()?? != "url_verification" {
             return None;
         }
@@ -108,14 +113,30 @@ mod tests {
     #[test]
     fn the_documented_slash_command_verifies() {
         let slack = source(r#"{"kind":"slack"}"#);
-        let prepared = event(run(&slack, &headers(SIGNATURE, "1531420618"), BODY.as_bytes(), SECRET, TIMESTAMP));
+        let prepared = event(run(
+            &slack,
+            &headers(SIGNATURE, "1531420618"),
+            BODY.as_bytes(),
+            SECRET,
+            TIMESTAMP,
+        ));
         assert_eq!(prepared.event_type, "/webhook-collect");
-        assert_eq!(prepared.event_id, "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c");
+        assert_eq!(
+            prepared.event_id,
+            "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+        );
         let envelope = super::super::testing::envelope(&prepared);
         assert_eq!(envelope.raw_body.as_deref(), Some(BODY));
-        assert_eq!(envelope.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
-        let payload: serde_json::Value = serde_json::from_str(envelope.inline_payload().unwrap()).unwrap();
-        assert_eq!(payload["response_url"], "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN");
+        assert_eq!(
+            envelope.content_type.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        let payload: serde_json::Value =
+            serde_json::from_str(envelope.inline_payload().unwrap()).unwrap();
+        assert_eq!(
+            payload["response_url"],
+            "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN"
+        );
     }
 
     #[test]
@@ -123,42 +144,119 @@ mod tests {
         let slack = source(r#"{"kind":"slack"}"#);
         let ts = "1531420618";
         let tampered = BODY.replace("foobar", "foobaz");
-        assert_eq!(refused(run(&slack, &headers(SIGNATURE, ts), tampered.as_bytes(), SECRET, TIMESTAMP)), "signature_mismatch");
-        assert_eq!(refused(run(&slack, &headers(SIGNATURE, ts), BODY.as_bytes(), SECRET, TIMESTAMP + 301)), "timestamp_out_of_tolerance");
-        assert_eq!(refused(run(&slack, &headers(SIGNATURE, ts), BODY.as_bytes(), "other", TIMESTAMP)), "signature_mismatch");
-        assert_eq!(refused(run(&slack, &headers(&SIGNATURE[3..], ts), BODY.as_bytes(), SECRET, TIMESTAMP)), "signature_malformed");
+        assert_eq!(
+            refused(run(
+                &slack,
+                &headers(SIGNATURE, ts),
+                tampered.as_bytes(),
+                SECRET,
+                TIMESTAMP
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(
+                &slack,
+                &headers(SIGNATURE, ts),
+                BODY.as_bytes(),
+                SECRET,
+                TIMESTAMP + 301
+            )),
+            "timestamp_out_of_tolerance"
+        );
+        assert_eq!(
+            refused(run(
+                &slack,
+                &headers(SIGNATURE, ts),
+                BODY.as_bytes(),
+                "other",
+                TIMESTAMP
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(
+                &slack,
+                &headers(&SIGNATURE[3..], ts),
+                BODY.as_bytes(),
+                SECRET,
+                TIMESTAMP
+            )),
+            "signature_malformed"
+        );
         // The timestamp is signed: another one is another message.
-        assert_eq!(refused(run(&slack, &headers(SIGNATURE, "noon"), BODY.as_bytes(), SECRET, TIMESTAMP)), "signature_mismatch");
+        assert_eq!(
+            refused(run(
+                &slack,
+                &headers(SIGNATURE, "noon"),
+                BODY.as_bytes(),
+                SECRET,
+                TIMESTAMP
+            )),
+            "signature_mismatch"
+        );
     }
 
     #[test]
     fn url_verification_is_answered_with_the_challenge() {
         let slack = source(r#"{"kind":"slack"}"#);
         let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
-        let outgoing = Outgoing { id: "", event_type: None, timestamp: 1_700_000_000, url: "", body };
+        let outgoing = Outgoing {
+            id: "",
+            event_type: None,
+            timestamp: 1_700_000_000,
+            url: "",
+            body,
+        };
         let signed = slack.provider().sign("s3cret", &outgoing).unwrap();
-        let headers: Vec<(&str, &str)> = signed.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let headers: Vec<(&str, &str)> = signed
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         match run(&slack, &headers, body, "s3cret", 1_700_000_000) {
             Ok(crate::ingest::Ingested::Handshake(handshake)) => {
                 assert_eq!(handshake.status, 200);
-                assert_eq!(handshake.body, r#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#);
+                assert_eq!(
+                    handshake.body,
+                    r#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#
+                );
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(refused(run(&slack, &headers, body, "other", 1_700_000_000)), "signature_mismatch");
+        assert_eq!(
+            refused(run(&slack, &headers, body, "other", 1_700_000_000)),
+            "signature_mismatch"
+        );
     }
 
     #[test]
     fn an_event_callback_reads_its_id_type_and_time() {
         let slack = source(r#"{"kind":"slack"}"#);
         let body = br#"{"type":"event_callback","event_id":"Ev08MFMKH6","event_time":1700000000,"event":{"type":"app_mention","text":"hi"}}"#;
-        let outgoing = Outgoing { id: "", event_type: None, timestamp: 1_700_000_005, url: "", body };
+        let outgoing = Outgoing {
+            id: "",
+            event_type: None,
+            timestamp: 1_700_000_005,
+            url: "",
+            body,
+        };
         let signed = slack.provider().sign("s3cret", &outgoing).unwrap();
-        let headers: Vec<(&str, &str)> = signed.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let headers: Vec<(&str, &str)> = signed
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         let prepared = event(run(&slack, &headers, body, "s3cret", 1_700_000_005));
-        assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("Ev08MFMKH6", "app_mention"));
+        assert_eq!(
+            (prepared.event_id.as_str(), prepared.event_type.as_str()),
+            ("Ev08MFMKH6", "app_mention")
+        );
         let envelope = super::super::testing::envelope(&prepared);
-        assert_eq!(envelope.occurred_at.as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(
+            envelope.occurred_at.as_deref(),
+            Some("2023-11-14T22:13:20Z")
+        );
         assert_eq!(envelope.raw_body, None);
     }
 }

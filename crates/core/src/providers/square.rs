@@ -10,7 +10,9 @@
 use std::time::SystemTime;
 
 use super::composed::{ComposedMac, Template};
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
 use crate::secret::SecretSet;
@@ -83,17 +85,28 @@ mod tests {
     const BODY: &str = r#"{"merchant_id":"MLEFBHHSJGVHD","type":"payment.updated","event_id":"ac3ac95b-f97d-458c-a6e6-18981597e05f","created_at":"2022-07-13T20:30:59.037339943Z","data":{"type":"payment","id":"KkAkhdMsgzn59SM8A89WgKwekxLZY"}}"#;
 
     fn signature(url: &str, body: &str, key: &str) -> String {
-        MacEncoding::Base64.encode(&Algorithm::Sha256.mac(key.as_bytes(), &[url.as_bytes(), body.as_bytes()]))
+        MacEncoding::Base64
+            .encode(&Algorithm::Sha256.mac(key.as_bytes(), &[url.as_bytes(), body.as_bytes()]))
     }
 
     #[test]
     fn the_url_and_body_are_signed() {
         let square = source(r#"{"kind":"square"}"#);
         let sent = signature(URL, BODY, KEY);
-        let prepared = event(run_url(&square, URL, &[("x-square-hmacsha256-signature", &sent)], BODY.as_bytes(), KEY, 0));
+        let prepared = event(run_url(
+            &square,
+            URL,
+            &[("x-square-hmacsha256-signature", &sent)],
+            BODY.as_bytes(),
+            KEY,
+            0,
+        ));
         assert_eq!(prepared.event_id, "ac3ac95b-f97d-458c-a6e6-18981597e05f");
         assert_eq!(prepared.event_type, "payment.updated");
-        assert_eq!(envelope(&prepared).occurred_at.as_deref(), Some("2022-07-13T20:30:59.037Z"));
+        assert_eq!(
+            envelope(&prepared).occurred_at.as_deref(),
+            Some("2022-07-13T20:30:59.037Z")
+        );
     }
 
     #[test]
@@ -101,9 +114,26 @@ mod tests {
         let square = source(r#"{"kind":"square","public_url":"https://hooks.example.org/square"}"#);
         let sent = signature("https://hooks.example.org/square", BODY, KEY);
         let headers = [("x-square-hmacsha256-signature", sent.as_str())];
-        event(run_url(&square, "http://10.0.0.1/webhooks/s", &headers, BODY.as_bytes(), KEY, 0));
+        event(run_url(
+            &square,
+            "http://10.0.0.1/webhooks/s",
+            &headers,
+            BODY.as_bytes(),
+            KEY,
+            0,
+        ));
         let direct = source(r#"{"kind":"square"}"#);
-        assert_eq!(refused(run_url(&direct, "http://10.0.0.1/webhooks/s", &headers, BODY.as_bytes(), KEY, 0)), "signature_mismatch");
+        assert_eq!(
+            refused(run_url(
+                &direct,
+                "http://10.0.0.1/webhooks/s",
+                &headers,
+                BODY.as_bytes(),
+                KEY,
+                0
+            )),
+            "signature_mismatch"
+        );
     }
 
     #[test]
@@ -111,10 +141,36 @@ mod tests {
         let square = source(r#"{"kind":"square"}"#);
         let sent = signature(URL, BODY, KEY);
         let headers = [("x-square-hmacsha256-signature", sent.as_str())];
-        assert_eq!(refused(run_url(&square, "https://example.com/other", &headers, BODY.as_bytes(), KEY, 0)), "signature_mismatch");
-        assert_eq!(refused(run_url(&square, URL, &headers, b"{}", KEY, 0)), "signature_mismatch");
-        assert_eq!(refused(run_url(&square, URL, &headers, BODY.as_bytes(), "other", 0)), "signature_mismatch");
-        assert_eq!(refused(run_url(&square, URL, &[("x-square-hmacsha256-signature", "abc")], BODY.as_bytes(), KEY, 0)), "signature_malformed");
+        assert_eq!(
+            refused(run_url(
+                &square,
+                "https://example.com/other",
+                &headers,
+                BODY.as_bytes(),
+                KEY,
+                0
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run_url(&square, URL, &headers, b"{}", KEY, 0)),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run_url(&square, URL, &headers, BODY.as_bytes(), "other", 0)),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run_url(
+                &square,
+                URL,
+                &[("x-square-hmacsha256-signature", "abc")],
+                BODY.as_bytes(),
+                KEY,
+                0
+            )),
+            "signature_malformed"
+        );
     }
 
     #[test]
@@ -122,7 +178,15 @@ mod tests {
         let square = source(r#"{"kind":"square"}"#);
         let body = r#"{"type":"payment.updated"}"#;
         let sent = signature(URL, body, KEY);
-        let error = run_url(&square, URL, &[("x-square-hmacsha256-signature", &sent)], body.as_bytes(), KEY, 0).unwrap_err();
+        let error = run_url(
+            &square,
+            URL,
+            &[("x-square-hmacsha256-signature", &sent)],
+            body.as_bytes(),
+            KEY,
+            0,
+        )
+        .unwrap_err();
         assert_eq!((error.status(), error.code()), (400, "missing_field"));
     }
 }

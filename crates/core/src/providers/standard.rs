@@ -56,7 +56,11 @@ impl HeaderNames {
     /// The names a request uses: `preferred` unless only the other names'
     /// signature header is present.
     fn of(headers: &http::HeaderMap, preferred: Self) -> Self {
-        let other = if preferred == STANDARD_NAMES { SVIX_NAMES } else { STANDARD_NAMES };
+        let other = if preferred == STANDARD_NAMES {
+            SVIX_NAMES
+        } else {
+            STANDARD_NAMES
+        };
         if !headers.contains_key(preferred.signature) && headers.contains_key(other.signature) {
             other
         } else {
@@ -114,13 +118,25 @@ impl Provider for Standard {
         described.promised_id(names.id, super::describe::header(request.headers, names.id))?;
         described.event_type("type", document.at("/type"));
         described.occurred_at("timestamp", document.at("/timestamp"));
-        described.occurred_at(names.timestamp, super::describe::header(request.headers, names.timestamp));
+        described.occurred_at(
+            names.timestamp,
+            super::describe::header(request.headers, names.timestamp),
+        );
         Ok(())
     }
 
     fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
-        let signature = sign(&Secret::new(secret), outgoing.id, outgoing.timestamp, outgoing.body)
-            .map_err(|_| SignError::InvalidSecret("a Standard Webhooks secret is `whsec_` followed by base64".into()))?;
+        let signature = sign(
+            &Secret::new(secret),
+            outgoing.id,
+            outgoing.timestamp,
+            outgoing.body,
+        )
+        .map_err(|_| {
+            SignError::InvalidSecret(
+                "a Standard Webhooks secret is `whsec_` followed by base64".into(),
+            )
+        })?;
         Ok(Signed::default()
             .header(self.names.id, outgoing.id)
             .header(self.names.timestamp, outgoing.timestamp.to_string())
@@ -176,7 +192,14 @@ pub fn verify(
     now: SystemTime,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    verify_named(HeaderNames::of(headers, STANDARD_NAMES), headers, body, secrets, now, tolerance)
+    verify_named(
+        HeaderNames::of(headers, STANDARD_NAMES),
+        headers,
+        body,
+        secrets,
+        now,
+        tolerance,
+    )
 }
 
 fn verify_named(
@@ -457,10 +480,25 @@ mod tests {
         h.insert("svix-signature", v.signature.parse().unwrap());
         let secrets = SecretSet::parse(&v.secret);
         let tolerance = Duration::from_secs(300);
-        assert_eq!(verify(&h, v.payload.as_bytes(), &secrets, at(v.timestamp), tolerance), Ok(()));
+        assert_eq!(
+            verify(
+                &h,
+                v.payload.as_bytes(),
+                &secrets,
+                at(v.timestamp),
+                tolerance
+            ),
+            Ok(())
+        );
         h.remove("svix-timestamp");
         assert_eq!(
-            verify(&h, v.payload.as_bytes(), &secrets, at(v.timestamp), tolerance),
+            verify(
+                &h,
+                v.payload.as_bytes(),
+                &secrets,
+                at(v.timestamp),
+                tolerance
+            ),
             Err(VerifyError::MissingHeader("svix-timestamp".into()))
         );
     }
@@ -471,7 +509,11 @@ mod tests {
             tolerance: Duration::from_secs(300),
             names: STANDARD_NAMES,
         };
-        assert!(standard.check_secret(&Secret::new(official().secret)).is_ok());
+        assert!(
+            standard
+                .check_secret(&Secret::new(official().secret))
+                .is_ok()
+        );
         for bad in ["whsec_not base64!", "whsec_", "plain text"] {
             assert!(standard.check_secret(&Secret::new(bad)).is_err(), "{bad}");
         }

@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use subtle::ConstantTimeEq;
 
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::config::DEFAULT_TOLERANCE;
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;

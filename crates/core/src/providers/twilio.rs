@@ -21,7 +21,9 @@ use subtle::ConstantTimeEq;
 
 use super::composed::{ComposedMac, Template};
 use super::describe::header;
-use super::{Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed,
+};
 use crate::ingest::payload::JsonObject;
 use crate::ingest::{PayloadError, form};
 use crate::secret::SecretSet;
@@ -40,7 +42,8 @@ pub struct Twilio {
 impl Provider for Twilio {
     fn from_options(_: &mut Options) -> Result<Self, String> {
         let scheme = |template| {
-            let mut scheme = ComposedMac::of_body(Algorithm::Sha1, SIGNATURE_HEADER, "", MacEncoding::Base64);
+            let mut scheme =
+                ComposedMac::of_body(Algorithm::Sha1, SIGNATURE_HEADER, "", MacEncoding::Base64);
             scheme.message = Template::parse(template).expect("a preset's template is valid");
             scheme
         };
@@ -61,11 +64,29 @@ impl Provider for Twilio {
         secrets: &SecretSet,
         now: SystemTime,
     ) -> Result<(), VerifyError> {
-        let scheme = if request.form.is_some() { &self.with_form } else { &self.url_only };
+        let scheme = if request.form.is_some() {
+            &self.with_form
+        } else {
+            &self.url_only
+        };
         let [without_port, with_port] = port_forms(request.url);
-        let verified = scheme.verify(&Request { url: &without_port, ..*request }, secrets, now);
+        let verified = scheme.verify(
+            &Request {
+                url: &without_port,
+                ..*request
+            },
+            secrets,
+            now,
+        );
         match verified {
-            Err(VerifyError::NoMatch) => scheme.verify(&Request { url: &with_port, ..*request }, secrets, now)?,
+            Err(VerifyError::NoMatch) => scheme.verify(
+                &Request {
+                    url: &with_port,
+                    ..*request
+                },
+                secrets,
+                now,
+            )?,
             verified => verified?,
         }
         if request.form.is_some() {
@@ -77,7 +98,11 @@ impl Provider for Twilio {
         let signed_digest = form::first(&fields, "bodySHA256")
             .ok_or(VerifyError::MissingSignedField("bodySHA256"))?;
         let digest = hex::encode(Sha256::digest(request.body));
-        if bool::from(digest.as_bytes().ct_eq(signed_digest.to_ascii_lowercase().as_bytes())) {
+        if bool::from(
+            digest
+                .as_bytes()
+                .ct_eq(signed_digest.to_ascii_lowercase().as_bytes()),
+        ) {
             Ok(())
         } else {
             Err(VerifyError::NoMatch)
@@ -90,7 +115,10 @@ impl Provider for Twilio {
         document: &JsonObject<'_>,
         described: &mut Described,
     ) -> Result<(), PayloadError> {
-        described.id("I-Twilio-Idempotency-Token", header(request.headers, "i-twilio-idempotency-token"));
+        described.id(
+            "I-Twilio-Idempotency-Token",
+            header(request.headers, "i-twilio-idempotency-token"),
+        );
         for (field, pointer, prefix) in [
             ("MessageStatus", "/MessageStatus", "message"),
             ("SmsStatus", "/SmsStatus", "message"),
@@ -104,7 +132,9 @@ impl Provider for Twilio {
     }
 
     fn object(event: &EventView<'_>) -> Option<ObjectRef> {
-        event.id_at("/MessageSid").or_else(|| event.id_at("/CallSid"))
+        event
+            .id_at("/MessageSid")
+            .or_else(|| event.id_at("/CallSid"))
     }
 
     fn sign(&self, secret: &str, outgoing: &Outgoing<'_>) -> Result<Signed, SignError> {
@@ -136,7 +166,10 @@ pub fn port_forms(url: &str) -> [String; 2] {
         "" => ":80",
         port => port,
     };
-    [format!("{scheme}://{host}{path}"), format!("{scheme}://{host}{port}{path}")]
+    [
+        format!("{scheme}://{host}{path}"),
+        format!("{scheme}://{host}{port}{path}"),
+    ]
 }
 
 #[cfg(test)]
@@ -156,9 +189,32 @@ mod tests {
         let prepared = event(run_url(&twilio, url, &headers, body.as_bytes(), "12345", 0));
         assert_eq!(prepared.event_type, "webhook");
         let tampered = body.replace("1234&", "1235&");
-        assert_eq!(refused(run_url(&twilio, url, &headers, tampered.as_bytes(), "12345", 0)), "signature_mismatch");
-        assert_eq!(refused(run_url(&twilio, "https://mycompany.com/myapp.php", &headers, body.as_bytes(), "12345", 0)), "signature_mismatch");
-        assert_eq!(refused(run_url(&twilio, url, &headers, body.as_bytes(), "54321", 0)), "signature_mismatch");
+        assert_eq!(
+            refused(run_url(
+                &twilio,
+                url,
+                &headers,
+                tampered.as_bytes(),
+                "12345",
+                0
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run_url(
+                &twilio,
+                "https://mycompany.com/myapp.php",
+                &headers,
+                body.as_bytes(),
+                "12345",
+                0
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run_url(&twilio, url, &headers, body.as_bytes(), "54321", 0)),
+            "signature_mismatch"
+        );
     }
 
     #[test]
@@ -166,26 +222,56 @@ mod tests {
         let twilio = source(r#"{"kind":"twilio"}"#);
         let url = "https://hooks.example.com/webhooks/s";
         let body = b"MessageSid=SM1&MessageStatus=delivered&To=%2B1555";
-        let outgoing = Outgoing { id: "idem-1", event_type: None, timestamp: 0, url, body };
+        let outgoing = Outgoing {
+            id: "idem-1",
+            event_type: None,
+            timestamp: 0,
+            url,
+            body,
+        };
         let signed = twilio.provider().sign("token", &outgoing).unwrap();
-        let headers: Vec<(&str, &str)> = signed.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let headers: Vec<(&str, &str)> = signed
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         let prepared = event(run_url(&twilio, url, &headers, body, "token", 0));
-        assert_eq!((prepared.event_id.as_str(), prepared.event_type.as_str()), ("idem-1", "message.delivered"));
+        assert_eq!(
+            (prepared.event_id.as_str(), prepared.event_type.as_str()),
+            ("idem-1", "message.delivered")
+        );
     }
 
     #[test]
     fn a_json_body_is_signed_through_body_sha256() {
         let twilio = source(r#"{"kind":"twilio"}"#);
         let body = br#"{"specversion":"1.0","type":"com.twilio.messaging.message.delivered"}"#;
-        let url = format!("https://hooks.example.com/webhooks/s?bodySHA256={}", hex::encode(Sha256::digest(body)));
+        let url = format!(
+            "https://hooks.example.com/webhooks/s?bodySHA256={}",
+            hex::encode(Sha256::digest(body))
+        );
         let mac = Algorithm::Sha1.mac(b"token", &[url.as_bytes()]);
         let signature = MacEncoding::Base64.encode(&mac);
         let headers = [(SIGNATURE_HEADER, signature.as_str())];
         event(run_url(&twilio, &url, &headers, body, "token", 0));
-        assert_eq!(refused(run_url(&twilio, &url, &headers, b"{}", "token", 0)), "signature_mismatch");
+        assert_eq!(
+            refused(run_url(&twilio, &url, &headers, b"{}", "token", 0)),
+            "signature_mismatch"
+        );
         let unsigned_body = "https://hooks.example.com/webhooks/s";
-        let mac = MacEncoding::Base64.encode(&Algorithm::Sha1.mac(b"token", &[unsigned_body.as_bytes()]));
-        assert_eq!(refused(run_url(&twilio, unsigned_body, &[(SIGNATURE_HEADER, &mac)], body, "token", 0)), "signature_missing");
+        let mac =
+            MacEncoding::Base64.encode(&Algorithm::Sha1.mac(b"token", &[unsigned_body.as_bytes()]));
+        assert_eq!(
+            refused(run_url(
+                &twilio,
+                unsigned_body,
+                &[(SIGNATURE_HEADER, &mac)],
+                body,
+                "token",
+                0
+            )),
+            "signature_missing"
+        );
     }
 
     /// The form of Twilio's "Webhooks security" example, signed by
@@ -193,21 +279,47 @@ mod tests {
     /// over each URL below.
     const EXAMPLE_FORM: &str = "CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&From=%2B12349013030&To=%2B18005551212";
     const SIGNED_BY_TWILIO_PYTHON: [(&str, &str); 5] = [
-        ("https://mycompany.com/myapp.php?foo=1&bar=2", "0/KCTR6DLpKmkAf8muzZqo1nDgQ="),
-        ("https://mycompany.com:443/myapp.php?foo=1&bar=2", "EpDEmp1PyjDYp77YxYU3GILBWzE="),
-        ("http://mycompany.com/myapp.php?foo=1&bar=2", "FYMaGAU6nPbB9h2pncMl4aJ4vns="),
-        ("http://mycompany.com:80/myapp.php?foo=1&bar=2", "boT12oXXJ0BuzO2U/6iCqFdh2Do="),
-        ("http://mycompany.com:8080/myapp.php?foo=1&bar=2", "cJJVKHdIjbW41MrqAyee0Omps+A="),
+        (
+            "https://mycompany.com/myapp.php?foo=1&bar=2",
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ=",
+        ),
+        (
+            "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            "EpDEmp1PyjDYp77YxYU3GILBWzE=",
+        ),
+        (
+            "http://mycompany.com/myapp.php?foo=1&bar=2",
+            "FYMaGAU6nPbB9h2pncMl4aJ4vns=",
+        ),
+        (
+            "http://mycompany.com:80/myapp.php?foo=1&bar=2",
+            "boT12oXXJ0BuzO2U/6iCqFdh2Do=",
+        ),
+        (
+            "http://mycompany.com:8080/myapp.php?foo=1&bar=2",
+            "cJJVKHdIjbW41MrqAyee0Omps+A=",
+        ),
     ];
 
     fn signature_for(signed_url: &str) -> &'static str {
-        SIGNED_BY_TWILIO_PYTHON.iter().find(|(url, _)| *url == signed_url).unwrap().1
+        SIGNED_BY_TWILIO_PYTHON
+            .iter()
+            .find(|(url, _)| *url == signed_url)
+            .unwrap()
+            .1
     }
 
     fn verdict(arrived_on: &str, signed_url: &str) -> Result<(), &'static str> {
         let twilio = source(r#"{"kind":"twilio"}"#);
         let headers = [FORM, (SIGNATURE_HEADER, signature_for(signed_url))];
-        match run_url(&twilio, arrived_on, &headers, EXAMPLE_FORM.as_bytes(), "12345", 0) {
+        match run_url(
+            &twilio,
+            arrived_on,
+            &headers,
+            EXAMPLE_FORM.as_bytes(),
+            "12345",
+            0,
+        ) {
             Ok(_) => Ok(()),
             Err(error) => Err(error.code()),
         }
@@ -216,13 +328,32 @@ mod tests {
     #[test]
     fn a_url_signed_with_or_without_its_default_port_verifies_either_way() {
         for (arrived_on, signed_url) in [
-            ("https://mycompany.com/myapp.php?foo=1&bar=2", "https://mycompany.com:443/myapp.php?foo=1&bar=2"),
-            ("https://mycompany.com:443/myapp.php?foo=1&bar=2", "https://mycompany.com/myapp.php?foo=1&bar=2"),
-            ("https://mycompany.com:443/myapp.php?foo=1&bar=2", "https://mycompany.com:443/myapp.php?foo=1&bar=2"),
-            ("http://mycompany.com/myapp.php?foo=1&bar=2", "http://mycompany.com:80/myapp.php?foo=1&bar=2"),
-            ("http://mycompany.com:80/myapp.php?foo=1&bar=2", "http://mycompany.com/myapp.php?foo=1&bar=2"),
+            (
+                "https://mycompany.com/myapp.php?foo=1&bar=2",
+                "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            ),
+            (
+                "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+                "https://mycompany.com/myapp.php?foo=1&bar=2",
+            ),
+            (
+                "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+                "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            ),
+            (
+                "http://mycompany.com/myapp.php?foo=1&bar=2",
+                "http://mycompany.com:80/myapp.php?foo=1&bar=2",
+            ),
+            (
+                "http://mycompany.com:80/myapp.php?foo=1&bar=2",
+                "http://mycompany.com/myapp.php?foo=1&bar=2",
+            ),
         ] {
-            assert_eq!(verdict(arrived_on, signed_url), Ok(()), "{signed_url} arriving on {arrived_on}");
+            assert_eq!(
+                verdict(arrived_on, signed_url),
+                Ok(()),
+                "{signed_url} arriving on {arrived_on}"
+            );
         }
     }
 
@@ -230,7 +361,10 @@ mod tests {
     fn another_port_verifies_on_its_own_url_and_without_any_port() {
         let on_8080 = "http://mycompany.com:8080/myapp.php?foo=1&bar=2";
         assert_eq!(verdict(on_8080, on_8080), Ok(()));
-        assert_eq!(verdict(on_8080, "http://mycompany.com/myapp.php?foo=1&bar=2"), Ok(()));
+        assert_eq!(
+            verdict(on_8080, "http://mycompany.com/myapp.php?foo=1&bar=2"),
+            Ok(())
+        );
     }
 
     #[test]
@@ -239,12 +373,42 @@ mod tests {
         // scheme's default added.
         let mismatch = Err("signature_mismatch");
         let on_8080 = "http://mycompany.com:8080/myapp.php?foo=1&bar=2";
-        assert_eq!(verdict("http://mycompany.com/myapp.php?foo=1&bar=2", on_8080), mismatch);
-        assert_eq!(verdict(on_8080, "http://mycompany.com:80/myapp.php?foo=1&bar=2"), mismatch);
-        assert_eq!(verdict("http://mycompany.com/myapp.php?foo=1&bar=2", "https://mycompany.com:443/myapp.php?foo=1&bar=2"), mismatch);
-        assert_eq!(verdict("https://mycompany.com/myapp.php?foo=1&bar=2", "http://mycompany.com:80/myapp.php?foo=1&bar=2"), mismatch);
-        assert_eq!(verdict("https://mycompany.com:8443/myapp.php?foo=1&bar=2", "https://mycompany.com:443/myapp.php?foo=1&bar=2"), mismatch);
-        assert_eq!(verdict("https://mycompany.com/myapp.php?foo=1", "https://mycompany.com:443/myapp.php?foo=1&bar=2"), mismatch);
+        assert_eq!(
+            verdict("http://mycompany.com/myapp.php?foo=1&bar=2", on_8080),
+            mismatch
+        );
+        assert_eq!(
+            verdict(on_8080, "http://mycompany.com:80/myapp.php?foo=1&bar=2"),
+            mismatch
+        );
+        assert_eq!(
+            verdict(
+                "http://mycompany.com/myapp.php?foo=1&bar=2",
+                "https://mycompany.com:443/myapp.php?foo=1&bar=2"
+            ),
+            mismatch
+        );
+        assert_eq!(
+            verdict(
+                "https://mycompany.com/myapp.php?foo=1&bar=2",
+                "http://mycompany.com:80/myapp.php?foo=1&bar=2"
+            ),
+            mismatch
+        );
+        assert_eq!(
+            verdict(
+                "https://mycompany.com:8443/myapp.php?foo=1&bar=2",
+                "https://mycompany.com:443/myapp.php?foo=1&bar=2"
+            ),
+            mismatch
+        );
+        assert_eq!(
+            verdict(
+                "https://mycompany.com/myapp.php?foo=1",
+                "https://mycompany.com:443/myapp.php?foo=1&bar=2"
+            ),
+            mismatch
+        );
     }
 
     #[test]
@@ -255,22 +419,56 @@ mod tests {
         let url = "https://mycompany.com/myapp?bodySHA256=1eb8fd25c241a7d3478ca5fd26342742b8c55f66b50ecaf8185a514426ab14ce";
         let headers = [(SIGNATURE_HEADER, "3upyypIloktfRW3/jtTpbZhyAYk=")];
         event(run_url(&twilio, url, &headers, body, "12345", 0));
-        assert_eq!(refused(run_url(&twilio, url, &headers, b"{}", "12345", 0)), "signature_mismatch");
-        assert_eq!(refused(run_url(&twilio, url, &headers, body, "54321", 0)), "signature_mismatch");
+        assert_eq!(
+            refused(run_url(&twilio, url, &headers, b"{}", "12345", 0)),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run_url(&twilio, url, &headers, body, "54321", 0)),
+            "signature_mismatch"
+        );
     }
 
     #[test]
     fn port_forms_remove_the_port_or_add_the_default() {
         for (url, without, with) in [
-            ("https://h.example/p?q=1", "https://h.example/p?q=1", "https://h.example:443/p?q=1"),
-            ("http://h.example", "http://h.example", "http://h.example:80"),
-            ("https://h.example:8443/p", "https://h.example/p", "https://h.example:8443/p"),
-            ("https://[2001:db8::1]:8443/p", "https://[2001:db8::1]/p", "https://[2001:db8::1]:8443/p"),
-            ("https://[2001:db8::1]/p", "https://[2001:db8::1]/p", "https://[2001:db8::1]:443/p"),
-            ("https://h.example?a=b:c", "https://h.example?a=b:c", "https://h.example:443?a=b:c"),
+            (
+                "https://h.example/p?q=1",
+                "https://h.example/p?q=1",
+                "https://h.example:443/p?q=1",
+            ),
+            (
+                "http://h.example",
+                "http://h.example",
+                "http://h.example:80",
+            ),
+            (
+                "https://h.example:8443/p",
+                "https://h.example/p",
+                "https://h.example:8443/p",
+            ),
+            (
+                "https://[2001:db8::1]:8443/p",
+                "https://[2001:db8::1]/p",
+                "https://[2001:db8::1]:8443/p",
+            ),
+            (
+                "https://[2001:db8::1]/p",
+                "https://[2001:db8::1]/p",
+                "https://[2001:db8::1]:443/p",
+            ),
+            (
+                "https://h.example?a=b:c",
+                "https://h.example?a=b:c",
+                "https://h.example:443?a=b:c",
+            ),
             ("not a url", "not a url", "not a url"),
         ] {
-            assert_eq!(port_forms(url), [without.to_owned(), with.to_owned()], "{url}");
+            assert_eq!(
+                port_forms(url),
+                [without.to_owned(), with.to_owned()],
+                "{url}"
+            );
         }
     }
 }

@@ -12,7 +12,10 @@
 use std::time::SystemTime;
 
 use super::composed::ComposedMac;
-use super::{Described, EventView, Handshake, ObjectRef, Options, Outgoing, Provider, Request, SignError, Signed};
+use super::{
+    Described, EventView, Handshake, ObjectRef, Options, Outgoing, Provider, Request, SignError,
+    Signed,
+};
 use crate::config::DEFAULT_TOLERANCE;
 use crate::ingest::PayloadError;
 use crate::ingest::payload::JsonObject;
@@ -54,14 +57,20 @@ impl Provider for Zoom {
     /// Answered only after the signature verified: the answer is an HMAC of
     /// text the caller chose, which unauthenticated would let anyone forge
     /// signatures.
-    fn handshake(&self, _: &Request<'_>, document: &JsonObject<'_>, secrets: &SecretSet) -> Option<Handshake> {
+    fn handshake(
+        &self,
+        _: &Request<'_>,
+        document: &JsonObject<'_>,
+        secrets: &SecretSet,
+    ) -> Option<Handshake> {
         if document.at("/event").ok()?? != "endpoint.url_validation" {
             return None;
         }
         let plain_token = document.at("/payload/plainToken").ok()??;
         let plain_token = plain_token.as_str()?;
         let secret = secrets.iter().next()?;
-        let encrypted = Algorithm::Sha256.mac(secret.expose().as_bytes(), &[plain_token.as_bytes()]);
+        let encrypted =
+            Algorithm::Sha256.mac(secret.expose().as_bytes(), &[plain_token.as_bytes()]);
         Some(Handshake::json(
             "zoom endpoint.url_validation",
             serde_json::json!({ "plainToken": plain_token, "encryptedToken": hex::encode(encrypted) }),
@@ -102,12 +111,21 @@ mod tests {
 
     fn signed(body: &[u8], secret: &str) -> Vec<(String, String)> {
         let zoom = source(r#"{"kind":"zoom"}"#);
-        let outgoing = Outgoing { id: "", event_type: None, timestamp: NOW as i64, url: "", body };
+        let outgoing = Outgoing {
+            id: "",
+            event_type: None,
+            timestamp: NOW as i64,
+            url: "",
+            body,
+        };
         zoom.provider().sign(secret, &outgoing).unwrap().headers
     }
 
     fn pairs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
-        headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+        headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
     }
 
     #[test]
@@ -115,7 +133,10 @@ mod tests {
         // Zoom's docs: message = `v0:{x-zm-request-timestamp}:{body}`.
         let headers = signed(b"{}", SECRET);
         let mac = Algorithm::Sha256.mac(SECRET.as_bytes(), &[b"v0:1700000000:{}"]);
-        assert_eq!(headers[0], ("x-zm-signature".into(), format!("v0={}", hex::encode(mac))));
+        assert_eq!(
+            headers[0],
+            ("x-zm-signature".into(), format!("v0={}", hex::encode(mac)))
+        );
     }
 
     #[test]
@@ -124,7 +145,10 @@ mod tests {
         let body = br#"{"event":"meeting.started","event_ts":1700000000123,"payload":{"account_id":"a","object":{"id":"85012345678"}}}"#;
         let prepared = event(run(&zoom, &pairs(&signed(body, SECRET)), body, SECRET, NOW));
         assert_eq!(prepared.event_type, "meeting.started");
-        assert_eq!(envelope(&prepared).occurred_at.as_deref(), Some("2023-11-14T22:13:20.123Z"));
+        assert_eq!(
+            envelope(&prepared).occurred_at.as_deref(),
+            Some("2023-11-14T22:13:20.123Z")
+        );
         assert_eq!(prepared.event_id.len(), 64);
     }
 
@@ -135,14 +159,28 @@ mod tests {
         match run(&zoom, &pairs(&signed(body, SECRET)), body, SECRET, NOW) {
             Ok(Ingested::Handshake(handshake)) => {
                 let answer: serde_json::Value = serde_json::from_str(&handshake.body).unwrap();
-                let expected = hex::encode(Algorithm::Sha256.mac(SECRET.as_bytes(), &[b"qgg8vlvZRS6UYooatFL8Aw"]));
+                let expected = hex::encode(
+                    Algorithm::Sha256.mac(SECRET.as_bytes(), &[b"qgg8vlvZRS6UYooatFL8Aw"]),
+                );
                 assert_eq!(answer["plainToken"], "qgg8vlvZRS6UYooatFL8Aw");
                 assert_eq!(answer["encryptedToken"], expected.as_str());
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(refused(run(&zoom, &pairs(&signed(body, "forged")), body, SECRET, NOW)), "signature_mismatch");
-        assert_eq!(refused(run(&zoom, &[], body, SECRET, NOW)), "signature_missing");
+        assert_eq!(
+            refused(run(
+                &zoom,
+                &pairs(&signed(body, "forged")),
+                body,
+                SECRET,
+                NOW
+            )),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            refused(run(&zoom, &[], body, SECRET, NOW)),
+            "signature_missing"
+        );
     }
 
     #[test]
@@ -150,7 +188,19 @@ mod tests {
         let zoom = source(r#"{"kind":"zoom"}"#);
         let body = br#"{"event":"meeting.started"}"#;
         let headers = signed(body, SECRET);
-        assert_eq!(refused(run(&zoom, &pairs(&headers), body, SECRET, NOW + 301)), "timestamp_out_of_tolerance");
-        assert_eq!(refused(run(&zoom, &pairs(&headers), br#"{"event":"meeting.ended"}"#, SECRET, NOW)), "signature_mismatch");
+        assert_eq!(
+            refused(run(&zoom, &pairs(&headers), body, SECRET, NOW + 301)),
+            "timestamp_out_of_tolerance"
+        );
+        assert_eq!(
+            refused(run(
+                &zoom,
+                &pairs(&headers),
+                br#"{"event":"meeting.ended"}"#,
+                SECRET,
+                NOW
+            )),
+            "signature_mismatch"
+        );
     }
 }
