@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use deliver::{Deliver, Outbound, Settings};
+use deliver::{Deliver, DeliverySettings, Outbound, Settings};
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::dead_letters::SqsFinalDeadLetters;
 use hookbridge_aws::delivery_status::DynamoDbDeliveryStatus;
@@ -106,13 +106,15 @@ pub fn trusting_deliver(
     Deliver::new(
         Ok(Settings {
             topic_arn: TOPIC.to_owned(),
-            destinations,
-            outbound_prefix: outbound_prefix.to_owned(),
-            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
-            table_name: table.to_owned(),
-            retention,
-            payload_bucket: PAYLOAD_BUCKET.to_owned(),
-            queue_prefix: queue_prefix.to_owned(),
+            delivery: DeliverySettings {
+                destinations,
+                outbound_prefix: outbound_prefix.to_owned(),
+                secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
+                table_name: table.to_owned(),
+                retention,
+                payload_bucket: PAYLOAD_BUCKET.to_owned(),
+                queue_prefix: queue_prefix.to_owned(),
+            },
         }),
         FakeAuthenticator(Verdict::Authentic),
         NoConfirmations,

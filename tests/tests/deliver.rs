@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use deliver::{Deliver, Outbound, Settings, SnsSignatures};
+use deliver::{Deliver, DeliverySettings, Outbound, Settings, SnsSignatures};
 use hookbridge_aws::certificates::fetch_certificate;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::dead_letters::SqsFinalDeadLetters;
@@ -287,13 +287,15 @@ async fn a_moto_topic_delivers_through_the_handler_with_a_verified_signature() {
     let deliver = Arc::new(Deliver::new(
         Ok(Settings {
             topic_arn: topic_arn.clone(),
-            destinations: Destinations::single_default(&target.url()).unwrap(),
-            outbound_prefix: prefix.clone(),
-            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
-            table_name: table.clone(),
-            retention,
-            payload_bucket: PAYLOAD_BUCKET.to_owned(),
-            queue_prefix: queue_prefix(),
+            delivery: DeliverySettings {
+                destinations: Destinations::single_default(&target.url()).unwrap(),
+                outbound_prefix: prefix.clone(),
+                secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
+                table_name: table.clone(),
+                retention,
+                payload_bucket: PAYLOAD_BUCKET.to_owned(),
+                queue_prefix: queue_prefix(),
+            },
         }),
         SnsSignatures(EmulatorCertificates {
             endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap(),

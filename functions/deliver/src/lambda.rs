@@ -24,11 +24,36 @@ pub const TARGET_URL_VARIABLE: &str = "TARGET_URL";
 pub const OUTBOUND_PREFIX_VARIABLE: &str = "HOOKBRIDGE_OUTBOUND_PREFIX";
 pub const TABLE_NAME_VARIABLE: &str = "TABLE_NAME";
 
-/// What the function needs from its environment.
+/// What deliver needs from its environment: the topic it accepts, and what
+/// both tiers deliver with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// The only topic whose messages are accepted.
     pub topic_arn: String,
+    pub delivery: DeliverySettings,
+}
+
+impl Settings {
+    /// Reads the settings through `lookup` (the process environment in
+    /// production), naming every missing or invalid variable at once.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let mut reader = SettingsReader::new(lookup);
+        let topic_arn = reader.required(TOPIC_ARN_VARIABLE);
+        let delivery = DeliverySettings::read(&mut reader);
+        reader.finish(|| {
+            Some(Self {
+                topic_arn: topic_arn?,
+                delivery: delivery?,
+            })
+        })
+    }
+}
+
+/// What deliver (SNS's attempts) and redeliver (tier 2's) both deliver
+/// with: the destinations, their outbound secrets, the delivery status
+/// table, the payload bucket and the destinations' queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliverySettings {
     /// Every destination, each https.
     pub destinations: Destinations,
     /// SSM path prefix: destination `D` signs with `<prefix>D`.
@@ -41,35 +66,38 @@ pub struct Settings {
     pub retention: Duration,
     /// Where payloads too large to travel inline are stored.
     pub payload_bucket: String,
-    /// Starts each destination's queue names (its final dead-letter queue).
+    /// Starts each destination's queue names (`<prefix><name>-retry`,
+    /// `<prefix><name>-dlq`).
     pub queue_prefix: String,
 }
 
-impl Settings {
-    /// Reads the settings through `lookup` (the process environment in
-    /// production), naming every missing or invalid variable at once; the
-    /// destinations as [`read_destinations`] reads them.
+impl DeliverySettings {
+    /// Reads the settings through `lookup`, as [`Settings::from_lookup`]
+    /// does, for a function that needs no topic.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let mut reader = SettingsReader::new(lookup);
-        let topic_arn = reader.required(TOPIC_ARN_VARIABLE);
-        let destinations = read_destinations(&mut reader);
+        let delivery = Self::read(&mut reader);
+        reader.finish(|| delivery)
+    }
+
+    /// Reads every variable through `reader`, which keeps each problem; the
+    /// destinations as [`read_destinations`] reads them.
+    fn read<L: Fn(&str) -> Option<String>>(reader: &mut SettingsReader<L>) -> Option<Self> {
+        let destinations = read_destinations(reader);
         let outbound_prefix = reader.required(OUTBOUND_PREFIX_VARIABLE);
-        let secrets_ttl = ssm::read_ttl(&mut reader);
+        let secrets_ttl = ssm::read_ttl(reader);
         let table_name = reader.required(TABLE_NAME_VARIABLE);
-        let retention = settings::read_retention(&mut reader);
-        let payload_bucket = s3::read_bucket(&mut reader);
-        let queue_prefix = dead_letters::read_queue_prefix(&mut reader);
-        reader.finish(|| {
-            Some(Self {
-                topic_arn: topic_arn?,
-                destinations: destinations?,
-                outbound_prefix: outbound_prefix?,
-                secrets_ttl: secrets_ttl?,
-                table_name: table_name?,
-                retention: retention?,
-                payload_bucket: payload_bucket?,
-                queue_prefix: queue_prefix?,
-            })
+        let retention = settings::read_retention(reader);
+        let payload_bucket = s3::read_bucket(reader);
+        let queue_prefix = dead_letters::read_queue_prefix(reader);
+        Some(Self {
+            destinations: destinations?,
+            outbound_prefix: outbound_prefix?,
+            secrets_ttl: secrets_ttl?,
+            table_name: table_name?,
+            retention: retention?,
+            payload_bucket: payload_bucket?,
+            queue_prefix: queue_prefix?,
         })
     }
 }
@@ -144,47 +172,69 @@ impl AwsDeliver {
         if let Err(problems) = &settings {
             tracing::error!(%problems, "every request is answered 503 until configured");
         }
-        let (prefix, ttl, table, retention) = settings.as_ref().map_or(
-            ("", ssm::DEFAULT_TTL, "", settings::DEFAULT_RETENTION),
-            |settings| {
-                (
-                    settings.outbound_prefix.as_str(),
-                    settings.secrets_ttl,
-                    settings.table_name.as_str(),
-                    settings.retention,
-                )
-            },
-        );
-        let secrets =
-            SsmSecretStore::new(aws_sdk_ssm::Client::new(aws), prefix, SystemClock).with_ttl(ttl);
-        let statuses = DynamoDbDeliveryStatus::new(
-            aws_sdk_dynamodb::Client::new(aws),
-            table,
-            retention,
-            SystemClock,
-        );
-        let queue_prefix = settings
-            .as_ref()
-            .map_or("", |settings| settings.queue_prefix.as_str());
-        let dead_letters = SqsFinalDeadLetters::new(aws_sdk_sqs::Client::new(aws), queue_prefix);
-        // Unconfigured, no request gets as far as a payload.
-        let bucket = settings.as_ref().map_or_else(
-            |_| String::new(),
-            |settings| settings.payload_bucket.clone(),
-        );
+        let delivery = settings.as_ref().ok().map(|settings| &settings.delivery);
+        let adapters = DeliveryAdapters::on_aws(delivery, aws, http.clone());
         Deliver::new(
             settings,
             SnsSignatures(HttpsCertificateSource::new(http.clone())),
-            HttpsSubscriptionConfirmer::new(http.clone()),
-            Outbound::new(
+            HttpsSubscriptionConfirmer::new(http),
+            adapters.outbound,
+            adapters.statuses,
+            adapters.dead_letters,
+        )
+    }
+}
+
+/// The outbound side on AWS: HTTPS targets signed with SSM's secrets.
+pub type AwsOutbound =
+    Outbound<HttpWebhookTarget, SsmSecretStore<SystemClock>, SystemClock, S3PayloadStore>;
+
+/// The adapters both tiers deliver through, wired once from their
+/// settings. Unconfigured (`None`), they are inert: no request gets as far
+/// as them.
+pub struct DeliveryAdapters {
+    pub outbound: AwsOutbound,
+    pub statuses: DynamoDbDeliveryStatus<SystemClock>,
+    pub dead_letters: SqsFinalDeadLetters,
+    /// The client and queue prefix the dead letters use, for the tier-2
+    /// queues.
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_prefix: String,
+}
+
+impl DeliveryAdapters {
+    /// `http` serves the targets.
+    pub fn on_aws(
+        settings: Option<&DeliverySettings>,
+        aws: &SdkConfig,
+        http: reqwest::Client,
+    ) -> Self {
+        let prefix = settings.map_or("", |s| s.outbound_prefix.as_str());
+        let ttl = settings.map_or(ssm::DEFAULT_TTL, |s| s.secrets_ttl);
+        let table = settings.map_or("", |s| s.table_name.as_str());
+        let retention = settings.map_or(settings::DEFAULT_RETENTION, |s| s.retention);
+        let bucket = settings.map_or_else(String::new, |s| s.payload_bucket.clone());
+        let queue_prefix = settings.map_or_else(String::new, |s| s.queue_prefix.clone());
+        let sqs = aws_sdk_sqs::Client::new(aws);
+        let secrets =
+            SsmSecretStore::new(aws_sdk_ssm::Client::new(aws), prefix, SystemClock).with_ttl(ttl);
+        Self {
+            outbound: Outbound::new(
                 HttpWebhookTarget::new(http),
                 secrets,
                 SystemClock,
                 S3PayloadStore::new(aws, bucket),
             ),
-            statuses,
-            dead_letters,
-        )
+            statuses: DynamoDbDeliveryStatus::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                table,
+                retention,
+                SystemClock,
+            ),
+            dead_letters: SqsFinalDeadLetters::new(sqs.clone(), &queue_prefix),
+            sqs,
+            queue_prefix,
+        }
     }
 }
 
@@ -256,8 +306,8 @@ mod tests {
             _ => None,
         };
         let settings = Settings::from_lookup(lookup).unwrap();
-        assert_eq!(settings.secrets_ttl, ssm::DEFAULT_TTL);
-        assert_eq!(settings.retention, settings::DEFAULT_RETENTION);
+        assert_eq!(settings.delivery.secrets_ttl, ssm::DEFAULT_TTL);
+        assert_eq!(settings.delivery.retention, settings::DEFAULT_RETENTION);
     }
 
     #[test]

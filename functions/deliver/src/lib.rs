@@ -53,8 +53,9 @@ pub use attempt::{
     Attempted, TargetOutcome, measure_attempt, received_at, record_attempt, schedule_of,
 };
 pub use lambda::{
-    AwsDeliver, DESTINATIONS_VARIABLE, OUTBOUND_PREFIX_VARIABLE, Settings, TABLE_NAME_VARIABLE,
-    TARGET_URL_VARIABLE, TOPIC_ARN_VARIABLE, read_destinations,
+    AwsDeliver, AwsOutbound, DESTINATIONS_VARIABLE, DeliveryAdapters, DeliverySettings,
+    OUTBOUND_PREFIX_VARIABLE, Settings, TABLE_NAME_VARIABLE, TARGET_URL_VARIABLE,
+    TOPIC_ARN_VARIABLE, read_destinations,
 };
 pub use routing::{DESTINATION_PARAMETER, requested_destination};
 
@@ -370,7 +371,7 @@ where
         }
         // A lookup by name: the same cost for one destination or fifty.
         let destination = requested_destination(request.uri().query())
-            .and_then(|name| settings.destinations.get(name))
+            .and_then(|name| settings.delivery.destinations.get(name))
             .ok_or_else(|| {
                 DeliverError::UnknownDestination(format!(
                     "the endpoint's `?{DESTINATION_PARAMETER}=` names no configured destination"

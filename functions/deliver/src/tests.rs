@@ -110,13 +110,15 @@ fn clock() -> ManualClock {
 fn settings() -> Result<Settings, SettingsError> {
     Ok(Settings {
         topic_arn: TOPIC.to_owned(),
-        destinations: Destinations::from_json(DESTINATIONS).unwrap(),
-        outbound_prefix: "/hookbridge/test/outbound/".to_owned(),
-        secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
-        table_name: "events".to_owned(),
-        retention: hookbridge_aws::settings::DEFAULT_RETENTION,
-        payload_bucket: BUCKET.to_owned(),
-        queue_prefix: "stack_".to_owned(),
+        delivery: DeliverySettings {
+            destinations: Destinations::from_json(DESTINATIONS).unwrap(),
+            outbound_prefix: "/hookbridge/test/outbound/".to_owned(),
+            secrets_ttl: hookbridge_aws::ssm::DEFAULT_TTL,
+            table_name: "events".to_owned(),
+            retention: hookbridge_aws::settings::DEFAULT_RETENTION,
+            payload_bucket: BUCKET.to_owned(),
+            queue_prefix: "stack_".to_owned(),
+        },
     })
 }
 
@@ -684,11 +686,11 @@ fn the_destinations_are_the_declaration_or_the_target_url_as_default() {
     .concat();
     let settings = Settings::from_lookup(environment(&declared)).unwrap();
     assert_eq!(
-        settings.destinations,
+        settings.delivery.destinations,
         Destinations::from_json(DESTINATIONS).unwrap()
     );
     assert_eq!(
-        settings.retention,
+        settings.delivery.retention,
         hookbridge_aws::settings::DEFAULT_RETENTION
     );
 
@@ -699,10 +701,10 @@ fn the_destinations_are_the_declaration_or_the_target_url_as_default() {
     .concat();
     let settings = Settings::from_lookup(environment(&shortcut)).unwrap();
     assert_eq!(
-        settings.destinations,
+        settings.delivery.destinations,
         Destinations::single_default(TARGET).unwrap()
     );
-    assert!(settings.destinations.get("default").is_some());
+    assert!(settings.delivery.destinations.get("default").is_some());
 }
 
 /// Variables over [`REQUIRED`].

@@ -1,65 +1,23 @@
 //! The redeliver Lambda's wiring: its settings and the adapters behind
 //! [`Redeliver`]. The Lambda's `main` builds it here.
 
-use std::time::Duration;
-
 use aws_config::SdkConfig;
-use deliver::{OUTBOUND_PREFIX_VARIABLE, Outbound, TABLE_NAME_VARIABLE, read_destinations};
+use deliver::{DeliveryAdapters, DeliverySettings};
 use hookbridge_aws::clock::SystemClock;
-use hookbridge_aws::dead_letters::{self, SqsFinalDeadLetters};
+use hookbridge_aws::dead_letters::SqsFinalDeadLetters;
 use hookbridge_aws::delivery_status::DynamoDbDeliveryStatus;
 use hookbridge_aws::iam::IamActions;
 use hookbridge_aws::retry_queue::SqsRetryQueue;
 use hookbridge_aws::s3::{self, S3PayloadStore};
-use hookbridge_aws::settings::{self, SettingsError, SettingsReader};
-use hookbridge_aws::ssm::{self, SsmSecretStore};
+use hookbridge_aws::settings::SettingsError;
+use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
-use hookbridge_core::destinations::Destinations;
 
 use crate::Redeliver;
 
-/// What the function needs from its environment: deliver's, but no topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// Every destination, each https: the same declaration deliver reads.
-    pub destinations: Destinations,
-    /// SSM path prefix: destination `D` signs with `<prefix>D`.
-    pub outbound_prefix: String,
-    pub secrets_ttl: Duration,
-    /// The events table, where the delivery status is recorded.
-    pub table_name: String,
-    pub retention: Duration,
-    pub payload_bucket: String,
-    /// Starts each destination's queue names (`<prefix><name>-retry`,
-    /// `<prefix><name>-dlq`).
-    pub queue_prefix: String,
-}
-
-impl Settings {
-    /// Reads the settings through `lookup` (the process environment in
-    /// production), naming every missing or invalid variable at once.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let mut reader = SettingsReader::new(lookup);
-        let destinations = read_destinations(&mut reader);
-        let outbound_prefix = reader.required(OUTBOUND_PREFIX_VARIABLE);
-        let secrets_ttl = ssm::read_ttl(&mut reader);
-        let table_name = reader.required(TABLE_NAME_VARIABLE);
-        let retention = settings::read_retention(&mut reader);
-        let payload_bucket = s3::read_bucket(&mut reader);
-        let queue_prefix = dead_letters::read_queue_prefix(&mut reader);
-        reader.finish(|| {
-            Some(Self {
-                destinations: destinations?,
-                outbound_prefix: outbound_prefix?,
-                secrets_ttl: secrets_ttl?,
-                table_name: table_name?,
-                retention: retention?,
-                payload_bucket: payload_bucket?,
-                queue_prefix: queue_prefix?,
-            })
-        })
-    }
-}
+/// What the function needs from its environment: what deliver delivers
+/// with, and no topic.
+pub type Settings = DeliverySettings;
 
 /// Redeliver on SSM, DynamoDB, S3, SQS and HTTPS, as the Lambda runs it.
 pub type AwsRedeliver = Redeliver<
@@ -84,34 +42,13 @@ impl AwsRedeliver {
         if let Err(problems) = &settings {
             tracing::error!(%problems, "every message stays in its queue until configured");
         }
-        let configured = settings.as_ref().ok();
-        let prefix = configured.map_or("", |s| s.outbound_prefix.as_str());
-        let ttl = configured.map_or(ssm::DEFAULT_TTL, |s| s.secrets_ttl);
-        let table = configured.map_or("", |s| s.table_name.as_str());
-        let retention = configured.map_or(settings::DEFAULT_RETENTION, |s| s.retention);
-        let queue_prefix = configured.map_or("", |s| s.queue_prefix.as_str());
-        let bucket = configured.map_or_else(String::new, |s| s.payload_bucket.clone());
-        let sqs = aws_sdk_sqs::Client::new(aws);
-        let secrets =
-            SsmSecretStore::new(aws_sdk_ssm::Client::new(aws), prefix, SystemClock).with_ttl(ttl);
-        let statuses = DynamoDbDeliveryStatus::new(
-            aws_sdk_dynamodb::Client::new(aws),
-            table,
-            retention,
-            SystemClock,
-        );
-        let dead_letters = SqsFinalDeadLetters::new(sqs.clone(), queue_prefix);
-        let retry_queue = SqsRetryQueue::new(sqs, queue_prefix);
+        let adapters = DeliveryAdapters::on_aws(settings.as_ref().ok(), aws, http);
+        let retry_queue = SqsRetryQueue::new(adapters.sqs, adapters.queue_prefix);
         Redeliver::new(
             settings,
-            Outbound::new(
-                HttpWebhookTarget::new(http),
-                secrets,
-                SystemClock,
-                S3PayloadStore::new(aws, bucket),
-            ),
-            statuses,
-            dead_letters,
+            adapters.outbound,
+            adapters.statuses,
+            adapters.dead_letters,
             retry_queue,
         )
     }
@@ -142,7 +79,10 @@ const MAPPING_ACTIONS: [&str; 3] = [
 
 #[cfg(test)]
 mod tests {
-    use deliver::{DESTINATIONS_VARIABLE, TARGET_URL_VARIABLE};
+    use deliver::{
+        DESTINATIONS_VARIABLE, OUTBOUND_PREFIX_VARIABLE, TABLE_NAME_VARIABLE, TARGET_URL_VARIABLE,
+    };
+    use hookbridge_aws::dead_letters;
 
     use super::*;
 

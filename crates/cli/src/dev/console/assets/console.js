@@ -146,7 +146,7 @@ function renderDetail(event) {
     for (const a of d.attempts) {
       const row = rows.insertRow();
       const outcome = a.status !== null ? `${a.outcome}: HTTP ${a.status}` : `${a.outcome}: ${a.error || ""}`;
-      row.append(element("td", a.number), element("td", time(a.at)), element("td", a.error && a.status !== null ? `${outcome} (${a.error})` : outcome), element("td", a.latency_ms === null ? "—" : `${a.latency_ms} ms`), element("td", a.response_excerpt || ""));
+      row.append(element("td", a.number), element("td", time(a.at)), element("td", outcome), element("td", a.latency_ms === null ? "—" : `${a.latency_ms} ms`), element("td", a.response_excerpt || ""));
     }
     if (d.attempts.length === 0) {
       const row = rows.insertRow();
