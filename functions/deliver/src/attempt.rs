@@ -1,7 +1,8 @@
 //! One delivery attempt, the same in both tiers: deliver (SNS's attempts)
 //! and redeliver (the tier-2 queue's) make it with [`Outbound::attempt`],
-//! read it with the destination's [`schedule_of`], record it with
-//! [`record_attempt`] and count it with [`measure_attempt`].
+//! read it with the destination's [`schedule_of`], and count and record it
+//! with [`finish_attempt`]. The local pipeline, which records in its own
+//! store, counts with [`measure_attempt`].
 
 use std::time::SystemTime;
 
@@ -119,18 +120,45 @@ pub fn received_at(envelope: &Envelope) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(&envelope.received_at).ok()
 }
 
-/// Records an attempt. A failure is logged and nothing else: what follows
-/// the attempt (the answer to SNS, the tier-2 queue's message) must follow
-/// the target's answer, or a delivered event would be retried (and
-/// delivered again) because its status could not be written.
-pub async fn record_attempt<R: DeliveryStatusStore>(
+/// An attempt made, to count and record once the state it leaves the
+/// delivery in is known.
+pub struct FinishedAttempt<'a> {
+    /// The envelope's event id and correlation id.
+    pub ids: (&'a str, &'a str),
+    pub attempt: Attempt,
+    /// How it failed; `None` when delivered.
+    pub failure: Option<FailureClass>,
+}
+
+impl<'a> FinishedAttempt<'a> {
+    pub fn of(ids: (&'a str, &'a str), attempted: &Attempted) -> Self {
+        Self {
+            ids,
+            attempt: attempted.attempt.clone(),
+            failure: attempted.failure_class(),
+        }
+    }
+}
+
+/// Counts the request made to the destination and records it, with the
+/// state the delivery is in after it. A failure to record is logged and
+/// nothing else: what follows the attempt (the answer to
+/// SNS, the tier-2 queue's message) must follow the target's answer, or a
+/// delivered event would be retried (and delivered again) because its
+/// status could not be written.
+pub async fn finish_attempt<R: DeliveryStatusStore>(
+    metrics: Option<&dyn MetricsRecorder>,
     statuses: &R,
-    envelope_ids: (&str, &str),
     destination: &Destination,
-    attempt: Attempt,
+    finished: FinishedAttempt<'_>,
     state: DeliveryState,
 ) {
-    let (event_id, correlation_id) = envelope_ids;
+    let FinishedAttempt {
+        ids: (event_id, correlation_id),
+        attempt,
+        failure,
+    } = finished;
+    measure_attempt(metrics, destination, failure, attempt.latency_ms, state);
     if let Err(error) = statuses
         .record_attempt(event_id, &destination.name, attempt, state)
         .await

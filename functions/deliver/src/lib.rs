@@ -50,7 +50,8 @@ mod lambda;
 mod routing;
 
 pub use attempt::{
-    Attempted, TargetOutcome, measure_attempt, received_at, record_attempt, schedule_of,
+    Attempted, FinishedAttempt, TargetOutcome, finish_attempt, measure_attempt, received_at,
+    schedule_of,
 };
 pub use lambda::{
     AwsDeliver, AwsOutbound, DESTINATIONS_VARIABLE, DeliveryAdapters, DeliverySettings,
@@ -479,20 +480,12 @@ where
         };
         let latency_ms = attempted.attempt.latency_ms;
         let gone = is_gone(destination, &attempted, received_at, self.outbound.now());
-        let failure = attempted.failure_class();
         let record = |state: DeliveryState| {
-            measure_attempt(
+            finish_attempt(
                 self.metrics.as_deref(),
-                destination,
-                failure,
-                latency_ms,
-                state,
-            );
-            record_attempt(
                 &self.statuses,
-                (&event_id, &correlation_id),
                 destination,
-                attempted.attempt.clone(),
+                FinishedAttempt::of((&event_id, &correlation_id), &attempted),
                 state,
             )
         };

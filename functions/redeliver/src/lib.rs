@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use deliver::{
-    Outbound, OutboundError, TargetOutcome, measure_attempt, received_at, record_attempt,
+    FinishedAttempt, Outbound, OutboundError, TargetOutcome, finish_attempt, received_at,
     schedule_of,
 };
 use hookbridge_aws::dead_letters::destination_of_tier2_queue;
@@ -43,7 +43,6 @@ use hookbridge_core::delivery_status::DeliveryState;
 use hookbridge_core::destinations::Destination;
 use hookbridge_core::envelope::Envelope;
 use hookbridge_core::horizon::{Tier2Receive, Tier2Step};
-use hookbridge_core::metrics::FailureClass;
 use hookbridge_core::ports::{
     Clock, DeliveryStatusStore, FinalDeadLetters, MetricsRecorder, PayloadStore, RetryQueue,
     SecretStore, WebhookTarget,
@@ -244,12 +243,8 @@ where
             ?step,
             "tier-2 attempt"
         );
-        let recorded = Recorded {
-            ids: (event_id, correlation_id),
-            failure: attempted.failure_class(),
-            attempt: attempted.attempt,
-        };
-        self.apply(record, destination, step, Some(recorded)).await
+        let finished = FinishedAttempt::of((event_id, correlation_id), &attempted);
+        self.apply(record, destination, step, Some(finished)).await
     }
 
     /// Carries out the step; then records the attempt (if one was made)
@@ -259,11 +254,11 @@ where
         record: &SqsRecord,
         destination: &Destination,
         step: Tier2Step,
-        recorded: Option<Recorded<'_>>,
+        finished: Option<FinishedAttempt<'_>>,
     ) -> Disposition {
         match step {
             Tier2Step::Done => {
-                self.record(recorded, destination, DeliveryState::Delivered)
+                self.record(finished, destination, DeliveryState::Delivered)
                     .await;
                 Disposition::Done
             }
@@ -275,13 +270,13 @@ where
                 {
                     tracing::error!(message_id = record.message_id, %error, "not postponed: received again after the queue's visibility timeout");
                 }
-                self.record(recorded, destination, DeliveryState::Retrying)
+                self.record(finished, destination, DeliveryState::Retrying)
                     .await;
                 Disposition::Kept
             }
             Tier2Step::DeadLetter(reason) => {
                 tracing::warn!(message_id = record.message_id, destination = %destination.name, ?reason, "delivery over: to the final dead-letter queue");
-                self.dead_letter(record, destination, recorded).await
+                self.dead_letter(record, destination, finished).await
             }
         }
     }
@@ -291,7 +286,7 @@ where
         &self,
         record: &SqsRecord,
         destination: &Destination,
-        recorded: Option<Recorded<'_>>,
+        finished: Option<FinishedAttempt<'_>>,
     ) -> Disposition {
         match self
             .dead_letters
@@ -299,13 +294,13 @@ where
             .await
         {
             Ok(()) => {
-                self.record(recorded, destination, DeliveryState::DeadLettered)
+                self.record(finished, destination, DeliveryState::DeadLettered)
                     .await;
                 Disposition::Done
             }
             Err(error) => {
                 tracing::error!(message_id = record.message_id, %error, "not dead-lettered; the message stays in its tier-2 queue");
-                self.record(recorded, destination, DeliveryState::Retrying)
+                self.record(finished, destination, DeliveryState::Retrying)
                     .await;
                 Disposition::Kept
             }
@@ -314,33 +309,19 @@ where
 
     async fn record(
         &self,
-        recorded: Option<Recorded<'_>>,
+        finished: Option<FinishedAttempt<'_>>,
         destination: &Destination,
         state: DeliveryState,
     ) {
-        if let Some(recorded) = recorded {
-            measure_attempt(
+        if let Some(finished) = finished {
+            finish_attempt(
                 self.metrics.as_deref(),
-                destination,
-                recorded.failure,
-                recorded.attempt.latency_ms,
-                state,
-            );
-            record_attempt(
                 &self.statuses,
-                recorded.ids,
                 destination,
-                recorded.attempt,
+                finished,
                 state,
             )
             .await;
         }
     }
-}
-
-/// An attempt made on this receive, to record once its outcome is known.
-struct Recorded<'a> {
-    ids: (&'a str, &'a str),
-    failure: Option<FailureClass>,
-    attempt: hookbridge_core::delivery_status::Attempt,
 }
