@@ -102,32 +102,25 @@ impl DestinationResources for AwsDestinationResources {
         &self,
         topic_arn: &str,
     ) -> Result<Vec<TopicSubscription>, ResourceError> {
-        let mut subscriptions = Vec::new();
-        let mut next_token = None;
-        loop {
-            let page = self
-                .sns
-                .list_subscriptions_by_topic()
-                .topic_arn(topic_arn)
-                .set_next_token(next_token)
-                .send()
-                .await
-                .map_err(|error| failed("sns:ListSubscriptionsByTopic", topic_arn, &error))?;
-            subscriptions.extend(page.subscriptions.unwrap_or_default().into_iter().map(
-                |subscription| {
-                    TopicSubscription {
-                        arn: subscription
-                            .subscription_arn
-                            .filter(|arn| arn != PENDING_CONFIRMATION),
-                        endpoint: subscription.endpoint.unwrap_or_default(),
-                    }
-                },
-            ));
-            next_token = page.next_token;
-            if next_token.is_none() {
-                return Ok(subscriptions);
-            }
-        }
+        let subscriptions = self
+            .sns
+            .list_subscriptions_by_topic()
+            .topic_arn(topic_arn)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|error| failed("sns:ListSubscriptionsByTopic", topic_arn, &error))?;
+        Ok(subscriptions
+            .into_iter()
+            .map(|subscription| TopicSubscription {
+                arn: subscription
+                    .subscription_arn
+                    .filter(|arn| arn != PENDING_CONFIRMATION),
+                endpoint: subscription.endpoint.unwrap_or_default(),
+            })
+            .collect())
     }
 
     async fn subscribe(
@@ -327,33 +320,25 @@ impl DestinationResources for AwsDestinationResources {
     }
 
     async fn queue_mappings(&self, function_arn: &str) -> Result<Vec<QueueMapping>, ResourceError> {
-        let mut mappings = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = self
-                .lambda
-                .list_event_source_mappings()
-                .function_name(function_arn)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|error| failed("lambda:ListEventSourceMappings", function_arn, &error))?;
-            mappings.extend(
-                page.event_source_mappings
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|mapping| {
-                        Some(QueueMapping {
-                            uuid: mapping.uuid?,
-                            queue_arn: mapping.event_source_arn?,
-                        })
-                    }),
-            );
-            marker = page.next_marker;
-            if marker.is_none() {
-                return Ok(mappings);
-            }
-        }
+        let mappings = self
+            .lambda
+            .list_event_source_mappings()
+            .function_name(function_arn)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|error| failed("lambda:ListEventSourceMappings", function_arn, &error))?;
+        Ok(mappings
+            .into_iter()
+            .filter_map(|mapping| {
+                Some(QueueMapping {
+                    uuid: mapping.uuid?,
+                    queue_arn: mapping.event_source_arn?,
+                })
+            })
+            .collect())
     }
 
     async fn map_queue(&self, function_arn: &str, queue_arn: &str) -> Result<(), ResourceError> {
