@@ -69,6 +69,54 @@ pub async fn create_topic(config: &SdkConfig, prefix: &str) -> String {
         .expect("CreateTopic returns the ARN")
 }
 
+/// An SQS queue a test created: its URL for the SQS calls, its ARN for
+/// subscriptions and policies.
+pub struct TestQueue {
+    pub url: String,
+    pub arn: String,
+}
+
+/// Creates the queue `name`: a [`unique_name`], unless the code under test
+/// derives the name itself.
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> TestQueue {
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("create queue {name}: {error:?}"))
+        .queue_url
+        .expect("CreateQueue returns the queue URL");
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("get attributes of queue {name}: {error:?}"))
+        .attributes
+        .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
+        .expect("GetQueueAttributes returns the queue ARN");
+    TestQueue { url, arn }
+}
+
+/// A fresh queue `<prefix>-<unique>` subscribed to the topic with raw
+/// message delivery, so it receives exactly what the topic published;
+/// returns its URL.
+pub async fn subscribe_new_queue(config: &SdkConfig, topic_arn: &str, prefix: &str) -> String {
+    let queue = create_queue(&aws_sdk_sqs::Client::new(config), &unique_name(prefix)).await;
+    aws_sdk_sns::Client::new(config)
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue.arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("subscribe queue {prefix}-*: {error:?}"));
+    queue.url
+}
+
 /// A fresh events table shaped like the template's (string partition key
 /// `pk`), named `<prefix>-<unique>`.
 pub async fn create_events_table(config: &SdkConfig, prefix: &str) -> String {
@@ -188,24 +236,10 @@ impl BusTap {
         let sqs = aws_sdk_sqs::Client::new(config);
         let name = unique_name("hb-tap");
 
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(&name)
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("create queue {name}: {error:?}"))
-            .queue_url
-            .expect("CreateQueue returns the queue URL");
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("get attributes of queue {name}: {error:?}"))
-            .attributes
-            .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
-            .expect("GetQueueAttributes returns the queue ARN");
+        let TestQueue {
+            url: queue_url,
+            arn: queue_arn,
+        } = create_queue(&sqs, &name).await;
 
         let rule_arn = events
             .put_rule()

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use hookbridge_core::delivery_policy::DeliveryPolicy;
-use hookbridge_tests::{aws_config, create_topic, unique_name};
+use hookbridge_tests::{TestQueue, aws_config, create_queue, create_topic, unique_name};
 use reconcile::{AwsReconciler, CustomResourceRequest, Properties, RequestType, ResponseStatus};
 use serde_json::{Value, json};
 
@@ -72,31 +72,6 @@ fn envelope(index: usize, source: &str, event_type: &str) -> String {
     .to_string()
 }
 
-async fn create_queue(config: &SdkConfig, prefix: &str) -> (String, String) {
-    let sqs = aws_sdk_sqs::Client::new(config);
-    let url = sqs
-        .create_queue()
-        .queue_name(unique_name(prefix))
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url
-        .expect("a queue URL");
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|mut attributes| {
-            attributes.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        })
-        .expect("the queue's ARN");
-    (url, arn)
-}
-
 /// The ids of the envelopes in the queue, reading until `expected` arrived
 /// and then once more to catch any extra.
 async fn received_ids(config: &SdkConfig, queue_url: &str, expected: usize) -> BTreeSet<String> {
@@ -145,7 +120,11 @@ async fn each_destination_subscription_receives_exactly_the_envelopes_its_rule_m
 
     let mut queues = BTreeMap::new();
     for destination in desired.destinations.iter() {
-        let (url, arn) = create_queue(&config, &format!("hb-dest-{}", destination.name)).await;
+        let TestQueue { url, arn } = create_queue(
+            &aws_sdk_sqs::Client::new(&config),
+            &unique_name(&format!("hb-dest-{}", destination.name)),
+        )
+        .await;
         // The filter half of what the reconciler sets; an SQS endpoint takes
         // no HTTP delivery policy.
         let mut attributes: BTreeMap<String, String> = desired

@@ -15,22 +15,15 @@ use hookbridge_testkit::http_target::{Answer, HttpTarget, Reply, Script};
 use hookbridge_tests::deliver_fixtures::{
     ENVELOPE, OUTBOUND, notification, outbound_prefix, queue_prefix, trusting_deliver,
 };
-use hookbridge_tests::{aws_config, create_events_table, create_topic, put_secure_parameter};
+use hookbridge_tests::{
+    TestQueue, aws_config, create_events_table, create_queue, create_topic, put_secure_parameter,
+    subscribe_new_queue,
+};
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 
 fn gone() -> Answer {
     Reply::json(410, r#"{"error":"gone"}"#).into()
-}
-
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-    sqs.create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .expect("create the queue")
-        .queue_url
-        .expect("a queue URL")
 }
 
 async fn receive_all(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<String> {
@@ -60,7 +53,9 @@ async fn a_410_from_tier_1_goes_straight_to_the_final_dead_letter_queue_and_repl
     let table = create_events_table(&config, "hb-horizon").await;
     let queues = queue_prefix();
     let default = DestinationName::try_from(DEFAULT_DESTINATION.to_owned()).unwrap();
-    let final_queue = create_queue(&sqs, &final_queue_name(&queues, &default)).await;
+    let final_queue = create_queue(&sqs, &final_queue_name(&queues, &default))
+        .await
+        .url;
     let target = HttpTarget::start(Script::always(gone()));
     let deliver = trusting_deliver(
         &config,
@@ -102,25 +97,7 @@ async fn a_410_from_tier_1_goes_straight_to_the_final_dead_letter_queue_and_repl
     // Replay: the final queue's letter goes back onto the topic, and leaves
     // the queue once the topic has it.
     let topic_arn = create_topic(&config, "hb-horizon").await;
-    let published = create_queue(&sqs, &hookbridge_tests::unique_name("hb-published")).await;
-    let published_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&published)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
-        .unwrap();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(published_arn)
-        .attributes("RawMessageDelivery", "true")
-        .send()
-        .await
-        .unwrap();
+    let published = subscribe_new_queue(&config, &topic_arn, "hb-published").await;
     let mut replayed = 0;
     for _ in 0..40 {
         replayed += DeadLetterReplayer::new(sqs.clone(), sns.clone())
@@ -198,18 +175,13 @@ mod tier2 {
         let table = create_events_table(&config, "hb-tier2").await;
         let queues = queue_prefix();
         let default = DestinationName::try_from(DEFAULT_DESTINATION.to_owned()).unwrap();
-        let final_queue = create_queue(&sqs, &final_queue_name(&queues, &default)).await;
-        let tier2_queue = create_queue(&sqs, &tier2_queue_name(&queues, &default)).await;
-        let tier2_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&tier2_queue)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
+        let final_queue = create_queue(&sqs, &final_queue_name(&queues, &default))
             .await
-            .unwrap()
-            .attributes
-            .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
-            .unwrap();
+            .url;
+        let TestQueue {
+            url: tier2_queue,
+            arn: tier2_arn,
+        } = create_queue(&sqs, &tier2_queue_name(&queues, &default)).await;
         let destinations = Destinations::from_json(&format!(
             r#"{{"default": {{"url": "{target_url}", "horizon_hours": {horizon_hours}}}}}"#
         ))
@@ -433,26 +405,7 @@ mod tier2 {
         // `hookbridge replay` from the final queue puts it back on the topic.
         let sns = aws_sdk_sns::Client::new(&stage.config);
         let topic_arn = create_topic(&stage.config, "hb-tier2").await;
-        let published = create_queue(&stage.sqs, &hookbridge_tests::unique_name("hb-t2-pub")).await;
-        let published_arn = stage
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&published)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
-            .unwrap();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(published_arn)
-            .attributes("RawMessageDelivery", "true")
-            .send()
-            .await
-            .unwrap();
+        let published = subscribe_new_queue(&stage.config, &topic_arn, "hb-t2-pub").await;
         let replayed = DeadLetterReplayer::new(stage.sqs.clone(), sns)
             .replay(&stage.final_queue, &topic_arn, 10)
             .await

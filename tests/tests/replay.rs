@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use hookbridge_aws::replay::{DeadLetterReplayer, ReplayError, ReplayReport};
-use hookbridge_tests::{aws_config, create_topic, unique_name};
+use hookbridge_tests::{aws_config, create_queue, create_topic, subscribe_new_queue, unique_name};
 use serde_json::json;
 
 const ENVELOPE: &str = r#"{"id":"evt_1","source":"stripe","type":"charge.failed","received_at":"2026-11-24T00:00:00.123Z","occurred_at":null,"correlation_id":"c1","payload":{"id":"evt_1"}}"#;
@@ -26,27 +26,9 @@ impl Fixture {
         let config: SdkConfig = aws_config().await;
         let sqs = aws_sdk_sqs::Client::new(&config);
         let sns = aws_sdk_sns::Client::new(&config);
-        let dead_letters = create_queue(&sqs, "hb-dlq").await;
-        let published = create_queue(&sqs, "hb-published").await;
+        let dead_letters = create_queue(&sqs, &unique_name("hb-dlq")).await.url;
         let topic_arn = create_topic(&config, "hb-topic").await;
-        let published_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&published)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes")
-            .attributes
-            .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
-            .expect("the queue ARN");
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(published_arn)
-            .attributes("RawMessageDelivery", "true")
-            .send()
-            .await
-            .expect("subscribe the queue");
+        let published = subscribe_new_queue(&config, &topic_arn, "hb-published").await;
         Self {
             replayer: DeadLetterReplayer::new(sqs.clone(), sns),
             sqs,
@@ -121,16 +103,6 @@ impl Fixture {
         })
         .sum()
     }
-}
-
-async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> String {
-    sqs.create_queue()
-        .queue_name(unique_name(prefix))
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url
-        .expect("CreateQueue returns the URL")
 }
 
 fn sns_notification(message: &str) -> String {
