@@ -83,7 +83,7 @@ impl EventPublisher for LocalBus {
         let destinations = Arc::clone(&self.destinations);
         let published = self
             .store
-            .call(move |connection| publish(connection, &event, &destinations, SystemTime::now()))
+            .write(move |connection| publish(connection, &event, &destinations, SystemTime::now()))
             .await
             .map_err(|error| PublishError::Unavailable {
                 attempts: 1,

@@ -65,7 +65,7 @@ impl Console {
                 let event_id = accepted.id.clone();
                 let headers = masked_headers(headers, &self.signature_headers);
                 self.store
-                    .call(move |connection| {
+                    .write(move |connection| {
                         record_request_headers(connection, &source, &event_id, &headers)
                     })
                     .await
@@ -74,7 +74,7 @@ impl Console {
             Err(error) => {
                 let refusal = self.refusal(error, decided, headers, body);
                 self.store
-                    .call(move |connection| record_refusal(connection, &refusal))
+                    .write(move |connection| record_refusal(connection, &refusal))
                     .await
             }
         };
@@ -109,7 +109,7 @@ impl Console {
         };
         if let Err(error) = self
             .store
-            .call(move |connection| record_refusal(connection, &refusal))
+            .write(move |connection| record_refusal(connection, &refusal))
             .await
         {
             tracing::warn!(correlation_id, %error, "the console could not keep this refusal");

@@ -1,12 +1,12 @@
 //! The local bus: ingest's publish commits an event with the work its routes
-//! owe, in one transaction.
+//! owe, atomically (the writer runs each request in its own savepoint).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use hookbridge_core::destinations::{DestinationName, Destinations};
 use hookbridge_core::ports::BusEvent;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 use serde::Deserialize;
 
 use super::states::{ConsumeState, DeliveryState};
@@ -41,17 +41,16 @@ pub enum Published {
 
 /// Commits `event` and the work its routes owe (a delivery due at `now` to
 /// every destination whose filter matches its source and type; the
-/// consumer's pending mark always, the column's default) in one transaction.
+/// consumer's pending mark always, the column's default), atomically.
 pub fn publish(
-    connection: &mut Connection,
+    connection: &Connection,
     event: &BusEvent,
     destinations: &Destinations,
     now: SystemTime,
 ) -> Result<Published, StoreError> {
     let head: EnvelopeHead =
         serde_json::from_str(&event.detail).map_err(StoreError::InvalidDetail)?;
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let inserted = transaction.execute(
+    let inserted = connection.execute(
         "INSERT INTO bus_events (source, event_id, detail_type, detail, correlation_id,
              received_at, occurred_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -67,13 +66,13 @@ pub fn publish(
         ],
     )?;
     let published = if inserted == 1 {
-        let seq = transaction.last_insert_rowid();
+        let seq = connection.last_insert_rowid();
         let matching: Vec<DestinationName> = destinations
             .matching(&head.source, &event.detail_type)
             .map(|destination| destination.name.clone())
             .collect();
         {
-            let mut insert = transaction.prepare_cached(
+            let mut insert = connection.prepare_cached(
                 "INSERT INTO deliveries (seq, destination, status, due_at_ms) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for name in &matching {
@@ -91,7 +90,7 @@ pub fn publish(
             destinations: matching,
         }
     } else {
-        transaction.execute(
+        connection.execute(
             "UPDATE bus_events SET duplicates = duplicates + 1 WHERE source = ?1 AND event_id = ?2",
             params![head.source, head.id],
         )?;
@@ -100,7 +99,6 @@ pub fn publish(
             correlation_id: head.correlation_id,
         }
     };
-    transaction.commit()?;
     Ok(published)
 }
 

@@ -4,12 +4,12 @@
 use std::time::SystemTime;
 
 use hookbridge_core::delivery_status;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::states::{ConsumeState, DeliveryState};
-use super::{StoreError, from_millis, sql_limit, to_millis, without_own_fsync};
+use super::{StoreError, from_millis, sql_limit, to_millis};
 use crate::dev::event_list::AttemptView;
 
 /// Which events a page holds.
@@ -309,23 +309,20 @@ pub fn counts(connection: &Connection) -> Result<Counts, StoreError> {
 
 /// Keeps the masked request headers of the event `event_id` of `source`,
 /// unless it already has some: a duplicate does not replace the headers of
-/// the event that was put on the bus. Shown, never relied on: not worth an
-/// fsync beside the event's own commit.
+/// the event that was put on the bus.
 pub fn record_request_headers(
-    connection: &mut Connection,
+    connection: &Connection,
     source: &str,
     event_id: &str,
     headers: &[(String, String)],
 ) -> Result<(), StoreError> {
     let headers = serde_json::to_string(headers).map_err(StoreError::InvalidDetail)?;
-    without_own_fsync(connection, |connection| {
-        connection.execute(
-            "UPDATE bus_events SET request_headers = ?3
-             WHERE source = ?1 AND event_id = ?2 AND request_headers IS NULL",
-            params![source, event_id, headers],
-        )?;
-        Ok(())
-    })
+    connection.execute(
+        "UPDATE bus_events SET request_headers = ?3
+         WHERE source = ?1 AND event_id = ?2 AND request_headers IS NULL",
+        params![source, event_id, headers],
+    )?;
+    Ok(())
 }
 
 /// Puts the finished (delivered or dead-lettered) deliveries of event `seq`
@@ -333,14 +330,13 @@ pub fn record_request_headers(
 /// at `now`; deliveries still pending or retrying are left alone. Returns
 /// the destinations re-queued.
 pub fn redeliver(
-    connection: &mut Connection,
+    connection: &Connection,
     seq: i64,
     destination: Option<&str>,
     now: SystemTime,
 ) -> Result<Vec<String>, StoreError> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let requeued = {
-        let mut update = transaction.prepare(
+        let mut update = connection.prepare(
             "UPDATE deliveries SET status = ?3, due_at_ms = ?4, next_attempt = 1,
                  schedule_started_ms = NULL, schedule_elapsed_ms = NULL
              WHERE seq = ?1 AND (?2 IS NULL OR destination = ?2) AND status IN (?5, ?6)
@@ -361,7 +357,6 @@ pub fn redeliver(
         requeued.sort();
         requeued
     };
-    transaction.commit()?;
     Ok(requeued)
 }
 
