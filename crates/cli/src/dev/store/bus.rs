@@ -9,7 +9,7 @@ use hookbridge_core::ports::BusEvent;
 use rusqlite::{Connection, params};
 use serde::Deserialize;
 
-use super::states::{ConsumeState, DeliveryState};
+use super::states::DeliveryState;
 use super::{StoreError, to_millis};
 
 /// The fields of an envelope the bus indexes; the payload is not parsed.
@@ -120,8 +120,8 @@ pub fn pending_work(connection: &Connection) -> Result<PendingWork, StoreError> 
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let unconsumed = connection.query_row(
-        "SELECT count(*) FROM bus_events WHERE consume_state = ?1",
-        params![ConsumeState::Pending],
+        "SELECT count(*) FROM bus_events WHERE consume_state = 'pending'",
+        [],
         |row| row.get(0),
     )?;
     Ok(PendingWork {
