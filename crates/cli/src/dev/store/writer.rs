@@ -173,14 +173,14 @@ fn write_batches(connection: &Mutex<Connection>, mut queue: mpsc::Receiver<Messa
 fn run_batch(connection: &Connection, batch: &mut [Box<dyn Request>]) -> Result<(), StoreError> {
     let outcome = (|| {
         connection.execute_batch("BEGIN IMMEDIATE")?;
+        // Cached: prepared once, not parsed again for every request.
+        let statement = |sql| connection.prepare_cached(sql)?.execute([]);
         for request in batch.iter_mut() {
-            connection.execute_batch("SAVEPOINT request")?;
-            let end = if request.run(connection) {
-                "RELEASE request"
-            } else {
-                "ROLLBACK TO request; RELEASE request"
-            };
-            connection.execute_batch(end)?;
+            statement("SAVEPOINT request")?;
+            if !request.run(connection) {
+                statement("ROLLBACK TO request")?;
+            }
+            statement("RELEASE request")?;
         }
         connection.execute_batch("COMMIT")?;
         Ok(())
