@@ -61,6 +61,7 @@ fn group_commit(c: &mut Criterion) {
                                         publish(
                                             connection,
                                             &event,
+                                            None,
                                             &destinations,
                                             SystemTime::now(),
                                         )

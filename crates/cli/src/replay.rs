@@ -177,7 +177,7 @@ mod tests {
         let last = fail(12, UNIX_EPOCH + Duration::from_secs(1));
         store
             .with(|c| {
-                publish(c, &event, &destinations, UNIX_EPOCH)?;
+                publish(c, &event, None, &destinations, UNIX_EPOCH)?;
                 for name in DESTINATIONS {
                     record_attempt(c, seq, name, UNIX_EPOCH, &last, AfterAttempt::DeadLettered)?;
                 }

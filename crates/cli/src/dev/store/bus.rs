@@ -41,10 +41,13 @@ pub enum Published {
 
 /// Commits `event` and the work its routes owe (a delivery due at `now` to
 /// every destination whose filter matches its source and type; the
-/// consumer's pending mark always, the column's default), atomically.
+/// consumer's pending mark always, the column's default), atomically, with
+/// the masked headers of its request (JSON `[[name, value], …]`) for the
+/// console. A duplicate keeps the headers of the event already on the bus.
 pub fn publish(
     connection: &Connection,
     event: &BusEvent,
+    request_headers: Option<&str>,
     destinations: &Destinations,
     now: SystemTime,
 ) -> Result<Published, StoreError> {
@@ -52,8 +55,8 @@ pub fn publish(
         serde_json::from_str(&event.detail).map_err(StoreError::InvalidDetail)?;
     let inserted = connection.execute(
         "INSERT INTO bus_events (source, event_id, detail_type, detail, correlation_id,
-             received_at, occurred_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             received_at, occurred_at, request_headers)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (source, event_id) DO NOTHING",
         params![
             head.source,
@@ -62,7 +65,8 @@ pub fn publish(
             event.detail,
             head.correlation_id,
             head.received_at,
-            head.occurred_at
+            head.occurred_at,
+            request_headers
         ],
     )?;
     let published = if inserted == 1 {
@@ -164,7 +168,7 @@ mod tests {
     fn a_published_event_owes_a_delivery_and_a_record() {
         let store = LocalStore::in_memory();
         let published = store
-            .with(|c| publish(c, &bus_event("evt_1", "c1"), &default_only(), at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c1"), None, &default_only(), at(0)))
             .unwrap();
         assert_eq!(
             published,
@@ -191,11 +195,11 @@ mod tests {
     fn a_known_id_is_counted_and_schedules_nothing() {
         let store = LocalStore::in_memory();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c1"), &default_only(), at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c1"), None, &default_only(), at(0)))
             .unwrap();
         for _ in 0..2 {
             let again = store
-                .with(|c| publish(c, &bus_event("evt_1", "c2"), &default_only(), at(1)))
+                .with(|c| publish(c, &bus_event("evt_1", "c2"), None, &default_only(), at(1)))
                 .unwrap();
             assert!(matches!(again, Published::Duplicate { .. }));
         }
@@ -219,7 +223,7 @@ mod tests {
         let destinations = billing_and_prs();
         let publish_one = |event: BusEvent| {
             store
-                .with(|c| publish(c, &event, &destinations, at(0)))
+                .with(|c| publish(c, &event, None, &destinations, at(0)))
                 .unwrap()
         };
         assert_eq!(
@@ -259,7 +263,7 @@ mod tests {
         let store = LocalStore::in_memory();
         let none = Destinations::from_json("{}").unwrap();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c1"), &none, at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c1"), None, &none, at(0)))
             .unwrap();
         assert!(
             store

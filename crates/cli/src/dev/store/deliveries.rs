@@ -368,7 +368,7 @@ mod tests {
         )
         .unwrap();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c"), &both, at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c"), None, &both, at(0)))
             .unwrap();
         dead_letter(&store, 1, "billing");
         dead_letter(&store, 1, "crm");

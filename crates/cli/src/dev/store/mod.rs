@@ -305,7 +305,7 @@ pub(crate) mod test_support {
         let destinations = default_only();
         for id in ids {
             store
-                .with(|c| publish(c, &bus_event(id, "c"), &destinations, at(0)))
+                .with(|c| publish(c, &bus_event(id, "c"), None, &destinations, at(0)))
                 .unwrap();
         }
         store
@@ -368,7 +368,7 @@ mod tests {
             let store = LocalStore::open(&dir).unwrap();
             for id in ["evt_1", "evt_2"] {
                 store
-                    .with(|c| bus::publish(c, &bus_event(id, "c"), &default_only(), at(0)))
+                    .with(|c| bus::publish(c, &bus_event(id, "c"), None, &default_only(), at(0)))
                     .unwrap();
             }
             fail_first_attempt(&store, 2, at(0));
@@ -405,16 +405,16 @@ mod tests {
         assert!(!dir.exists());
         let writer = LocalStore::open(&dir).unwrap();
         writer
-            .with(|c| bus::publish(c, &bus_event("evt_1", "c"), &default_only(), at(0)))
+            .with(|c| bus::publish(c, &bus_event("evt_1", "c"), None, &default_only(), at(0)))
             .unwrap();
         let reader = LocalStore::open_read_only(&dir).unwrap();
         let listed = reader.with(|c| listing::recent_events(c, 10)).unwrap();
         assert_eq!(listed.events.len(), 1);
-        let refused =
-            reader.with(|c| bus::publish(c, &bus_event("evt_2", "c"), &default_only(), at(0)));
+        let refused = reader
+            .with(|c| bus::publish(c, &bus_event("evt_2", "c"), None, &default_only(), at(0)));
         assert!(refused.is_err(), "a reader cannot write");
         writer
-            .with(|c| bus::publish(c, &bus_event("evt_3", "c"), &default_only(), at(0)))
+            .with(|c| bus::publish(c, &bus_event("evt_3", "c"), None, &default_only(), at(0)))
             .unwrap();
         let listed = reader.with(|c| listing::recent_events(c, 10)).unwrap();
         assert_eq!(listed.events.len(), 2, "it sees the writer's new commits");

@@ -150,7 +150,7 @@ mod tests {
         for (seq, name) in (1..).zip(names) {
             let key = name.starts_with("shared").then_some("payloads/stripe/abc");
             store
-                .with(|c| publish(c, &event(name, key), &default_only(), at(0)))
+                .with(|c| publish(c, &event(name, key), None, &default_only(), at(0)))
                 .unwrap();
             if name != "unconsumed" {
                 store.with(|c| mark_consumed(c, seq, None)).unwrap();
