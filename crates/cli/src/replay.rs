@@ -12,7 +12,7 @@ use hookbridge_core::destinations::{DestinationName, DestinationsError};
 
 use crate::dev::DEFAULT_DATA_DIR;
 use crate::dev::store::deliveries::{DeadLetterFilter, requeue_dead_letters};
-use crate::dev::store::{self, LocalStore, StoreError};
+use crate::dev::store::{self, LocalStore, StoreError, in_transaction};
 use crate::output;
 
 #[derive(Debug, clap::Args)]
@@ -87,8 +87,11 @@ fn replay_local(
         return Err(ReplayError::NoStore(data_dir.to_path_buf()));
     }
     let store = LocalStore::open(data_dir)?;
-    let requeued = store
-        .with(|connection| requeue_dead_letters(connection, filter, limit, SystemTime::now()))?;
+    let requeued = store.with(|connection| {
+        in_transaction(connection, |connection| {
+            requeue_dead_letters(connection, filter, limit, SystemTime::now())
+        })
+    })?;
     for entry in &requeued {
         output::line(format_args!(
             "replayed {} to {} (source {}, correlation id {})",
@@ -174,7 +177,7 @@ mod tests {
         let last = fail(12, UNIX_EPOCH + Duration::from_secs(1));
         store
             .with(|c| {
-                publish(c, &event, &destinations, UNIX_EPOCH)?;
+                publish(c, &event, None, &destinations, UNIX_EPOCH)?;
                 for name in DESTINATIONS {
                     record_attempt(c, seq, name, UNIX_EPOCH, &last, AfterAttempt::DeadLettered)?;
                 }

@@ -57,6 +57,15 @@ impl Routes {
     }
 }
 
+tokio::task_local! {
+    /// The masked headers (JSON `[[name, value], …]`) of the webhook being
+    /// ingested, set by the edge around `Ingest::decide`. The ingest port
+    /// carries only the event; through this the console's copy of the
+    /// headers is committed with the event itself, in the same write, so a
+    /// `202` waits for one commit, not two.
+    pub static REQUEST_HEADERS: String;
+}
+
 /// The local event bus. `publish` returns only once the event and the work
 /// of its routes (a delivery to each destination that wants it; persist,
 /// always) are committed in one transaction, so a 202 survives a crash.
@@ -80,10 +89,19 @@ impl LocalBus {
 impl EventPublisher for LocalBus {
     async fn publish(&self, event: &BusEvent) -> Result<(), PublishError> {
         let event = event.clone();
+        let headers = REQUEST_HEADERS.try_with(Clone::clone).ok();
         let destinations = Arc::clone(&self.destinations);
         let published = self
             .store
-            .call(move |connection| publish(connection, &event, &destinations, SystemTime::now()))
+            .write(move |connection| {
+                publish(
+                    connection,
+                    &event,
+                    headers.as_deref(),
+                    &destinations,
+                    SystemTime::now(),
+                )
+            })
             .await
             .map_err(|error| PublishError::Unavailable {
                 attempts: 1,

@@ -7,7 +7,7 @@
 
 use hookbridge_core::ports::{EventStore, EventStoreError};
 use hookbridge_core::projection::{EventRecord, ProjectionChange, RecordOutcome};
-use rusqlite::{ErrorCode, TransactionBehavior, params};
+use rusqlite::{ErrorCode, params};
 
 use super::store::{LocalStore, StoreError};
 
@@ -48,7 +48,7 @@ impl EventStore for SqliteEventStore {
                 .map_err(|error| EventStoreError::Rejected(error.to_string()))?,
         };
         self.store
-            .call(move |connection| write_record(connection, &write))
+            .write(move |connection| write_record(connection, &write))
             .await
             .map_err(|error| match &error {
                 StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _))
@@ -65,11 +65,10 @@ impl EventStore for SqliteEventStore {
 }
 
 fn write_record(
-    connection: &mut rusqlite::Connection,
+    connection: &rusqlite::Connection,
     write: &Write,
 ) -> Result<RecordOutcome, StoreError> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let inserted = transaction.execute(
+    let inserted = connection.execute(
         "INSERT INTO recorded_events (source, event_id, expires_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (source, event_id) DO NOTHING",
         params![write.source, write.event_id, write.expires_at],
@@ -82,7 +81,7 @@ fn write_record(
         Some((object_id, order_key)) => {
             // The one comparison of the contract: SQLite compares TEXT
             // bytewise, exactly as OrderKey's Ord does.
-            let replaced = transaction.execute(
+            let replaced = connection.execute(
                 "INSERT INTO projections (source, object_id, order_key, event_id, envelope)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (source, object_id) DO UPDATE SET
@@ -105,7 +104,6 @@ fn write_record(
             }
         }
     };
-    transaction.commit()?;
     Ok(RecordOutcome::Recorded(change))
 }
 

@@ -36,8 +36,10 @@ use super::store::deliveries::{
 };
 use super::store::states::AttemptOutcome;
 
-/// Attempts in flight at once, per destination.
-const CONCURRENCY: usize = 8;
+/// Attempts in flight at once, per destination: enough to keep a fast
+/// target busy while each attempt waits for its record's batch commit;
+/// a destination's `rate_per_second` still paces them.
+const CONCURRENCY: usize = 64;
 /// Longest sleep: the store is polled at least this often.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -121,11 +123,17 @@ impl DeliverRoute {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
                 Some(finished) = in_flight.join_next_with_id() => {
-                    let id = match finished {
-                        Ok((id, ())) => id,
-                        Err(error) => error.id(),
-                    };
-                    busy.remove(&id);
+                    // Every attempt finished by now frees its place, so one
+                    // read of the store refills them all.
+                    let mut finished = Some(finished);
+                    while let Some(joined) = finished {
+                        let id = match joined {
+                            Ok((id, ())) => id,
+                            Err(error) => error.id(),
+                        };
+                        busy.remove(&id);
+                        finished = in_flight.try_join_next_with_id();
+                    }
                 }
                 _ = shutdown.changed() => {
                     in_flight.abort_all();
@@ -292,7 +300,7 @@ impl DeliverRoute {
         let name = destination.to_owned();
         if let Err(error) = self
             .store
-            .call(move |connection| {
+            .write(move |connection| {
                 record_attempt(connection, seq, &name, schedule_started, &attempt, next)
             })
             .await

@@ -261,8 +261,8 @@ struct Running {
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
     workers: tokio::task::JoinSet<()>,
-    /// The data directory's lock, when serving a local store.
-    data_dir_lock: Option<DataDirLock>,
+    /// The data directory's lock and its store, when serving a local store.
+    local: Option<(DataDirLock, LocalStore)>,
 }
 
 impl Running {
@@ -288,17 +288,18 @@ impl Running {
             server: tokio::spawn(server::serve(listener, app, receiver)),
             shutdown: sender,
             workers,
-            data_dir_lock: None,
+            local: None,
         })
     }
 
-    /// Keeps `lock` until the server stops, and names the address in it.
-    fn holding(mut self, mut lock: DataDirLock) -> Self {
+    /// Keeps `lock` until the server stops and `store`'s writer has
+    /// committed what was queued, and names the address in the lock.
+    fn holding(mut self, mut lock: DataDirLock, store: LocalStore) -> Self {
         if let Err(error) = lock.record_address(self.address) {
             // The address only helps a second process explain its refusal.
             tracing::warn!(%error, "the lock file does not name the address");
         }
-        self.data_dir_lock = Some(lock);
+        self.local = Some((lock, store));
         self
     }
 
@@ -319,8 +320,11 @@ impl Running {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         while self.workers.join_next().await.is_some() {}
-        // Only now may another process take the data directory over.
-        drop(self.data_dir_lock.take());
+        if let Some((lock, store)) = self.local.take() {
+            store.close().await;
+            // Only now may another process take the data directory over.
+            drop(lock);
+        }
     }
 }
 
@@ -418,7 +422,7 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
     let bus = LocalBus::new(store.clone(), Arc::new(destinations.clone()), routes);
     let secrets = ConfiguredSecrets::new(config.sources.secrets.clone());
     let console = console::Console {
-        store,
+        store: store.clone(),
         sources: config
             .sources
             .sources
@@ -449,7 +453,10 @@ async fn start_local(config: &Resolved) -> Result<Running, DevError> {
         limits: config.limits,
     });
     let listener = bind(&config.address).await?;
-    Ok(Running::serve(listener, app, workers, (shutdown_tx, shutdown))?.holding(data_dir_lock))
+    Ok(
+        Running::serve(listener, app, workers, (shutdown_tx, shutdown))?
+            .holding(data_dir_lock, store),
+    )
 }
 
 /// Logs the work an earlier run left, and the deliveries no configured

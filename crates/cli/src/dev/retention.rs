@@ -40,7 +40,7 @@ impl RetentionSweep {
         loop {
             let removed = match self
                 .store
-                .call(move |connection| remove_expired(connection, cutoff))
+                .write(move |connection| remove_expired(connection, cutoff))
                 .await
             {
                 Ok(removed) => removed,

@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::bus::REQUEST_HEADERS;
 use super::console::{self, ApiRequest, Console};
 use super::event_list::limit_of;
 use super::store::listing::recent_events;
@@ -367,7 +368,18 @@ where
     // commit and its log line.
     let app = Arc::clone(app);
     let response = match tokio::spawn(async move {
-        let decided = app.ingest.decide(&request).await;
+        let headers = app
+            .console
+            .as_ref()
+            .and_then(|console| console.masked_headers_json(request.headers()));
+        let decided = match headers {
+            Some(headers) => {
+                REQUEST_HEADERS
+                    .scope(headers, app.ingest.decide(&request))
+                    .await
+            }
+            None => app.ingest.decide(&request).await,
+        };
         if let Some(console) = &app.console {
             console
                 .record(&decided, request.headers(), request.body().as_ref())

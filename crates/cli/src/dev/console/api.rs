@@ -123,7 +123,7 @@ async fn route(console: &Console, request: ApiRequest<'_>) -> Result<serde_json:
             let destination = action.destination.clone();
             let requeued = console
                 .store
-                .call(move |connection| {
+                .write(move |connection| {
                     let known = event_detail(connection, seq)?.is_some();
                     let requeued =
                         redeliver(connection, seq, destination.as_deref(), SystemTime::now())?;
@@ -139,7 +139,7 @@ async fn route(console: &Console, request: ApiRequest<'_>) -> Result<serde_json:
             let action: Replay = action_body(&request)?;
             let requeued = console
                 .store
-                .call(move |connection| {
+                .write(move |connection| {
                     let filter = DeadLetterFilter {
                         event_id: action.event_id.as_deref(),
                         destination: action.destination.as_deref(),

@@ -13,7 +13,6 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use ingest::{Answer, Decided};
 
 use super::store::LocalStore;
-use super::store::console::record_request_headers;
 use super::store::refusals::{NewRefusal, record_refusal};
 
 pub use api::{ApiRequest, answer};
@@ -55,26 +54,23 @@ impl Console {
             || name.eq_ignore_ascii_case(self.listen_host.trim_matches(['[', ']']))
     }
 
-    /// Keeps what the console shows of one ingest decision: the masked
-    /// headers of an accepted event, or the refusal with its reason. A
+    /// The masked request headers the console shows, as stored (JSON
+    /// `[[name, value], …]`): the edge hands them to the local bus
+    /// ([`super::bus::REQUEST_HEADERS`]), which commits them with the event.
+    pub fn masked_headers_json(&self, headers: &HeaderMap) -> Option<String> {
+        serde_json::to_string(&masked_headers(headers, &self.signature_headers)).ok()
+    }
+
+    /// Keeps what the console shows of a refused webhook: the refusal with
+    /// its reason (an accepted event's headers were committed with it). A
     /// failure to keep it is logged; the webhook's answer does not change.
     pub async fn record(&self, decided: &Decided, headers: &HeaderMap, body: &[u8]) {
-        let source = decided.source.clone();
         let outcome = match &decided.decision {
-            Ok(Answer::Accepted(accepted)) => {
-                let event_id = accepted.id.clone();
-                let headers = masked_headers(headers, &self.signature_headers);
-                self.store
-                    .call(move |connection| {
-                        record_request_headers(connection, &source, &event_id, &headers)
-                    })
-                    .await
-            }
-            Ok(Answer::Handshake(_)) => return,
+            Ok(Answer::Accepted(_) | Answer::Handshake(_)) => return,
             Err(error) => {
                 let refusal = self.refusal(error, decided, headers, body);
                 self.store
-                    .call(move |connection| record_refusal(connection, &refusal))
+                    .write(move |connection| record_refusal(connection, &refusal))
                     .await
             }
         };
@@ -109,7 +105,7 @@ impl Console {
         };
         if let Err(error) = self
             .store
-            .call(move |connection| record_refusal(connection, &refusal))
+            .write(move |connection| record_refusal(connection, &refusal))
             .await
         {
             tracing::warn!(correlation_id, %error, "the console could not keep this refusal");

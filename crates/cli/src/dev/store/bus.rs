@@ -1,15 +1,15 @@
 //! The local bus: ingest's publish commits an event with the work its routes
-//! owe, in one transaction.
+//! owe, atomically (the writer runs each request in its own savepoint).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use hookbridge_core::destinations::{DestinationName, Destinations};
 use hookbridge_core::ports::BusEvent;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 use serde::Deserialize;
 
-use super::states::{ConsumeState, DeliveryState};
+use super::states::DeliveryState;
 use super::{StoreError, to_millis};
 
 /// The fields of an envelope the bus indexes; the payload is not parsed.
@@ -41,20 +41,22 @@ pub enum Published {
 
 /// Commits `event` and the work its routes owe (a delivery due at `now` to
 /// every destination whose filter matches its source and type; the
-/// consumer's pending mark always, the column's default) in one transaction.
+/// consumer's pending mark always, the column's default), atomically, with
+/// the masked headers of its request (JSON `[[name, value], …]`) for the
+/// console. A duplicate keeps the headers of the event already on the bus.
 pub fn publish(
-    connection: &mut Connection,
+    connection: &Connection,
     event: &BusEvent,
+    request_headers: Option<&str>,
     destinations: &Destinations,
     now: SystemTime,
 ) -> Result<Published, StoreError> {
     let head: EnvelopeHead =
         serde_json::from_str(&event.detail).map_err(StoreError::InvalidDetail)?;
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let inserted = transaction.execute(
+    let inserted = connection.execute(
         "INSERT INTO bus_events (source, event_id, detail_type, detail, correlation_id,
-             received_at, occurred_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             received_at, occurred_at, request_headers)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (source, event_id) DO NOTHING",
         params![
             head.source,
@@ -63,17 +65,18 @@ pub fn publish(
             event.detail,
             head.correlation_id,
             head.received_at,
-            head.occurred_at
+            head.occurred_at,
+            request_headers
         ],
     )?;
     let published = if inserted == 1 {
-        let seq = transaction.last_insert_rowid();
+        let seq = connection.last_insert_rowid();
         let matching: Vec<DestinationName> = destinations
             .matching(&head.source, &event.detail_type)
             .map(|destination| destination.name.clone())
             .collect();
         {
-            let mut insert = transaction.prepare_cached(
+            let mut insert = connection.prepare_cached(
                 "INSERT INTO deliveries (seq, destination, status, due_at_ms) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for name in &matching {
@@ -91,7 +94,7 @@ pub fn publish(
             destinations: matching,
         }
     } else {
-        transaction.execute(
+        connection.execute(
             "UPDATE bus_events SET duplicates = duplicates + 1 WHERE source = ?1 AND event_id = ?2",
             params![head.source, head.id],
         )?;
@@ -100,7 +103,6 @@ pub fn publish(
             correlation_id: head.correlation_id,
         }
     };
-    transaction.commit()?;
     Ok(published)
 }
 
@@ -122,8 +124,8 @@ pub fn pending_work(connection: &Connection) -> Result<PendingWork, StoreError> 
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let unconsumed = connection.query_row(
-        "SELECT count(*) FROM bus_events WHERE consume_state = ?1",
-        params![ConsumeState::Pending],
+        "SELECT count(*) FROM bus_events WHERE consume_state = 'pending'",
+        [],
         |row| row.get(0),
     )?;
     Ok(PendingWork {
@@ -166,7 +168,7 @@ mod tests {
     fn a_published_event_owes_a_delivery_and_a_record() {
         let store = LocalStore::in_memory();
         let published = store
-            .with(|c| publish(c, &bus_event("evt_1", "c1"), &default_only(), at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c1"), None, &default_only(), at(0)))
             .unwrap();
         assert_eq!(
             published,
@@ -193,11 +195,11 @@ mod tests {
     fn a_known_id_is_counted_and_schedules_nothing() {
         let store = LocalStore::in_memory();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c1"), &default_only(), at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c1"), None, &default_only(), at(0)))
             .unwrap();
         for _ in 0..2 {
             let again = store
-                .with(|c| publish(c, &bus_event("evt_1", "c2"), &default_only(), at(1)))
+                .with(|c| publish(c, &bus_event("evt_1", "c2"), None, &default_only(), at(1)))
                 .unwrap();
             assert!(matches!(again, Published::Duplicate { .. }));
         }
@@ -221,7 +223,7 @@ mod tests {
         let destinations = billing_and_prs();
         let publish_one = |event: BusEvent| {
             store
-                .with(|c| publish(c, &event, &destinations, at(0)))
+                .with(|c| publish(c, &event, None, &destinations, at(0)))
                 .unwrap()
         };
         assert_eq!(
@@ -261,7 +263,7 @@ mod tests {
         let store = LocalStore::in_memory();
         let none = Destinations::from_json("{}").unwrap();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c1"), &none, at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c1"), None, &none, at(0)))
             .unwrap();
         assert!(
             store

@@ -4,12 +4,12 @@
 use std::time::SystemTime;
 
 use hookbridge_core::delivery_status;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::states::{ConsumeState, DeliveryState};
-use super::{StoreError, from_millis, sql_limit, to_millis, without_own_fsync};
+use super::{StoreError, from_millis, sql_limit, to_millis};
 use crate::dev::event_list::AttemptView;
 
 /// Which events a page holds.
@@ -307,40 +307,18 @@ pub fn counts(connection: &Connection) -> Result<Counts, StoreError> {
     Ok(counts)
 }
 
-/// Keeps the masked request headers of the event `event_id` of `source`,
-/// unless it already has some: a duplicate does not replace the headers of
-/// the event that was put on the bus. Shown, never relied on: not worth an
-/// fsync beside the event's own commit.
-pub fn record_request_headers(
-    connection: &mut Connection,
-    source: &str,
-    event_id: &str,
-    headers: &[(String, String)],
-) -> Result<(), StoreError> {
-    let headers = serde_json::to_string(headers).map_err(StoreError::InvalidDetail)?;
-    without_own_fsync(connection, |connection| {
-        connection.execute(
-            "UPDATE bus_events SET request_headers = ?3
-             WHERE source = ?1 AND event_id = ?2 AND request_headers IS NULL",
-            params![source, event_id, headers],
-        )?;
-        Ok(())
-    })
-}
-
 /// Puts the finished (delivered or dead-lettered) deliveries of event `seq`
 /// (only the one to `destination`, if named) back on a fresh schedule, due
 /// at `now`; deliveries still pending or retrying are left alone. Returns
 /// the destinations re-queued.
 pub fn redeliver(
-    connection: &mut Connection,
+    connection: &Connection,
     seq: i64,
     destination: Option<&str>,
     now: SystemTime,
 ) -> Result<Vec<String>, StoreError> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let requeued = {
-        let mut update = transaction.prepare(
+        let mut update = connection.prepare(
             "UPDATE deliveries SET status = ?3, due_at_ms = ?4, next_attempt = 1,
                  schedule_started_ms = NULL, schedule_elapsed_ms = NULL
              WHERE seq = ?1 AND (?2 IS NULL OR destination = ?2) AND status IN (?5, ?6)
@@ -361,7 +339,6 @@ pub fn redeliver(
         requeued.sort();
         requeued
     };
-    transaction.commit()?;
     Ok(requeued)
 }
 
@@ -378,7 +355,8 @@ mod tests {
     use crate::dev::store::bus::publish;
     use crate::dev::store::deliveries::{AfterAttempt, record_attempt};
     use crate::dev::store::test_support::{
-        DEFAULT, at, billing_and_prs, bus_event, fail, fail_first_attempt, store_with_events,
+        DEFAULT, at, billing_and_prs, bus_event, default_only, fail, fail_first_attempt,
+        store_with_events,
     };
 
     fn ids(page: &EventPage) -> Vec<&str> {
@@ -403,7 +381,7 @@ mod tests {
     fn filters_select_by_source_type_status_and_id() {
         let store = LocalStore::in_memory();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c"), &billing_and_prs(), at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c"), None, &billing_and_prs(), at(0)))
             .unwrap();
         let retry = AfterAttempt::Retry {
             number: 2,
@@ -425,6 +403,7 @@ mod tests {
                             "correlation_id":"c","payload":{}}"#
                             .into(),
                     },
+                    None,
                     &billing_and_prs(),
                     at(0),
                 )
@@ -476,18 +455,30 @@ mod tests {
 
     #[test]
     fn an_event_in_full_has_its_headers_envelope_attempts_and_next_attempt() {
-        let store = store_with_events(&["evt_1"]);
-        fail_first_attempt(&store, 1, at(120));
+        let store = LocalStore::in_memory();
         let headers = vec![("stripe-signature".to_owned(), "[masked]".to_owned())];
-        store
-            .with(|c| record_request_headers(c, "stripe", "evt_1", &headers))
-            .unwrap();
         let later = vec![("x".to_owned(), "y".to_owned())];
-        store
-            .with(|c| record_request_headers(c, "stripe", "evt_1", &later))
-            .unwrap();
+        for sent in [&headers, &later] {
+            let json = serde_json::to_string(sent).unwrap();
+            store
+                .with(|c| {
+                    publish(
+                        c,
+                        &bus_event("evt_1", "c"),
+                        Some(&json),
+                        &default_only(),
+                        at(0),
+                    )
+                })
+                .unwrap();
+        }
+        fail_first_attempt(&store, 1, at(120));
         let detail = store.with(|c| event_detail(c, 1)).unwrap().unwrap();
-        assert_eq!(detail.headers, Some(headers), "the first headers stay");
+        assert_eq!(
+            detail.headers,
+            Some(headers),
+            "a duplicate keeps the first headers"
+        );
         let envelope: serde_json::Value = serde_json::from_str(detail.envelope.get()).unwrap();
         assert_eq!(envelope["payload"]["id"], "evt_1");
         let delivery = &detail.deliveries[0];

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
 use super::states::{AttemptOutcome, DeliveryState};
 use super::{StoreError, from_millis, sql_limit, to_millis};
@@ -120,17 +120,16 @@ pub enum AfterAttempt {
 }
 
 /// Records an attempt of the delivery of event `seq` to `destination` and
-/// the delivery's next state in one transaction.
+/// the delivery's next state, atomically.
 pub fn record_attempt(
-    connection: &mut Connection,
+    connection: &Connection,
     seq: i64,
     destination: &str,
     schedule_started: SystemTime,
     attempt: &AttemptRecord,
     next: AfterAttempt,
 ) -> Result<(), StoreError> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    transaction.execute(
+    connection.execute(
         "INSERT INTO attempts (seq, destination, number, at_ms, outcome, status, error,
              latency_ms, response_excerpt)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -160,7 +159,7 @@ pub fn record_attempt(
         ),
         AfterAttempt::DeadLettered => (DeliveryState::DeadLettered, None, attempt.number + 1, None),
     };
-    transaction.execute(
+    connection.execute(
         "UPDATE deliveries SET status = ?3, due_at_ms = ?4, next_attempt = ?5,
              schedule_started_ms = ?6, schedule_elapsed_ms = ?7
          WHERE seq = ?1 AND destination = ?2",
@@ -174,7 +173,6 @@ pub fn record_attempt(
             schedule_elapsed
         ],
     )?;
-    transaction.commit()?;
     Ok(())
 }
 
@@ -200,22 +198,21 @@ pub struct Requeued {
 /// horizon: the replay is a person's decision to try again); every other
 /// delivery of the same events is left alone.
 pub fn requeue_dead_letters(
-    connection: &mut Connection,
+    connection: &Connection,
     filter: DeadLetterFilter<'_>,
     limit: usize,
     now: SystemTime,
 ) -> Result<Vec<Requeued>, StoreError> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut requeued = Vec::new();
     {
-        let mut select = transaction.prepare(
+        let mut select = connection.prepare(
             "SELECT d.seq, e.event_id, e.source, d.destination, e.correlation_id
              FROM deliveries d JOIN bus_events e ON e.seq = d.seq
              WHERE d.status = ?1 AND (?2 IS NULL OR e.event_id = ?2)
                  AND (?3 IS NULL OR d.destination = ?3)
              ORDER BY d.seq, d.destination LIMIT ?4",
         )?;
-        let mut update = transaction.prepare(
+        let mut update = connection.prepare(
             "UPDATE deliveries SET status = ?3, due_at_ms = ?4, next_attempt = 1,
                  schedule_started_ms = NULL, schedule_elapsed_ms = NULL
              WHERE seq = ?1 AND destination = ?2",
@@ -251,7 +248,6 @@ pub fn requeue_dead_letters(
             requeued.push(entry);
         }
     }
-    transaction.commit()?;
     Ok(requeued)
 }
 
@@ -372,7 +368,7 @@ mod tests {
         )
         .unwrap();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c"), &both, at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c"), None, &both, at(0)))
             .unwrap();
         dead_letter(&store, 1, "billing");
         dead_letter(&store, 1, "crm");

@@ -2,10 +2,13 @@
 //! the route work they owe), the delivery attempts, the dead letters and the
 //! consumer's records and projections.
 //!
-//! The bus commit is the durability point of a 202: WAL with
+//! Every write of a running `hookbridge dev` goes through the one
+//! [`writer`], which commits concurrent writes together (group commit); the
+//! batch's commit is the durability point of a 202: WAL with
 //! `synchronous=FULL` makes every committed transaction survive a crash or
-//! SIGKILL. Every statement is short; async callers go through
-//! [`LocalStore::call`], which runs them on the blocking pool.
+//! SIGKILL. Reads use their own connection, so they never wait behind the
+//! writer's fsync; async callers read through [`LocalStore::call`], which
+//! runs them on the blocking pool.
 //!
 //! The statements are grouped by whom they serve: [`bus`] (ingest's
 //! publish), [`persist`] (the consumer's route), [`deliveries`] (the deliver
@@ -24,6 +27,7 @@ pub mod refusals;
 pub mod retention;
 mod schema;
 pub mod states;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -32,12 +36,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OpenFlags};
 
 use self::schema::SCHEMA_VERSION;
+use self::writer::Writer;
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "hookbridge.db";
 /// How long a statement waits for another connection (a running `hookbridge
 /// replay`, say) to release the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The size the WAL is truncated back to after a checkpoint: a burst grows
+/// it, and it does not stay grown.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -67,12 +75,24 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database task stopped: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("cannot start the database writer: {0}")]
+    Thread(std::io::Error),
+    #[error("the database is open for reading only")]
+    ReadOnly,
+    #[error("the database writer has stopped")]
+    WriterStopped,
+    #[error("the database writer's queue stayed full for {0:?}")]
+    QueueFull(Duration),
+    #[error("the batch this write was in failed: {0}")]
+    Batch(String),
 }
 
-/// Handle on the database; cheap to clone, one connection shared.
+/// Handle on the database; cheap to clone. Reads share one connection;
+/// writes go through the one writer thread, on its own connection.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
-    connection: Arc<Mutex<Connection>>,
+    reads: Arc<Mutex<Connection>>,
+    writer: Option<Writer>,
 }
 
 impl LocalStore {
@@ -83,11 +103,24 @@ impl LocalStore {
             source,
         })?;
         let path = data_dir.join(DATABASE_FILE);
-        let connection = Connection::open(&path).map_err(|source| StoreError::Open {
-            path: path.clone(),
-            source,
-        })?;
-        Self::prepare(connection).map_err(|error| match error {
+        let open = || {
+            Connection::open(&path).map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })
+        };
+        let writes = open()?;
+        let reads = open()?;
+        (|| {
+            prepare(&writes)?;
+            reads.busy_timeout(BUSY_TIMEOUT)?;
+            let writer = Writer::start(Arc::new(Mutex::new(writes)))?;
+            Ok(Self {
+                reads: Arc::new(Mutex::new(reads)),
+                writer: Some(writer),
+            })
+        })()
+        .map_err(|error| match error {
             StoreError::Sqlite(source) => StoreError::Open { path, source },
             other => other,
         })
@@ -115,29 +148,45 @@ impl LocalStore {
             other => other,
         })?;
         Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
+            reads: Arc::new(Mutex::new(connection)),
+            writer: None,
         })
     }
 
-    /// An in-memory database, for tests.
+    /// An in-memory database, for tests: reads and the writer share its one
+    /// connection.
     #[cfg(test)]
     pub fn in_memory() -> Self {
-        Self::prepare(Connection::open_in_memory().unwrap()).unwrap()
+        let connection = Connection::open_in_memory().unwrap();
+        prepare(&connection).unwrap();
+        let connection = Arc::new(Mutex::new(connection));
+        Self {
+            writer: Some(Writer::start(Arc::clone(&connection)).unwrap()),
+            reads: connection,
+        }
     }
 
-    fn prepare(connection: Connection) -> Result<Self, StoreError> {
-        connection.busy_timeout(BUSY_TIMEOUT)?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a committed bus event survives power loss, not only a crash.
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.pragma_update(None, "foreign_keys", "ON")?;
-        schema::create_or_migrate(&connection)?;
-        Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
-        })
+    /// Runs `work` in the writer's next batch; see [`Writer::write`].
+    pub async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.write(work).await,
+            None => Err(StoreError::ReadOnly),
+        }
     }
 
-    /// Runs `work` on the connection on the blocking pool.
+    /// Stops the writer once every write queued is committed and answered;
+    /// later writes are refused.
+    pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
+    }
+
+    /// Runs `work` on the reading connection on the blocking pool.
     pub async fn call<R, F>(&self, work: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
@@ -147,34 +196,44 @@ impl LocalStore {
         tokio::task::spawn_blocking(move || store.with(work)).await?
     }
 
-    /// Runs `work` on the connection on this thread.
+    /// Runs `work` on the reading connection on this thread: for reads, and
+    /// for the writes of a process that runs no writer loop of its own
+    /// (`hookbridge replay`, tests), each in its own transaction.
     pub fn with<R>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         // SQLite rolls back a transaction left open by a panic, so a
         // poisoned lock still guards a consistent database.
-        let mut connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut connection = self.reads.lock().unwrap_or_else(PoisonError::into_inner);
         work(&mut connection)
     }
 }
 
-/// Runs `work` with commits that skip their own fsync (`synchronous =
-/// NORMAL`), for writes not worth one: in WAL mode they become durable with
-/// the next ordinary (FULL) commit, and a crash before it loses only them,
-/// never an earlier commit. The caller holds the connection, so no other
-/// statement runs in between.
-fn without_own_fsync<R>(
-    connection: &mut Connection,
-    work: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
-) -> Result<R, StoreError> {
-    connection.pragma_update(None, "synchronous", "NORMAL")?;
-    let result = work(connection);
+/// Sets up the writing connection: WAL with full fsync, bounded, and the
+/// schema of this build.
+fn prepare(connection: &Connection) -> Result<(), StoreError> {
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a committed bus event survives power loss, not only a crash.
     connection.pragma_update(None, "synchronous", "FULL")?;
-    result
+    connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    schema::create_or_migrate(connection)?;
+    Ok(())
+}
+
+/// Runs `work` in an immediate transaction of its own on `connection`: for
+/// writes made outside the writer (`hookbridge replay`, tests).
+pub fn in_transaction<R>(
+    connection: &mut Connection,
+    work: impl FnOnce(&Connection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    let transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let result = work(&transaction)?;
+    transaction.commit()?;
+    Ok(result)
 }
 
 /// Milliseconds since the Unix epoch: how times are stored.
@@ -246,7 +305,7 @@ pub(crate) mod test_support {
         let destinations = default_only();
         for id in ids {
             store
-                .with(|c| publish(c, &bus_event(id, "c"), &destinations, at(0)))
+                .with(|c| publish(c, &bus_event(id, "c"), None, &destinations, at(0)))
                 .unwrap();
         }
         store
@@ -309,7 +368,7 @@ mod tests {
             let store = LocalStore::open(&dir).unwrap();
             for id in ["evt_1", "evt_2"] {
                 store
-                    .with(|c| bus::publish(c, &bus_event(id, "c"), &default_only(), at(0)))
+                    .with(|c| bus::publish(c, &bus_event(id, "c"), None, &default_only(), at(0)))
                     .unwrap();
             }
             fail_first_attempt(&store, 2, at(0));
@@ -346,16 +405,16 @@ mod tests {
         assert!(!dir.exists());
         let writer = LocalStore::open(&dir).unwrap();
         writer
-            .with(|c| bus::publish(c, &bus_event("evt_1", "c"), &default_only(), at(0)))
+            .with(|c| bus::publish(c, &bus_event("evt_1", "c"), None, &default_only(), at(0)))
             .unwrap();
         let reader = LocalStore::open_read_only(&dir).unwrap();
         let listed = reader.with(|c| listing::recent_events(c, 10)).unwrap();
         assert_eq!(listed.events.len(), 1);
-        let refused =
-            reader.with(|c| bus::publish(c, &bus_event("evt_2", "c"), &default_only(), at(0)));
+        let refused = reader
+            .with(|c| bus::publish(c, &bus_event("evt_2", "c"), None, &default_only(), at(0)));
         assert!(refused.is_err(), "a reader cannot write");
         writer
-            .with(|c| bus::publish(c, &bus_event("evt_3", "c"), &default_only(), at(0)))
+            .with(|c| bus::publish(c, &bus_event("evt_3", "c"), None, &default_only(), at(0)))
             .unwrap();
         let listed = reader.with(|c| listing::recent_events(c, 10)).unwrap();
         assert_eq!(listed.events.len(), 2, "it sees the writer's new commits");

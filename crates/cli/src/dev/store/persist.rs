@@ -37,9 +37,9 @@ struct EventBridgeEvent<'a> {
 pub fn unconsumed(connection: &Connection, limit: usize) -> Result<Vec<Unconsumed>, StoreError> {
     let mut statement = connection.prepare_cached(
         "SELECT seq, source, event_id, detail_type, detail, received_at FROM bus_events
-         WHERE consume_state = ?1 ORDER BY seq LIMIT ?2",
+         WHERE consume_state = 'pending' ORDER BY seq LIMIT ?1",
     )?;
-    let rows = statement.query_map(params![ConsumeState::Pending, sql_limit(limit)], |row| {
+    let rows = statement.query_map(params![sql_limit(limit)], |row| {
         Ok((
             row.get::<_, i64>(0)?,
             row.get::<_, String>(1)?,

@@ -108,7 +108,7 @@ mod tests {
     fn an_event_reads_as_one_record_per_destination() {
         let store = LocalStore::in_memory();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c"), &billing_and_prs(), at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c"), None, &billing_and_prs(), at(0)))
             .unwrap();
         let refused = AttemptRecord {
             status: None,
@@ -178,7 +178,7 @@ mod tests {
     fn alike_attempts_all_count_and_a_long_history_keeps_the_first_and_the_newest() {
         let store = LocalStore::in_memory();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c"), &billing_and_prs(), at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c"), None, &billing_and_prs(), at(0)))
             .unwrap();
         for number in 1..=25 {
             // The first two alike: refused in the same millisecond.
@@ -215,7 +215,7 @@ mod tests {
         let store = LocalStore::in_memory();
         let none = hookbridge_core::destinations::Destinations::default();
         store
-            .with(|c| publish(c, &bus_event("evt_1", "c"), &none, at(0)))
+            .with(|c| publish(c, &bus_event("evt_1", "c"), None, &none, at(0)))
             .unwrap();
         assert_eq!(store.with(|c| delivery_records(c, "evt_2")).unwrap(), None);
         assert_eq!(

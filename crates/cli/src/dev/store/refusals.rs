@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use super::{StoreError, from_millis, sql_limit, to_millis, without_own_fsync};
+use super::{StoreError, from_millis, sql_limit, to_millis};
 
 /// How many refusals the ring keeps; older ones are dropped.
 pub const CAPACITY: i64 = 200;
@@ -43,17 +43,12 @@ pub struct NewRefusal {
     pub body_excerpt: Option<String>,
 }
 
-/// Records a refusal and drops those beyond the ring's capacity. A
-/// diagnosis, not a promise: it spends no fsync of its own, so a flood of
-/// forged requests costs no more disk flushes than it answers.
-pub fn record_refusal(connection: &mut Connection, refusal: &NewRefusal) -> Result<(), StoreError> {
-    without_own_fsync(connection, |connection| insert_refusal(connection, refusal))
-}
-
-fn insert_refusal(connection: &mut Connection, refusal: &NewRefusal) -> Result<(), StoreError> {
+/// Records a refusal and drops those beyond the ring's capacity. Written
+/// through the writer's batches, so a flood of forged requests shares the
+/// fsyncs of everything else rather than spending one each.
+pub fn record_refusal(connection: &Connection, refusal: &NewRefusal) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&refusal.headers).map_err(StoreError::InvalidDetail)?;
-    let transaction = connection.transaction()?;
-    transaction.execute(
+    connection.execute(
         "INSERT INTO refusals (at_ms, source, status, code, reason, correlation_id, headers,
              body_excerpt)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -68,11 +63,10 @@ fn insert_refusal(connection: &mut Connection, refusal: &NewRefusal) -> Result<(
             refusal.body_excerpt
         ],
     )?;
-    transaction.execute(
+    connection.execute(
         "DELETE FROM refusals WHERE id <= last_insert_rowid() - ?1",
         [CAPACITY],
     )?;
-    transaction.commit()?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
 use super::states::{ConsumeState, DeliveryState};
 use super::{StoreError, sql_limit, to_millis};
@@ -27,14 +27,10 @@ pub struct Removed {
 }
 
 /// Removes up to [`BATCH`] events whose last activity is before `cutoff`.
-pub fn remove_expired(
-    connection: &mut Connection,
-    cutoff: SystemTime,
-) -> Result<Removed, StoreError> {
+pub fn remove_expired(connection: &Connection, cutoff: SystemTime) -> Result<Removed, StoreError> {
     let cutoff_ms = to_millis(cutoff);
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let expired: Vec<(i64, Option<String>)> = {
-        let mut select = transaction.prepare_cached(
+        let mut select = connection.prepare_cached(
             "SELECT seq, json_extract(detail, '$.payload_ref.key') FROM bus_events e
              WHERE consume_state != ?2
                  AND unixepoch(received_at) * 1000 < ?1
@@ -59,15 +55,15 @@ pub fn remove_expired(
     let mut removed = Removed::default();
     let mut payloads = BTreeSet::new();
     for (seq, payload_key) in &expired {
-        removed.attempts += transaction.execute("DELETE FROM attempts WHERE seq = ?1", [seq])?;
-        transaction.execute("DELETE FROM deliveries WHERE seq = ?1", [seq])?;
-        removed.events += transaction.execute("DELETE FROM bus_events WHERE seq = ?1", [seq])?;
+        removed.attempts += connection.execute("DELETE FROM attempts WHERE seq = ?1", [seq])?;
+        connection.execute("DELETE FROM deliveries WHERE seq = ?1", [seq])?;
+        removed.events += connection.execute("DELETE FROM bus_events WHERE seq = ?1", [seq])?;
         if let Some(key) = payload_key {
             payloads.insert(key.clone());
         }
     }
     {
-        let mut still_referenced = transaction.prepare_cached(
+        let mut still_referenced = connection.prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM bus_events
                             WHERE json_extract(detail, '$.payload_ref.key') = ?1)
                  OR EXISTS (SELECT 1 FROM projections
@@ -80,7 +76,6 @@ pub fn remove_expired(
             }
         }
     }
-    transaction.commit()?;
     Ok(removed)
 }
 
@@ -155,7 +150,7 @@ mod tests {
         for (seq, name) in (1..).zip(names) {
             let key = name.starts_with("shared").then_some("payloads/stripe/abc");
             store
-                .with(|c| publish(c, &event(name, key), &default_only(), at(0)))
+                .with(|c| publish(c, &event(name, key), None, &default_only(), at(0)))
                 .unwrap();
             if name != "unconsumed" {
                 store.with(|c| mark_consumed(c, seq, None)).unwrap();

@@ -9,8 +9,9 @@ use super::StoreError;
 /// 1: one delivery per event; 2: one per (event, destination); 3: each
 /// delivery knows how far into its two-tier schedule its next attempt is;
 /// 4: the console's tables (an event's masked request headers, the refusal
-/// ring).
-pub const SCHEMA_VERSION: i64 = 4;
+/// ring); 5: leaner on disk (deliveries keyed without a rowid, the
+/// unconsumed index holding only the unconsumed events).
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The deliver routes' tables: one delivery per (event, destination) the
 /// event matched, due exactly while it is pending or retrying.
@@ -27,7 +28,7 @@ CREATE TABLE deliveries (
     schedule_elapsed_ms INTEGER,
     PRIMARY KEY (seq, destination),
     CHECK ((due_at_ms IS NOT NULL) = (status IN ('pending', 'retrying')))
-);
+) WITHOUT ROWID;
 CREATE INDEX deliveries_due ON deliveries (destination, due_at_ms, seq)
     WHERE due_at_ms IS NOT NULL;
 ";
@@ -49,7 +50,9 @@ CREATE TABLE bus_events (
     consume_error  TEXT,
     UNIQUE (source, event_id)
 );
-CREATE INDEX bus_events_unconsumed ON bus_events (consume_state, seq);
+-- Only the events still to hand over; the persist route's queries name
+-- the literal 'pending', so they use it.
+CREATE INDEX bus_events_unconsumed ON bus_events (seq) WHERE consume_state = 'pending';
 CREATE TABLE attempts (
     seq              INTEGER NOT NULL REFERENCES bus_events (seq),
     destination      TEXT NOT NULL,
@@ -124,14 +127,34 @@ const FROM_VERSION_2: &str = "
 ALTER TABLE deliveries ADD COLUMN schedule_elapsed_ms INTEGER;
 ";
 
+/// Schema 5 spends less disk per event: a delivery's key is the table
+/// itself (it was a rowid table plus an index of the same key), and the
+/// persist route's index holds only the events still to hand over (it held
+/// every event).
+const LEAN_UNCONSUMED_INDEX: &str = "
+DROP INDEX bus_events_unconsumed;
+CREATE INDEX bus_events_unconsumed ON bus_events (seq) WHERE consume_state = 'pending';
+";
+const LEAN_DELIVERIES: &str = "
+ALTER TABLE deliveries RENAME TO deliveries_v4;
+DROP INDEX deliveries_due;
+{DELIVERIES}
+INSERT INTO deliveries SELECT seq, destination, status, due_at_ms, next_attempt,
+        schedule_started_ms, schedule_elapsed_ms
+    FROM deliveries_v4;
+DROP TABLE deliveries_v4;
+";
+
 /// Creates the tables in a new database, migrates one of an older schema in
 /// one transaction, accepts one of this schema, and refuses a newer one.
 pub fn create_or_migrate(connection: &Connection) -> Result<(), StoreError> {
+    let lean_deliveries = LEAN_DELIVERIES.replace("{DELIVERIES}", DELIVERIES);
     let steps = match schema_version(connection)? {
         0 => format!("{SCHEMA}{DELIVERIES}{CONSOLE}"),
-        1 => FROM_VERSION_1.replace("{DELIVERIES}", DELIVERIES) + CONSOLE,
-        2 => format!("{FROM_VERSION_2}{CONSOLE}"),
-        3 => CONSOLE.to_owned(),
+        1 => FROM_VERSION_1.replace("{DELIVERIES}", DELIVERIES) + CONSOLE + LEAN_UNCONSUMED_INDEX,
+        2 => format!("{FROM_VERSION_2}{CONSOLE}{lean_deliveries}{LEAN_UNCONSUMED_INDEX}"),
+        3 => format!("{CONSOLE}{lean_deliveries}{LEAN_UNCONSUMED_INDEX}"),
+        4 => format!("{lean_deliveries}{LEAN_UNCONSUMED_INDEX}"),
         SCHEMA_VERSION => return Ok(()),
         found => return Err(StoreError::NewerSchema { found }),
     };
@@ -294,6 +317,61 @@ mod tests {
     }
 
     #[test]
+    fn a_version_4_database_becomes_leaner_and_keeps_its_deliveries() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(VERSION_1).unwrap();
+        create_or_migrate(&connection).unwrap();
+        let before: Vec<(i64, String, String)> = connection
+            .prepare("SELECT seq, destination, status FROM deliveries ORDER BY seq")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // Back to what schema 4 was, as its build left it.
+        connection
+            .execute_batch(&format!(
+                "ALTER TABLE deliveries RENAME TO lean; DROP INDEX deliveries_due;
+                 {}
+                 INSERT INTO deliveries SELECT * FROM lean; DROP TABLE lean;
+                 DROP INDEX bus_events_unconsumed;
+                 CREATE INDEX bus_events_unconsumed ON bus_events (consume_state, seq);
+                 PRAGMA user_version = 4;",
+                DELIVERIES.replace(") WITHOUT ROWID;", ");")
+            ))
+            .unwrap();
+        create_or_migrate(&connection).unwrap();
+        check(&connection).unwrap();
+        let after: Vec<(i64, String, String)> = connection
+            .prepare("SELECT seq, destination, status FROM deliveries ORDER BY seq")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(after, before);
+        let definition = |name: &str| -> String {
+            connection
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE name = ?1",
+                    [name],
+                    |row| row.get(0),
+                )
+                .unwrap()
+        };
+        assert!(definition("deliveries").ends_with("WITHOUT ROWID"));
+        assert!(definition("bus_events_unconsumed").contains("WHERE consume_state = 'pending'"));
+        let plan: String = connection
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT seq FROM bus_events WHERE consume_state = 'pending' ORDER BY seq",
+                [],
+                |row| row.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("bus_events_unconsumed"), "{plan}");
+    }
+
+    #[test]
     fn a_reader_refuses_any_other_schema() {
         let connection = Connection::open_in_memory().unwrap();
         connection.execute_batch(VERSION_1).unwrap();
@@ -301,10 +379,10 @@ mod tests {
             check(&connection),
             Err(StoreError::OlderSchema { found: 1 })
         ));
-        connection.pragma_update(None, "user_version", 5).unwrap();
+        connection.pragma_update(None, "user_version", 6).unwrap();
         assert!(matches!(
             check(&connection),
-            Err(StoreError::NewerSchema { found: 5 })
+            Err(StoreError::NewerSchema { found: 6 })
         ));
     }
 
