@@ -129,6 +129,26 @@ async fn a_throttled_entry_inside_a_200_is_retried_until_accepted() {
 }
 
 #[tokio::test]
+async fn a_throttled_call_is_retried_until_accepted() {
+    let server = answering_then_gone([
+        Reply::aws_json(
+            400,
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        ),
+        Reply::aws_json(200, ACCEPTED),
+    ]);
+    let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
+        .with_retry_policy(NO_WAIT);
+
+    publisher
+        .publish(&stripe_event())
+        .await
+        .expect("accepted on the second attempt");
+
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_by_the_publisher_alone_and_give_up_after_max_attempts() {
     // More failures than any retry layer needs: the count shows that the SDK's
     // own retries (3 attempts by default) do not multiply the publisher's.
@@ -182,6 +202,31 @@ async fn unreachable_endpoint_is_unavailable_after_bounded_attempts_in_bounded_t
     // Refused connections fail at once; what remains is the default policy's
     // jittered waits (under 150 ms). The bound is loose on purpose: it only
     // catches unbounded or multiplied retries, not slowness.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_endpoint_is_given_up_after_bounded_attempts() {
+    // The SDK's stalled-stream protection is off: the attempt timeout alone
+    // must end an attempt that never gets an answer.
+    let server = HttpTarget::start(Script::always(Answer::Stall));
+    let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
+        .with_retry_policy(NO_WAIT)
+        .with_attempt_timeout(Duration::from_millis(200));
+    let started = Instant::now();
+
+    let result = publisher.publish(&stripe_event()).await;
+
+    assert!(
+        matches!(result, Err(PublishError::Unavailable { attempts: 3, .. })),
+        "{result:?}"
+    );
+    assert_eq!(server.requests().len(), 3);
+    // Loose on purpose, as above: it catches an attempt left unbounded.
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "took {:?}",

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::config::StalledStreamProtectionConfig;
 use aws_sdk_eventbridge::config::http::HttpResponse;
 use aws_sdk_eventbridge::config::retry::RetryConfig;
 use aws_sdk_eventbridge::config::timeout::TimeoutConfig;
@@ -41,12 +42,16 @@ const TRANSIENT_CODES: &[&str] = &[
 
 /// `client` without the SDK's retries and with bounded attempts, configured
 /// once rather than overridden per call (which would rebuild the SDK's
-/// runtime plugins on every publish).
+/// runtime plugins on every publish). Stalled-stream protection is off: the
+/// attempt timeout already ends a stalled call, sooner than the protection's
+/// 5 s grace period would, and the protection's throughput-checking body
+/// wrappers and timers cost CPU on every publish.
 fn bounded(client: &Client, attempt_timeout: Duration) -> Client {
     let config = client
         .config()
         .to_builder()
         .retry_config(RetryConfig::disabled())
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
