@@ -47,6 +47,17 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// An AWS flag given to a hookbridge built without the `aws` feature:
+/// refused, never ignored, with how to get it.
+#[cfg(not(feature = "aws"))]
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0} needs the AWS mode, which this hookbridge was built without: build it with \
+     `--features aws` (`cargo run --profile local -p hookbridge --features aws -- …` or \
+     `cargo install --path crates/cli --features aws`)"
+)]
+pub struct AwsModeNotBuilt(pub &'static str);
+
 fn exit_code<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
