@@ -178,7 +178,7 @@ pub fn run(args: DevArgs) -> Result<(), DevError> {
     #[cfg(not(feature = "aws"))]
     if aws_mode {
         let trigger = if args.aws {
-            "--aws"
+            "dev --aws"
         } else {
             "AWS_ENDPOINT_URL (set in the environment)"
         };
