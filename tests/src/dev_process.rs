@@ -65,7 +65,7 @@ pub fn hookbridge_binary() -> PathBuf {
         .expect("the test executable is inside target/<profile>/deps");
     assert!(
         binary.is_file(),
-        "{} does not exist: build it with `cargo build -p hookbridge` \
+        "{} does not exist: build it with `cargo build -p hookbridge --features aws` \
          (scripts/test does) or point HOOKBRIDGE_BIN at a hookbridge binary",
         binary.display()
     );

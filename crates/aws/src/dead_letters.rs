@@ -1,14 +1,15 @@
-//! [`FinalDeadLetters`] on SQS: each destination's final dead-letter queue,
+//! [`FinalDeadLetters`](hookbridge_core::ports::FinalDeadLetters) on SQS: each destination's final dead-letter queue,
 //! `<prefix><destination>-dlq`, made by the reconcile function (which names
 //! its queues with [`final_queue_name`] and [`tier2_queue_name`] too).
 
-use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
 use hookbridge_core::destinations::DestinationName;
-use hookbridge_core::ports::{DeadLetterError, FinalDeadLetters};
 
-use crate::iam::IamActions;
 use crate::settings::SettingsReader;
+
+#[cfg(feature = "sdk")]
+mod sqs;
+#[cfg(feature = "sdk")]
+pub use sqs::SqsFinalDeadLetters;
 
 /// Starts every destination queue's name: the stack's name and `_`.
 pub const QUEUE_PREFIX_VARIABLE: &str = "HOOKBRIDGE_QUEUE_PREFIX";
@@ -41,68 +42,6 @@ pub fn destination_of_tier2_queue<'a>(prefix: &str, queue_arn: &'a str) -> Optio
     name.strip_prefix(prefix)?
         .strip_suffix(TIER2_QUEUE_SUFFIX)
         .filter(|destination| !destination.is_empty())
-}
-
-#[derive(Debug, Clone)]
-pub struct SqsFinalDeadLetters {
-    sqs: Client,
-    prefix: String,
-}
-
-impl SqsFinalDeadLetters {
-    pub fn new(sqs: Client, prefix: impl Into<String>) -> Self {
-        Self {
-            sqs,
-            prefix: prefix.into(),
-        }
-    }
-}
-
-impl FinalDeadLetters for SqsFinalDeadLetters {
-    async fn dead_letter(
-        &self,
-        destination: &DestinationName,
-        body: &str,
-    ) -> Result<(), DeadLetterError> {
-        let failed = |reason: String| DeadLetterError {
-            destination: destination.to_string(),
-            reason,
-        };
-        let queue = final_queue_name(&self.prefix, destination);
-        let url = self
-            .sqs
-            .get_queue_url()
-            .queue_name(&queue)
-            .send()
-            .await
-            .map_err(|error| {
-                failed(format!(
-                    "sqs:GetQueueUrl on {queue}: {}",
-                    DisplayErrorContext(&error)
-                ))
-            })?
-            .queue_url
-            .ok_or_else(|| failed(format!("sqs:GetQueueUrl on {queue} returned no URL")))?;
-        self.sqs
-            .send_message()
-            .queue_url(&url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|error| {
-                failed(format!(
-                    "sqs:SendMessage to {queue}: {}",
-                    DisplayErrorContext(&error)
-                ))
-            })?;
-        Ok(())
-    }
-}
-
-impl IamActions for SqsFinalDeadLetters {
-    fn iam_actions() -> Vec<&'static str> {
-        vec!["sqs:GetQueueUrl", "sqs:SendMessage"]
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+#[cfg(feature = "aws")]
 use hookbridge_aws::replay::{DeadLetterReplayer, ReplayError as AwsReplayError};
 use hookbridge_core::destinations::{DestinationName, DestinationsError};
 
@@ -30,7 +31,8 @@ pub struct ReplayArgs {
     /// destinations get nothing again.
     #[arg(long, conflicts_with = "aws")]
     pub destination: Option<String>,
-    /// Replay from the SQS dead-letter queue to the SNS topic in AWS.
+    /// Replay from the SQS dead-letter queue to the SNS topic in AWS. Needs
+    /// a build with `--features aws`.
     #[arg(long, requires_all = ["queue_url", "topic_arn"])]
     pub aws: bool,
     /// The subscription's dead-letter queue (with --aws).
@@ -49,10 +51,15 @@ pub enum ReplayError {
     Destination(DestinationsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[cfg(feature = "aws")]
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    #[cfg(feature = "aws")]
     #[error(transparent)]
     Aws(#[from] AwsReplayError),
+    #[cfg(not(feature = "aws"))]
+    #[error(transparent)]
+    AwsModeNotBuilt(#[from] crate::AwsModeNotBuilt),
 }
 
 pub fn run(args: ReplayArgs) -> Result<(), ReplayError> {
@@ -119,6 +126,12 @@ fn replay_local(
     Ok(())
 }
 
+#[cfg(not(feature = "aws"))]
+fn replay_aws(_queue_url: &str, _topic_arn: &str, _limit: usize) -> Result<(), ReplayError> {
+    Err(crate::AwsModeNotBuilt("replay --aws").into())
+}
+
+#[cfg(feature = "aws")]
 fn replay_aws(queue_url: &str, topic_arn: &str, limit: usize) -> Result<(), ReplayError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -8,11 +8,16 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "aws")]
 use hookbridge_aws::clock::SystemClock;
+#[cfg(feature = "aws")]
 use hookbridge_aws::delivery_status::DynamoDbDeliveryStatus;
+#[cfg(feature = "aws")]
 use hookbridge_aws::settings::DEFAULT_RETENTION;
 use hookbridge_core::delivery_status::{Attempt, AttemptOutcome, DeliveryRecord};
-use hookbridge_core::ports::{DeliveryStatusError, DeliveryStatusStore};
+use hookbridge_core::ports::DeliveryStatusError;
+#[cfg(feature = "aws")]
+use hookbridge_core::ports::DeliveryStatusStore;
 use serde_json::json;
 
 use crate::dev::DEFAULT_DATA_DIR;
@@ -27,7 +32,8 @@ const EXCERPT_COLUMNS: usize = 60;
 pub struct StatusArgs {
     /// The event id (the `webhook-id` every destination received).
     pub event_id: String,
-    /// Read the delivery status from the stack's DynamoDB table.
+    /// Read the delivery status from the stack's DynamoDB table. Needs a
+    /// build with `--features aws`.
     #[arg(long, requires = "table")]
     pub aws: bool,
     /// The events table (the stack output `EventsTableName`), with --aws.
@@ -51,10 +57,14 @@ pub enum StatusError {
     UnknownLocalEvent { event_id: String, data_dir: PathBuf },
     #[error(transparent)]
     Local(#[from] StoreError),
+    #[cfg(feature = "aws")]
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
     Store(#[from] DeliveryStatusError),
+    #[cfg(not(feature = "aws"))]
+    #[error(transparent)]
+    AwsModeNotBuilt(#[from] crate::AwsModeNotBuilt),
 }
 
 pub fn run(args: StatusArgs) -> Result<(), StatusError> {
@@ -78,6 +88,7 @@ pub fn run(args: StatusArgs) -> Result<(), StatusError> {
 }
 
 /// The records of the stack's events table; none is an unknown event.
+#[cfg(feature = "aws")]
 fn aws_records(table: String, event_id: &str) -> Result<Vec<DeliveryRecord>, StatusError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -99,6 +110,11 @@ fn aws_records(table: String, event_id: &str) -> Result<Vec<DeliveryRecord>, Sta
         return Err(StatusError::UnknownEvent(event_id.to_owned()));
     }
     Ok(records)
+}
+
+#[cfg(not(feature = "aws"))]
+fn aws_records(_table: String, _event_id: &str) -> Result<Vec<DeliveryRecord>, StatusError> {
+    Err(crate::AwsModeNotBuilt("status --aws").into())
 }
 
 /// The records of the dev store in `data_dir`: empty for a stored event

@@ -26,12 +26,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
+#[cfg(feature = "aws")]
 mod lambda;
+mod settings;
 
-pub use lambda::{
-    AwsConsumer, ConsumeFunction, DEFAULT_RETENTION_DAYS, RETENTION_VARIABLE, Settings,
-    TABLE_NAME_VARIABLE,
-};
+#[cfg(feature = "aws")]
+pub use lambda::{AwsConsumer, ConsumeFunction};
+pub use settings::{DEFAULT_RETENTION_DAYS, RETENTION_VARIABLE, Settings, TABLE_NAME_VARIABLE};
 
 /// The EventBridge event as Lambda receives it (the bus's event around the
 /// envelope). Only what identifies it and its detail are read.

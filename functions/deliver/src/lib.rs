@@ -46,19 +46,22 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 mod attempt;
+#[cfg(feature = "aws")]
 mod lambda;
 mod routing;
+mod settings;
 
 pub use attempt::{
     Attempted, FinishedAttempt, TargetOutcome, finish_attempt, measure_attempt, received_at,
     schedule_of,
 };
-pub use lambda::{
-    AwsDeliver, AwsOutbound, DESTINATIONS_VARIABLE, DeliveryAdapters, DeliverySettings,
-    OUTBOUND_PREFIX_VARIABLE, Settings, TABLE_NAME_VARIABLE, TARGET_URL_VARIABLE,
-    TOPIC_ARN_VARIABLE, read_destinations,
-};
+#[cfg(feature = "aws")]
+pub use lambda::{AwsDeliver, AwsOutbound, DeliveryAdapters};
 pub use routing::{DESTINATION_PARAMETER, requested_destination};
+pub use settings::{
+    DESTINATIONS_VARIABLE, DeliverySettings, OUTBOUND_PREFIX_VARIABLE, Settings,
+    TABLE_NAME_VARIABLE, TARGET_URL_VARIABLE, TOPIC_ARN_VARIABLE, read_destinations,
+};
 
 /// The production authenticator: the RSA signature, checked with the
 /// certificate at the message's (already vetted) `SigningCertURL`.

@@ -25,8 +25,10 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::{error, info, warn};
 
+#[cfg(feature = "aws")]
 mod lambda;
 
+#[cfg(feature = "aws")]
 pub use lambda::{AwsIngest, EVENT_BUS_VARIABLE, IngestFunction, Settings};
 
 /// Route prefix of the webhook endpoint, for requests that carry no path

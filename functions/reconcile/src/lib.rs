@@ -14,6 +14,7 @@
 //! stack's name and the destination's.
 
 mod desired;
+#[cfg(feature = "aws")]
 mod lambda;
 mod request;
 
@@ -32,6 +33,7 @@ pub use desired::{
     DESTINATION_QUERY, Desired, MAX_QUEUE_NAME_LENGTH, Properties, PropertiesError,
     TIER2_MAX_RECEIVE_COUNT, alarm_name, destination_of, failure_alarm_name, queue_name,
 };
+#[cfg(feature = "aws")]
 pub use lambda::{AwsReconciler, respond_before};
 pub use request::{CustomResourceRequest, CustomResourceResponse, RequestType, ResponseStatus};
 

@@ -1,8 +1,8 @@
-//! The redeliver Lambda's wiring: its settings and the adapters behind
-//! [`Redeliver`]. The Lambda's `main` builds it here.
+//! The redeliver Lambda's wiring: the adapters behind [`Redeliver`]. The
+//! Lambda's `main` builds it here.
 
 use aws_config::SdkConfig;
-use deliver::{DeliveryAdapters, DeliverySettings};
+use deliver::DeliveryAdapters;
 use hookbridge_aws::clock::SystemClock;
 use hookbridge_aws::dead_letters::SqsFinalDeadLetters;
 use hookbridge_aws::delivery_status::DynamoDbDeliveryStatus;
@@ -13,11 +13,7 @@ use hookbridge_aws::settings::SettingsError;
 use hookbridge_aws::ssm::SsmSecretStore;
 use hookbridge_aws::webhook_target::HttpWebhookTarget;
 
-use crate::Redeliver;
-
-/// What the function needs from its environment: what deliver delivers
-/// with, and no topic.
-pub type Settings = DeliverySettings;
+use crate::{Redeliver, Settings};
 
 /// Redeliver on SSM, DynamoDB, S3, SQS and HTTPS, as the Lambda runs it.
 pub type AwsRedeliver = Redeliver<

@@ -23,6 +23,7 @@
 //! ever dropped. Every attempt is recorded in the delivery status record,
 //! numbered on from SNS's.
 
+#[cfg(feature = "aws")]
 mod lambda;
 
 #[cfg(test)]
@@ -33,8 +34,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use deliver::{
-    FinishedAttempt, Outbound, OutboundError, TargetOutcome, finish_attempt, received_at,
-    schedule_of,
+    DeliverySettings, FinishedAttempt, Outbound, OutboundError, TargetOutcome, finish_attempt,
+    received_at, schedule_of,
 };
 use hookbridge_aws::dead_letters::destination_of_tier2_queue;
 use hookbridge_aws::replay::republication;
@@ -49,7 +50,12 @@ use hookbridge_core::ports::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use lambda::{AwsRedeliver, Settings};
+#[cfg(feature = "aws")]
+pub use lambda::AwsRedeliver;
+
+/// What the function needs from its environment: what deliver delivers
+/// with, and no topic.
+pub type Settings = DeliverySettings;
 
 /// The SQS attribute that counts a message's receives, this one included.
 pub const RECEIVE_COUNT_ATTRIBUTE: &str = "ApproximateReceiveCount";

@@ -4,6 +4,7 @@
 //! `AWS_ENDPOINT_URL` set) the ingest route uses the real AWS adapters
 //! instead, so the same command runs against moto or an account.
 
+#[cfg(feature = "aws")]
 mod aws;
 mod bus;
 pub mod config;
@@ -104,7 +105,7 @@ pub struct DevArgs {
     #[arg(long = "outbound-secret", value_name = "SECRET")]
     pub outbound_secrets: Vec<String>,
     /// Use the real AWS adapters (EventBridge, SSM) for ingest; implied by
-    /// AWS_ENDPOINT_URL.
+    /// AWS_ENDPOINT_URL. Needs a build with `--features aws`.
     #[arg(long)]
     pub aws: bool,
     /// Log every step (each webhook, delivery attempt and record) instead of
@@ -125,6 +126,7 @@ pub enum DevError {
     Config(#[from] ConfigFileError),
     #[error(transparent)]
     Flags(#[from] FlagError),
+    #[cfg(feature = "aws")]
     #[error("--secret and --outbound-secret do not apply with --aws: secrets come from SSM")]
     SecretFlagsWithAws,
     #[error("--target: {0}")]
@@ -144,8 +146,12 @@ pub enum DevError {
     HttpClient(String),
     #[error("cannot wait for Ctrl-C / SIGTERM: {0}")]
     Signals(std::io::Error),
+    #[cfg(feature = "aws")]
     #[error(transparent)]
     Aws(#[from] aws::AwsSetupError),
+    #[cfg(not(feature = "aws"))]
+    #[error(transparent)]
+    AwsModeNotBuilt(#[from] crate::AwsModeNotBuilt),
 }
 
 /// Everything `dev` runs with, flags applied over the file.
@@ -169,17 +175,26 @@ struct Resolved {
 pub fn run(args: DevArgs) -> Result<(), DevError> {
     init_logging(args.verbose);
     let aws_mode = args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    #[cfg(not(feature = "aws"))]
+    if aws_mode {
+        let trigger = if args.aws {
+            "dev --aws"
+        } else {
+            "AWS_ENDPOINT_URL (set in the environment)"
+        };
+        return Err(crate::AwsModeNotBuilt(trigger).into());
+    }
     let settings = Settings::load(args.config.as_deref(), !aws_mode)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(DevError::Runtime)?;
+    #[cfg(feature = "aws")]
     if aws_mode {
-        runtime.block_on(aws::run(args, settings))
-    } else {
-        let resolved = resolve(args, settings)?;
-        runtime.block_on(run_local(resolved))
+        return runtime.block_on(aws::run(args, settings));
     }
+    let resolved = resolve(args, settings)?;
+    runtime.block_on(run_local(resolved))
 }
 
 fn init_logging(verbose: bool) {
