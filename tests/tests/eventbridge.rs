@@ -35,6 +35,12 @@ async fn client_for(endpoint: &str) -> aws_sdk_eventbridge::Client {
     aws_sdk_eventbridge::Client::from_conf(config)
 }
 
+/// A publisher to `hookbridge-bus` at `endpoint`, retrying without waiting.
+async fn publisher_for(endpoint: &str) -> EventBridgePublisher {
+    EventBridgePublisher::new(client_for(endpoint).await, "hookbridge-bus")
+        .with_retry_policy(NO_WAIT)
+}
+
 /// Retries without waiting, so attempt counts are checked quickly.
 const NO_WAIT: RetryPolicy = RetryPolicy {
     max_attempts: 3,
@@ -105,8 +111,7 @@ async fn a_throttled_entry_inside_a_200_is_retried_until_accepted() {
         failed_entry("ThrottlingException"),
         Reply::aws_json(200, ACCEPTED),
     ]);
-    let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
-        .with_retry_policy(NO_WAIT);
+    let publisher = publisher_for(&server.url()).await;
 
     publisher
         .publish(&stripe_event())
@@ -137,8 +142,7 @@ async fn a_throttled_call_is_retried_until_accepted() {
         ),
         Reply::aws_json(200, ACCEPTED),
     ]);
-    let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
-        .with_retry_policy(NO_WAIT);
+    let publisher = publisher_for(&server.url()).await;
 
     publisher
         .publish(&stripe_event())
@@ -157,8 +161,7 @@ async fn server_errors_are_retried_by_the_publisher_alone_and_give_up_after_max_
         r#"{"__type":"InternalException","message":"scripted"}"#,
     );
     let server = answering_then_gone(vec![internal_error; 12]);
-    let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
-        .with_retry_policy(NO_WAIT);
+    let publisher = publisher_for(&server.url()).await;
 
     let result = publisher.publish(&stripe_event()).await;
 
@@ -175,8 +178,7 @@ async fn a_permanently_failed_entry_is_rejected_without_retry() {
         failed_entry("MalformedDetail"),
         Reply::aws_json(200, ACCEPTED),
     ]);
-    let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
-        .with_retry_policy(NO_WAIT);
+    let publisher = publisher_for(&server.url()).await;
 
     let result = publisher.publish(&stripe_event()).await;
 
@@ -214,8 +216,8 @@ async fn a_stalled_endpoint_is_given_up_after_bounded_attempts() {
     // The SDK's stalled-stream protection is off: the attempt timeout alone
     // must end an attempt that never gets an answer.
     let server = HttpTarget::start(Script::always(Answer::Stall));
-    let publisher = EventBridgePublisher::new(client_for(&server.url()).await, "hookbridge-bus")
-        .with_retry_policy(NO_WAIT)
+    let publisher = publisher_for(&server.url())
+        .await
         .with_attempt_timeout(Duration::from_millis(200));
     let started = Instant::now();
 

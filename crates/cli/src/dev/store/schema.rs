@@ -321,13 +321,16 @@ mod tests {
         let connection = Connection::open_in_memory().unwrap();
         connection.execute_batch(VERSION_1).unwrap();
         create_or_migrate(&connection).unwrap();
-        let before: Vec<(i64, String, String)> = connection
-            .prepare("SELECT seq, destination, status FROM deliveries ORDER BY seq")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let deliveries = |connection: &Connection| -> Vec<(i64, String, String)> {
+            connection
+                .prepare("SELECT seq, destination, status FROM deliveries ORDER BY seq")
+                .unwrap()
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let before = deliveries(&connection);
         // Back to what schema 4 was, as its build left it.
         connection
             .execute_batch(&format!(
@@ -342,13 +345,7 @@ mod tests {
             .unwrap();
         create_or_migrate(&connection).unwrap();
         check(&connection).unwrap();
-        let after: Vec<(i64, String, String)> = connection
-            .prepare("SELECT seq, destination, status FROM deliveries ORDER BY seq")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let after = deliveries(&connection);
         assert_eq!(after, before);
         let definition = |name: &str| -> String {
             connection
