@@ -68,11 +68,12 @@ fn write_record(
     connection: &rusqlite::Connection,
     write: &Write,
 ) -> Result<RecordOutcome, StoreError> {
-    let inserted = connection.execute(
-        "INSERT INTO recorded_events (source, event_id, expires_at) VALUES (?1, ?2, ?3)
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO recorded_events (source, event_id, expires_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (source, event_id) DO NOTHING",
-        params![write.source, write.event_id, write.expires_at],
-    )?;
+        )?
+        .execute(params![write.source, write.event_id, write.expires_at])?;
     if inserted == 0 {
         return Ok(RecordOutcome::Duplicate);
     }
@@ -81,22 +82,23 @@ fn write_record(
         Some((object_id, order_key)) => {
             // The one comparison of the contract: SQLite compares TEXT
             // bytewise, exactly as OrderKey's Ord does.
-            let replaced = connection.execute(
-                "INSERT INTO projections (source, object_id, order_key, event_id, envelope)
+            let replaced = connection
+                .prepare_cached(
+                    "INSERT INTO projections (source, object_id, order_key, event_id, envelope)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (source, object_id) DO UPDATE SET
                      order_key = excluded.order_key,
                      event_id = excluded.event_id,
                      envelope = excluded.envelope
                  WHERE excluded.order_key > projections.order_key",
-                params![
+                )?
+                .execute(params![
                     write.source,
                     object_id,
                     order_key,
                     write.event_id,
                     write.envelope
-                ],
-            )?;
+                ])?;
             if replaced == 1 {
                 ProjectionChange::Updated
             } else {

@@ -23,9 +23,15 @@ const SECRET_WORDS: &[&str] = &[
     "credential",
 ];
 
+/// Whether `name` contains one of [`SECRET_WORDS`] in any case. Runs for
+/// every header of every webhook, so it compares in place, allocating
+/// nothing.
 fn is_secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SECRET_WORDS.iter().any(|word| name.contains(word))
+    SECRET_WORDS.iter().any(|word| {
+        name.as_bytes()
+            .windows(word.len())
+            .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
+    })
 }
 
 /// What a masked value reads as: its length only.
@@ -171,6 +177,23 @@ mod tests {
         );
         assert!(!excerpt.contains(r#""t""#), "{excerpt}");
         assert!(excerpt.contains(r#""id":"p1""#), "{excerpt}");
+    }
+
+    #[test]
+    fn a_secret_word_is_found_in_any_case_and_anywhere_in_the_name() {
+        for name in [
+            "apiKey",
+            "AccessToken",
+            "X-Signature",
+            "HMAC",
+            "clientSECRET",
+            "sig",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["", "si", "content-type", "webhook-id", "user_agent"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
     }
 
     #[test]

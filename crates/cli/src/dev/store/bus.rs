@@ -53,12 +53,14 @@ pub fn publish(
 ) -> Result<Published, StoreError> {
     let head: EnvelopeHead =
         serde_json::from_str(&event.detail).map_err(StoreError::InvalidDetail)?;
-    let inserted = connection.execute(
-        "INSERT INTO bus_events (source, event_id, detail_type, detail, correlation_id,
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO bus_events (source, event_id, detail_type, detail, correlation_id,
              received_at, occurred_at, request_headers)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (source, event_id) DO NOTHING",
-        params![
+        )?
+        .execute(params![
             head.source,
             head.id,
             event.detail_type,
@@ -67,8 +69,7 @@ pub fn publish(
             head.received_at,
             head.occurred_at,
             request_headers
-        ],
-    )?;
+        ])?;
     let published = if inserted == 1 {
         let seq = connection.last_insert_rowid();
         let matching: Vec<DestinationName> = destinations
@@ -94,10 +95,12 @@ pub fn publish(
             destinations: matching,
         }
     } else {
-        connection.execute(
-            "UPDATE bus_events SET duplicates = duplicates + 1 WHERE source = ?1 AND event_id = ?2",
-            params![head.source, head.id],
-        )?;
+        connection
+            .prepare_cached(
+                "UPDATE bus_events SET duplicates = duplicates + 1
+                 WHERE source = ?1 AND event_id = ?2",
+            )?
+            .execute(params![head.source, head.id])?;
         Published::Duplicate {
             event_id: head.id,
             correlation_id: head.correlation_id,

@@ -129,11 +129,13 @@ pub fn record_attempt(
     attempt: &AttemptRecord,
     next: AfterAttempt,
 ) -> Result<(), StoreError> {
-    connection.execute(
-        "INSERT INTO attempts (seq, destination, number, at_ms, outcome, status, error,
+    connection
+        .prepare_cached(
+            "INSERT INTO attempts (seq, destination, number, at_ms, outcome, status, error,
              latency_ms, response_excerpt)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+        )?
+        .execute(params![
             seq,
             destination,
             attempt.number,
@@ -143,8 +145,7 @@ pub fn record_attempt(
             attempt.error,
             i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX),
             attempt.response_excerpt
-        ],
-    )?;
+        ])?;
     let (state, due_at, next_attempt, schedule_elapsed) = match next {
         AfterAttempt::Delivered => (DeliveryState::Delivered, None, attempt.number + 1, None),
         AfterAttempt::Retry {
@@ -159,11 +160,13 @@ pub fn record_attempt(
         ),
         AfterAttempt::DeadLettered => (DeliveryState::DeadLettered, None, attempt.number + 1, None),
     };
-    connection.execute(
-        "UPDATE deliveries SET status = ?3, due_at_ms = ?4, next_attempt = ?5,
+    connection
+        .prepare_cached(
+            "UPDATE deliveries SET status = ?3, due_at_ms = ?4, next_attempt = ?5,
              schedule_started_ms = ?6, schedule_elapsed_ms = ?7
          WHERE seq = ?1 AND destination = ?2",
-        params![
+        )?
+        .execute(params![
             seq,
             destination,
             state,
@@ -171,8 +174,7 @@ pub fn record_attempt(
             next_attempt,
             to_millis(schedule_started),
             schedule_elapsed
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 

@@ -87,9 +87,10 @@ pub fn mark_consumed(
     } else {
         ConsumeState::Stored
     };
-    connection.execute(
-        "UPDATE bus_events SET consume_state = ?2, consume_error = ?3 WHERE seq = ?1",
-        params![seq, state, error],
-    )?;
+    connection
+        .prepare_cached(
+            "UPDATE bus_events SET consume_state = ?2, consume_error = ?3 WHERE seq = ?1",
+        )?
+        .execute(params![seq, state, error])?;
     Ok(())
 }

@@ -48,11 +48,13 @@ pub struct NewRefusal {
 /// fsyncs of everything else rather than spending one each.
 pub fn record_refusal(connection: &Connection, refusal: &NewRefusal) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&refusal.headers).map_err(StoreError::InvalidDetail)?;
-    connection.execute(
-        "INSERT INTO refusals (at_ms, source, status, code, reason, correlation_id, headers,
+    connection
+        .prepare_cached(
+            "INSERT INTO refusals (at_ms, source, status, code, reason, correlation_id, headers,
              body_excerpt)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
+        )?
+        .execute(params![
             to_millis(refusal.at),
             refusal.source,
             refusal.status,
@@ -61,12 +63,10 @@ pub fn record_refusal(connection: &Connection, refusal: &NewRefusal) -> Result<(
             refusal.correlation_id,
             headers,
             refusal.body_excerpt
-        ],
-    )?;
-    connection.execute(
-        "DELETE FROM refusals WHERE id <= last_insert_rowid() - ?1",
-        [CAPACITY],
-    )?;
+        ])?;
+    connection
+        .prepare_cached("DELETE FROM refusals WHERE id <= last_insert_rowid() - ?1")?
+        .execute([CAPACITY])?;
     Ok(())
 }
 

@@ -55,9 +55,15 @@ pub fn remove_expired(connection: &Connection, cutoff: SystemTime) -> Result<Rem
     let mut removed = Removed::default();
     let mut payloads = BTreeSet::new();
     for (seq, payload_key) in &expired {
-        removed.attempts += connection.execute("DELETE FROM attempts WHERE seq = ?1", [seq])?;
-        connection.execute("DELETE FROM deliveries WHERE seq = ?1", [seq])?;
-        removed.events += connection.execute("DELETE FROM bus_events WHERE seq = ?1", [seq])?;
+        removed.attempts += connection
+            .prepare_cached("DELETE FROM attempts WHERE seq = ?1")?
+            .execute([seq])?;
+        connection
+            .prepare_cached("DELETE FROM deliveries WHERE seq = ?1")?
+            .execute([seq])?;
+        removed.events += connection
+            .prepare_cached("DELETE FROM bus_events WHERE seq = ?1")?
+            .execute([seq])?;
         if let Some(key) = payload_key {
             payloads.insert(key.clone());
         }
