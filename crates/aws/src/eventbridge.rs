@@ -13,10 +13,7 @@ mod put_events;
 use std::time::Duration;
 
 use aws_sdk_eventbridge::Client;
-use aws_sdk_eventbridge::config::StalledStreamProtectionConfig;
 use aws_sdk_eventbridge::config::http::HttpResponse;
-use aws_sdk_eventbridge::config::retry::RetryConfig;
-use aws_sdk_eventbridge::config::timeout::TimeoutConfig;
 use aws_sdk_eventbridge::error::{DisplayErrorContext, SdkError};
 use aws_sdk_eventbridge::operation::put_events::PutEventsError;
 use bytes::Bytes;
@@ -26,6 +23,7 @@ use tokio::sync::OnceCell;
 use crate::retry::RetryPolicy;
 use put_events::{
     Answer, CallError, ErrorBody, PutEventsRequest, PutEventsResponse, RequestEntry, Route,
+    RouteResolver,
 };
 
 /// Per-attempt bounds. EventBridge answers `PutEvents` in tens of
@@ -49,28 +47,10 @@ const TRANSIENT_CODES: &[&str] = &[
     "RequestTimeoutException",
 ];
 
-/// `client` without the SDK's retries, for the one call that resolves the
-/// route: whatever the client was built with, that call is made once.
-fn without_retries(client: &Client) -> Client {
-    let config = client
-        .config()
-        .to_builder()
-        .retry_config(RetryConfig::disabled())
-        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(DEFAULT_ATTEMPT_TIMEOUT)
-                .build(),
-        )
-        .build();
-    Client::from_conf(config)
-}
-
 /// Publishes hookbridge events on one event bus.
 #[derive(Debug, Clone)]
 pub struct EventBridgePublisher {
-    client: Client,
+    resolver: RouteResolver,
     /// Resolved by the first publish, then kept for the container's life.
     route: OnceCell<Route>,
     bus_name: String,
@@ -85,7 +65,7 @@ impl EventBridgePublisher {
     /// a 2 s bound per attempt: at most about 6.2 s in total.
     pub fn new(client: Client, bus_name: impl Into<String>) -> Self {
         Self {
-            client: without_retries(&client),
+            resolver: RouteResolver::new(&client, CONNECT_TIMEOUT, DEFAULT_ATTEMPT_TIMEOUT),
             route: OnceCell::new(),
             bus_name: bus_name.into(),
             retry: RetryPolicy::default(),
@@ -123,7 +103,7 @@ impl EventBridgePublisher {
 
     async fn route(&self) -> Result<&Route, Disposition> {
         self.route
-            .get_or_try_init(|| Route::resolve(&self.client, CONNECT_TIMEOUT))
+            .get_or_try_init(|| self.resolver.resolve())
             .await
             .map_err(|error| classify_sdk_error(&error))
     }

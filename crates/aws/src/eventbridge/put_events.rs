@@ -18,6 +18,8 @@ use std::time::Duration;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::config::http::HttpRequest;
 use aws_sdk_eventbridge::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_eventbridge::config::retry::RetryConfig;
+use aws_sdk_eventbridge::config::timeout::TimeoutConfig;
 use aws_sdk_eventbridge::config::{
     ConfigBag, HttpClient, Intercept, ResolveCachedIdentity, RuntimeComponents,
 };
@@ -57,27 +59,55 @@ pub(crate) struct Route {
     components: RuntimeComponents,
 }
 
-impl Route {
-    /// The SDK's own choices for `client`'s `PutEvents`, from one
+/// The SDK client that resolves the route, once: the caller's client with
+/// the capturing interceptor, without retries and with bounded attempts.
+/// The interceptor is part of this client's configuration rather than
+/// added per call, which would link the SDK's per-call config-override
+/// machinery into the binary for one call.
+#[derive(Debug, Clone)]
+pub(crate) struct RouteResolver {
+    client: Client,
+    captured: CaptureRoute,
+    connect_timeout: Duration,
+}
+
+impl RouteResolver {
+    pub(crate) fn new(
+        client: &Client,
+        connect_timeout: Duration,
+        attempt_timeout: Duration,
+    ) -> Self {
+        let captured = CaptureRoute::default();
+        let config = client
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(connect_timeout)
+                    .operation_attempt_timeout(attempt_timeout)
+                    .build(),
+            )
+            .interceptor(captured.clone())
+            .build();
+        Self {
+            client: Client::from_conf(config),
+            captured,
+            connect_timeout,
+        }
+    }
+
+    /// The SDK's own choices for the client's `PutEvents`, from one
     /// orchestrated call that ends before signing (nothing is sent). Its
     /// failure (no region, no credentials, an endpoint rule refusing the
     /// configuration) is the SDK's error, classified as the SDK call's was.
-    pub(crate) async fn resolve(
-        client: &Client,
-        connect_timeout: Duration,
-    ) -> Result<Self, SdkError<PutEventsError, HttpResponse>> {
-        let captured = CaptureRoute::default();
+    pub(crate) async fn resolve(&self) -> Result<Route, SdkError<PutEventsError, HttpResponse>> {
         let probe = PutEventsRequestEntry::builder()
             .source("hookbridge.route")
             .build();
-        let outcome = client
-            .put_events()
-            .entries(probe)
-            .customize()
-            .interceptor(captured.clone())
-            .send()
-            .await;
-        let seen = captured
+        let outcome = self.client.put_events().entries(probe).send().await;
+        let seen = self
+            .captured
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -85,12 +115,13 @@ impl Route {
         match (seen, outcome) {
             (Some(seen), _) => {
                 let settings = HttpConnectorSettings::builder()
-                    .connect_timeout(connect_timeout)
+                    .connect_timeout(self.connect_timeout)
                     .build();
                 let http_client = seen.components.http_client().ok_or_else(|| {
                     SdkError::construction_failure("the SDK client has no HTTP client")
                 })?;
-                let region = client
+                let region = self
+                    .client
                     .config()
                     .region()
                     .map(ToString::to_string)
@@ -98,7 +129,7 @@ impl Route {
                 let credentials = seen.components.identity_resolver(SIGV4).ok_or_else(|| {
                     SdkError::construction_failure("no credentials provider configured")
                 })?;
-                Ok(Self {
+                Ok(Route {
                     connector: http_client.http_connector(&settings, &seen.components),
                     endpoint: seen.endpoint,
                     region,
@@ -112,7 +143,9 @@ impl Route {
             )),
         }
     }
+}
 
+impl Route {
     pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
