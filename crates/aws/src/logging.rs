@@ -63,7 +63,9 @@ pub fn init() {
         )
         .with_writer(std::io::stdout);
     match format {
-        LogFormat::Json => collector.json().init(),
+        // Each span's fields once, in `spans` (outermost first): the default
+        // also repeats the innermost span as `span`, serialising it twice.
+        LogFormat::Json => collector.json().with_current_span(false).init(),
         LogFormat::Text { ansi } => collector.with_ansi(ansi).init(),
     }
 }
