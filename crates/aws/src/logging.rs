@@ -9,8 +9,9 @@
 use std::io::IsTerminal;
 use std::str::FromStr;
 
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub const FORMAT_VARIABLE: &str = "AWS_LAMBDA_LOG_FORMAT";
 pub const LEVEL_VARIABLE: &str = "AWS_LAMBDA_LOG_LEVEL";
@@ -36,17 +37,30 @@ impl LogFormat {
     }
 }
 
-/// The level named by [`LEVEL_VARIABLE`], else by `RUST_LOG`, else INFO; a
-/// name that is not a level is INFO too.
-pub fn level(lookup: impl Fn(&str) -> Option<String>) -> LevelFilter {
-    lookup(LEVEL_VARIABLE)
-        .or_else(|| lookup(RUST_LOG_VARIABLE))
-        .and_then(|level| LevelFilter::from_str(&level).ok())
-        .unwrap_or(LevelFilter::INFO)
+/// What is logged: `RUST_LOG`'s `target=level` directives for their
+/// targets (a directive that does not parse is skipped), and for every
+/// other target the level named by [`LEVEL_VARIABLE`], else `RUST_LOG`'s
+/// bare level (`debug`, or `warn` in `warn,ingest=debug`), else INFO; a
+/// name that is not a level counts as none. Per-target levels only,
+/// without `EnvFilter`'s span and field directives, whose regex engine
+/// would be most of the filter's size in every function binary.
+pub fn targets(lookup: impl Fn(&str) -> Option<String>) -> Targets {
+    let mut targets = Targets::new();
+    let mut rust_log_level = None;
+    let rust_log = lookup(RUST_LOG_VARIABLE).unwrap_or_default();
+    let directives = rust_log.split(',').map(str::trim).filter(|d| !d.is_empty());
+    for directive in directives {
+        let Ok(parsed) = directive.parse::<Targets>() else {
+            continue;
+        };
+        rust_log_level = parsed.default_level().or(rust_log_level);
+        targets.extend(parsed);
+    }
+    let lambda_level = lookup(LEVEL_VARIABLE).and_then(|level| LevelFilter::from_str(&level).ok());
+    targets.with_default(lambda_level.or(rust_log_level).unwrap_or(LevelFilter::INFO))
 }
 
 /// Installs the subscriber writing to stdout, where Lambda collects logs.
-/// `RUST_LOG` directives (per target) apply over the level.
 pub fn init() {
     let lookup = |name: &str| std::env::var(name).ok();
     let format = LogFormat::choose(
@@ -56,17 +70,19 @@ pub fn init() {
     let collector = tracing_subscriber::fmt()
         .with_target(false)
         .without_time()
-        .with_env_filter(
-            EnvFilter::builder()
-                .with_default_directive(level(lookup).into())
-                .from_env_lossy(),
-        )
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stdout);
+    let targets = targets(lookup);
     match format {
         // Each span's fields once, in `spans` (outermost first): the default
         // also repeats the innermost span as `span`, serialising it twice.
-        LogFormat::Json => collector.json().with_current_span(false).init(),
-        LogFormat::Text { ansi } => collector.with_ansi(ansi).init(),
+        LogFormat::Json => collector
+            .json()
+            .with_current_span(false)
+            .finish()
+            .with(targets)
+            .init(),
+        LogFormat::Text { ansi } => collector.with_ansi(ansi).finish().with(targets).init(),
     }
 }
 
@@ -96,28 +112,61 @@ mod tests {
         }
     }
 
+    fn default_of(pairs: &'static [(&'static str, &'static str)]) -> Option<LevelFilter> {
+        targets(|name: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+        .default_level()
+    }
+
     #[test]
     fn the_lambda_level_wins_over_rust_log_and_info_is_the_default() {
-        let vars = |pairs: &'static [(&str, &str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(key, _)| *key == name)
-                    .map(|(_, value)| (*value).to_owned())
-            }
+        assert_eq!(default_of(&[]), Some(LevelFilter::INFO));
+        assert_eq!(
+            default_of(&[("RUST_LOG", "debug")]),
+            Some(LevelFilter::DEBUG)
+        );
+        assert_eq!(
+            default_of(&[("AWS_LAMBDA_LOG_LEVEL", "WARN"), ("RUST_LOG", "debug")]),
+            Some(LevelFilter::WARN)
+        );
+        assert_eq!(
+            default_of(&[("AWS_LAMBDA_LOG_LEVEL", "loud")]),
+            Some(LevelFilter::INFO)
+        );
+    }
+
+    #[test]
+    fn rust_log_sets_levels_per_target_and_a_broken_directive_is_skipped() {
+        let targets = targets_of("warn,ingest=debug,aws_smithy_runtime=error");
+        assert_eq!(targets.default_level(), Some(LevelFilter::WARN));
+        assert!(targets.would_enable("ingest", &tracing::Level::DEBUG));
+        assert!(!targets.would_enable("aws_smithy_runtime", &tracing::Level::WARN));
+        assert!(!targets.would_enable("hyper", &tracing::Level::INFO));
+
+        let targets = targets_of("ingest=loud,=,ingest::handler=trace");
+        assert!(targets.would_enable("ingest::handler", &tracing::Level::TRACE));
+        assert!(!targets.would_enable("ingest", &tracing::Level::DEBUG));
+        assert_eq!(targets.default_level(), Some(LevelFilter::INFO));
+    }
+
+    #[test]
+    fn the_lambda_level_is_the_default_whatever_rust_log_says() {
+        let lookup = |name: &str| match name {
+            "AWS_LAMBDA_LOG_LEVEL" => Some("ERROR".to_owned()),
+            "RUST_LOG" => Some("debug,ingest=trace".to_owned()),
+            _ => None,
         };
-        assert_eq!(level(vars(&[])), LevelFilter::INFO);
-        assert_eq!(level(vars(&[("RUST_LOG", "debug")])), LevelFilter::DEBUG);
-        assert_eq!(
-            level(vars(&[
-                ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
-                ("RUST_LOG", "debug")
-            ])),
-            LevelFilter::WARN
-        );
-        assert_eq!(
-            level(vars(&[("AWS_LAMBDA_LOG_LEVEL", "loud")])),
-            LevelFilter::INFO
-        );
+        let targets = targets(lookup);
+        assert_eq!(targets.default_level(), Some(LevelFilter::ERROR));
+        assert!(targets.would_enable("ingest", &tracing::Level::TRACE));
+        assert!(!targets.would_enable("hyper", &tracing::Level::WARN));
+    }
+
+    fn targets_of(rust_log: &'static str) -> Targets {
+        targets(move |name: &str| (name == "RUST_LOG").then(|| rust_log.to_owned()))
     }
 }
