@@ -70,6 +70,8 @@ pub fn init() {
     let collector = tracing_subscriber::fmt()
         .with_target(false)
         .without_time()
+        // The builder's own filter (INFO by default) lets everything pass:
+        // `targets` alone decides what is logged.
         .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stdout);
     let targets = targets(lookup);
