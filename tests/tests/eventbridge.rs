@@ -220,8 +220,9 @@ async fn unreachable_endpoint_is_unavailable_after_bounded_attempts_in_bounded_t
 
 #[tokio::test]
 async fn a_stalled_endpoint_is_given_up_after_bounded_attempts() {
-    // The SDK's stalled-stream protection is off: the attempt timeout alone
-    // must end an attempt that never gets an answer.
+    // Attempts are sent without the SDK's orchestrator (no SDK timeouts, no
+    // stalled-stream protection): the attempt timeout alone must end an
+    // attempt that never gets an answer.
     let server = HttpTarget::start(Script::always(Answer::Stall));
     let publisher = publisher_for(&server.url())
         .await

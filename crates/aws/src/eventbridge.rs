@@ -92,16 +92,15 @@ impl EventBridgePublisher {
     pub async fn endpoint(&self) -> Result<&str, PublishError> {
         match self.route().await {
             Ok(route) => Ok(route.endpoint()),
-            Err(Disposition::Transient(reason)) => Err(PublishError::Unavailable {
+            Err(RouteFailure::Transient(reason)) => Err(PublishError::Unavailable {
                 attempts: 1,
                 reason,
             }),
-            Err(Disposition::Rejected(reason)) => Err(PublishError::Rejected(reason)),
-            Err(Disposition::Accepted) => unreachable!("resolving a route accepts no event"),
+            Err(RouteFailure::Rejected(reason)) => Err(PublishError::Rejected(reason)),
         }
     }
 
-    async fn route(&self) -> Result<&Route, Disposition> {
+    async fn route(&self) -> Result<&Route, RouteFailure> {
         self.route
             .get_or_try_init(|| self.resolver.resolve())
             .await
@@ -111,7 +110,7 @@ impl EventBridgePublisher {
     async fn attempt(&self, body: &Bytes) -> Disposition {
         let route = match self.route().await {
             Ok(route) => route,
-            Err(disposition) => return disposition,
+            Err(failure) => return failure.into(),
         };
         match route.call(body, self.attempt_timeout).await {
             Ok(answer) => classify_answer(&answer),
@@ -198,6 +197,22 @@ enum Disposition {
     Transient(String),
     /// Retrying the same request cannot help.
     Rejected(String),
+}
+
+/// Why no route could be had: resolving one accepts no event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RouteFailure {
+    Transient(String),
+    Rejected(String),
+}
+
+impl From<RouteFailure> for Disposition {
+    fn from(failure: RouteFailure) -> Self {
+        match failure {
+            RouteFailure::Transient(reason) => Self::Transient(reason),
+            RouteFailure::Rejected(reason) => Self::Rejected(reason),
+        }
+    }
 }
 
 fn is_transient_code(code: &str) -> bool {
@@ -292,13 +307,13 @@ fn classify_call_error(error: &CallError) -> Disposition {
 
 /// The SDK's error from resolving the route, classified as the SDK's
 /// `PutEvents` errors were: what did not reach the service may pass.
-fn classify_sdk_error(error: &SdkError<PutEventsError, HttpResponse>) -> Disposition {
+fn classify_sdk_error(error: &SdkError<PutEventsError, HttpResponse>) -> RouteFailure {
     let reason = DisplayErrorContext(error).to_string();
     match error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Disposition::Transient(reason)
+            RouteFailure::Transient(reason)
         }
-        _ => Disposition::Rejected(reason),
+        _ => RouteFailure::Rejected(reason),
     }
 }
 
@@ -453,6 +468,6 @@ mod tests {
     fn an_sdk_timeout_while_resolving_the_route_is_retried() {
         let error: SdkError<PutEventsError, HttpResponse> =
             SdkError::timeout_error("attempt timed out");
-        assert!(is_transient(classify_sdk_error(&error)));
+        assert!(is_transient(classify_sdk_error(&error).into()));
     }
 }
