@@ -31,13 +31,18 @@ pub struct PayloadRef {
     pub sha256: String,
 }
 
-/// How stored bytes differ from what their reference says.
+/// How a reference or the bytes fetched for it differ from what a reader
+/// may use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadMismatch {
+    #[error("it names bucket `{named}`, not the configured `{configured}`")]
+    Bucket { named: String, configured: String },
     #[error("the stored payload is {actual} bytes; its reference says {expected}")]
     Size { expected: u64, actual: u64 },
     #[error("the stored payload's SHA-256 is {actual}; its reference says {expected}")]
     Digest { expected: String, actual: String },
+    #[error("it is not UTF-8 text")]
+    NotText,
 }
 
 impl PayloadRef {
@@ -51,6 +56,27 @@ impl PayloadRef {
             size: bytes.len() as u64,
             sha256,
         }
+    }
+
+    /// Checks, before anything is fetched, that the reference names the
+    /// bucket this reader keeps payloads in: an envelope pointing elsewhere
+    /// is never followed.
+    pub fn check_bucket(&self, configured: &str) -> Result<(), PayloadMismatch> {
+        if self.bucket == configured {
+            Ok(())
+        } else {
+            Err(PayloadMismatch::Bucket {
+                named: self.bucket.clone(),
+                configured: configured.to_owned(),
+            })
+        }
+    }
+
+    /// The payload's text, once the fetched bytes are checked against the
+    /// reference: a webhook body is JSON or form text.
+    pub fn text(&self, bytes: Vec<u8>) -> Result<String, PayloadMismatch> {
+        self.check(&bytes)?;
+        String::from_utf8(bytes).map_err(|_| PayloadMismatch::NotText)
     }
 
     /// Checks fetched bytes against the reference: a tampered, truncated or
@@ -105,6 +131,29 @@ mod tests {
             reference.check(b"abd"),
             Err(PayloadMismatch::Digest { .. })
         ));
+    }
+
+    #[test]
+    fn a_reference_to_another_bucket_is_refused_naming_both() {
+        let reference = PayloadRef::of("elsewhere", "s", b"abc");
+        assert_eq!(reference.check_bucket("elsewhere"), Ok(()));
+        let refused = reference.check_bucket("payloads").unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "it names bucket `elsewhere`, not the configured `payloads`"
+        );
+    }
+
+    #[test]
+    fn the_text_is_had_only_from_checked_utf8_bytes() {
+        let text = PayloadRef::of("b", "s", "{\"é\":1}".as_bytes());
+        assert_eq!(text.text("{\"é\":1}".into()), Ok("{\"é\":1}".to_owned()));
+        assert!(matches!(
+            text.text(b"{}".to_vec()),
+            Err(PayloadMismatch::Size { .. })
+        ));
+        let binary = PayloadRef::of("b", "s", &[0xff, 0xfe]);
+        assert_eq!(binary.text(vec![0xff, 0xfe]), Err(PayloadMismatch::NotText));
     }
 
     proptest! {

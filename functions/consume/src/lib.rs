@@ -340,13 +340,9 @@ impl<S, B: PayloadStore> Consumer<S, B> {
             key: reference.key.clone(),
             reason,
         };
-        if reference.bucket != self.payloads.bucket() {
-            return Err(mismatch(format!(
-                "it names bucket `{}`, not the configured `{}`",
-                reference.bucket,
-                self.payloads.bucket()
-            )));
-        }
+        reference
+            .check_bucket(self.payloads.bucket())
+            .map_err(|reason| mismatch(reason.to_string()))?;
         let bytes = self
             .payloads
             .get(&reference.key, reference.size)
@@ -360,9 +356,8 @@ impl<S, B: PayloadStore> Consumer<S, B> {
                 },
             })?;
         reference
-            .check(&bytes)
-            .map_err(|reason| mismatch(reason.to_string()))?;
-        String::from_utf8(bytes).map_err(|_| mismatch("it is not UTF-8 text".to_owned()))
+            .text(bytes)
+            .map_err(|reason| mismatch(reason.to_string()))
     }
 }
 

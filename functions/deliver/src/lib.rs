@@ -31,7 +31,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hookbridge_aws::settings::SettingsError;
 use hookbridge_core::delivery_status::DeliveryState;
 use hookbridge_core::destinations::Destination;
-use hookbridge_core::envelope::{AmbiguousBody, Body as EnvelopeBody, Envelope, PayloadMismatch};
+use hookbridge_core::envelope::{AmbiguousBody, Body as EnvelopeBody, Envelope};
 use hookbridge_core::horizon::{DeadLetterReason, NextStep};
 use hookbridge_core::outbound::{OutboundWebhook, SignError};
 use hookbridge_core::ports::{
@@ -149,13 +149,9 @@ impl<T: WebhookTarget, S: SecretStore, K: Clock, B: PayloadStore> Outbound<T, S,
             key: reference.key.clone(),
             reason,
         };
-        if reference.bucket != self.payloads.bucket() {
-            return Err(mismatch(format!(
-                "it names bucket `{}`, not the configured `{}`",
-                reference.bucket,
-                self.payloads.bucket()
-            )));
-        }
+        reference
+            .check_bucket(self.payloads.bucket())
+            .map_err(|reason| mismatch(reason.to_string()))?;
         let bytes = self
             .payloads
             .get(&reference.key, reference.size)
@@ -168,11 +164,9 @@ impl<T: WebhookTarget, S: SecretStore, K: Clock, B: PayloadStore> Outbound<T, S,
                 },
             })?;
         reference
-            .check(&bytes)
-            .map_err(|reason: PayloadMismatch| mismatch(reason.to_string()))?;
-        String::from_utf8(bytes)
+            .text(bytes)
             .map(String::into_boxed_str)
-            .map_err(|_| mismatch("it is not UTF-8 text".to_owned()))
+            .map_err(|reason| mismatch(reason.to_string()))
     }
 
     /// Signs `envelope` with the secrets stored under the destination's
