@@ -21,6 +21,8 @@ pub mod http;
 pub mod iam;
 pub mod logging;
 pub mod metrics;
+#[cfg(feature = "sdk")]
+mod queue_urls;
 pub mod replay;
 pub mod retry;
 #[cfg(feature = "sdk")]

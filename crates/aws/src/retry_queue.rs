@@ -3,8 +3,6 @@
 //! reconcile function. A postponement is one `ChangeMessageVisibility`; the
 //! queue's URL is looked up once per container and destination.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
@@ -15,12 +13,13 @@ use hookbridge_core::ports::{RetryQueue, RetryQueueError};
 
 use crate::dead_letters::tier2_queue_name;
 use crate::iam::IamActions;
+use crate::queue_urls::QueueUrls;
 
 #[derive(Debug)]
 pub struct SqsRetryQueue {
     sqs: Client,
     prefix: String,
-    urls: Mutex<HashMap<DestinationName, String>>,
+    urls: QueueUrls,
 }
 
 impl SqsRetryQueue {
@@ -28,39 +27,14 @@ impl SqsRetryQueue {
         Self {
             sqs,
             prefix: prefix.into(),
-            urls: Mutex::default(),
+            urls: QueueUrls::default(),
         }
     }
 
     async fn url(&self, destination: &DestinationName) -> Result<String, String> {
-        if let Some(url) = self
-            .urls
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(destination)
-        {
-            return Ok(url.clone());
-        }
-        let queue = tier2_queue_name(&self.prefix, destination);
-        let url = self
-            .sqs
-            .get_queue_url()
-            .queue_name(&queue)
-            .send()
-            .await
-            .map_err(|error| {
-                format!(
-                    "sqs:GetQueueUrl on {queue}: {}",
-                    DisplayErrorContext(&error)
-                )
-            })?
-            .queue_url
-            .ok_or_else(|| format!("sqs:GetQueueUrl on {queue} returned no URL"))?;
         self.urls
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(destination.clone(), url.clone());
-        Ok(url)
+            .get(&self.sqs, &tier2_queue_name(&self.prefix, destination))
+            .await
     }
 }
 

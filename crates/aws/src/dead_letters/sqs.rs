@@ -1,4 +1,5 @@
-//! The SQS client behind [`FinalDeadLetters`].
+//! The SQS client behind [`FinalDeadLetters`]; each queue's URL is looked
+//! up once per container.
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -7,11 +8,13 @@ use hookbridge_core::ports::{DeadLetterError, FinalDeadLetters};
 
 use super::final_queue_name;
 use crate::iam::IamActions;
+use crate::queue_urls::QueueUrls;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SqsFinalDeadLetters {
     sqs: Client,
     prefix: String,
+    urls: QueueUrls,
 }
 
 impl SqsFinalDeadLetters {
@@ -19,6 +22,7 @@ impl SqsFinalDeadLetters {
         Self {
             sqs,
             prefix: prefix.into(),
+            urls: QueueUrls::default(),
         }
     }
 }
@@ -34,20 +38,7 @@ impl FinalDeadLetters for SqsFinalDeadLetters {
             reason,
         };
         let queue = final_queue_name(&self.prefix, destination);
-        let url = self
-            .sqs
-            .get_queue_url()
-            .queue_name(&queue)
-            .send()
-            .await
-            .map_err(|error| {
-                failed(format!(
-                    "sqs:GetQueueUrl on {queue}: {}",
-                    DisplayErrorContext(&error)
-                ))
-            })?
-            .queue_url
-            .ok_or_else(|| failed(format!("sqs:GetQueueUrl on {queue} returned no URL")))?;
+        let url = self.urls.get(&self.sqs, &queue).await.map_err(failed)?;
         self.sqs
             .send_message()
             .queue_url(&url)
