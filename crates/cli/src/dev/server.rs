@@ -406,23 +406,32 @@ where
 }
 
 /// Reads the body frame by frame, stopping as soon as it is too large or
-/// `deadline` passes.
+/// `deadline` passes. The frames are kept as they came and joined once the
+/// body is complete, into a buffer of its exact size: a body refused midway
+/// costs no more than what was sent of it, and none is copied while growing.
 async fn read_body(mut body: Incoming, deadline: Instant) -> Result<Vec<u8>, BodyError> {
-    let mut collected = Vec::new();
+    let mut frames = Vec::new();
+    let mut size = 0;
     loop {
         let frame = tokio::time::timeout_at(deadline, body.frame())
             .await
             .map_err(|_| BodyError::TooSlow)?;
         let Some(frame) = frame else {
-            return Ok(collected);
+            break;
         };
         if let Ok(data) = frame.map_err(BodyError::Broken)?.into_data() {
-            if collected.len() + data.len() > MAX_BODY {
+            size += data.len();
+            if size > MAX_BODY {
                 return Err(BodyError::TooLarge);
             }
-            collected.extend_from_slice(&data);
+            frames.push(data);
         }
     }
+    let mut collected = Vec::with_capacity(size);
+    for data in &frames {
+        collected.extend_from_slice(data);
+    }
+    Ok(collected)
 }
 
 fn error(status: StatusCode, code: &str, message: &str, correlation_id: &str) -> Response<Body> {
