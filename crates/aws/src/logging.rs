@@ -114,14 +114,18 @@ mod tests {
         }
     }
 
-    fn default_of(pairs: &'static [(&'static str, &'static str)]) -> Option<LevelFilter> {
+    /// The filter the variables in `pairs` make.
+    fn targets_from(pairs: &'static [(&'static str, &'static str)]) -> Targets {
         targets(|name: &str| {
             pairs
                 .iter()
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| (*value).to_owned())
         })
-        .default_level()
+    }
+
+    fn default_of(pairs: &'static [(&'static str, &'static str)]) -> Option<LevelFilter> {
+        targets_from(pairs).default_level()
     }
 
     #[test]
@@ -143,13 +147,13 @@ mod tests {
 
     #[test]
     fn rust_log_sets_levels_per_target_and_a_broken_directive_is_skipped() {
-        let targets = targets_of("warn,ingest=debug,aws_smithy_runtime=error");
+        let targets = targets_from(&[("RUST_LOG", "warn,ingest=debug,aws_smithy_runtime=error")]);
         assert_eq!(targets.default_level(), Some(LevelFilter::WARN));
         assert!(targets.would_enable("ingest", &tracing::Level::DEBUG));
         assert!(!targets.would_enable("aws_smithy_runtime", &tracing::Level::WARN));
         assert!(!targets.would_enable("hyper", &tracing::Level::INFO));
 
-        let targets = targets_of("ingest=loud,=,ingest::handler=trace");
+        let targets = targets_from(&[("RUST_LOG", "ingest=loud,=,ingest::handler=trace")]);
         assert!(targets.would_enable("ingest::handler", &tracing::Level::TRACE));
         assert!(!targets.would_enable("ingest", &tracing::Level::DEBUG));
         assert_eq!(targets.default_level(), Some(LevelFilter::INFO));
@@ -157,18 +161,12 @@ mod tests {
 
     #[test]
     fn the_lambda_level_is_the_default_whatever_rust_log_says() {
-        let lookup = |name: &str| match name {
-            "AWS_LAMBDA_LOG_LEVEL" => Some("ERROR".to_owned()),
-            "RUST_LOG" => Some("debug,ingest=trace".to_owned()),
-            _ => None,
-        };
-        let targets = targets(lookup);
+        let targets = targets_from(&[
+            ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
+            ("RUST_LOG", "debug,ingest=trace"),
+        ]);
         assert_eq!(targets.default_level(), Some(LevelFilter::ERROR));
         assert!(targets.would_enable("ingest", &tracing::Level::TRACE));
         assert!(!targets.would_enable("hyper", &tracing::Level::WARN));
-    }
-
-    fn targets_of(rust_log: &'static str) -> Targets {
-        targets(move |name: &str| (name == "RUST_LOG").then(|| rust_log.to_owned()))
     }
 }
